@@ -1,0 +1,94 @@
+//! Client settings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::proto::body::LineEndings;
+use crate::proto::{Direction, Domain, SessionConfig, Timeouts, Transcript};
+
+/// How the [`Client`](super::Client) behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use smtp_courier::{ClientConfig, proto::Timeouts};
+/// let config = ClientConfig::new("client.example.org")
+///     .unwrap()
+///     .timeouts(Timeouts::all(Duration::from_secs(30)))
+///     .pipelining(false);
+/// assert_eq!(config.ehlo_name().as_str(), "client.example.org");
+/// ```
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub(crate) session: SessionConfig,
+    pub(crate) timeouts: Timeouts,
+}
+
+impl ClientConfig {
+    /// Settings with `ehlo_name` as the EHLO/HELO name (a domain or an address literal such
+    /// as `[192.0.2.1]`), the RFC 5321 timeouts, PIPELINING when offered, and bare line
+    /// endings normalised to CRLF.
+    ///
+    /// # Errors
+    /// A usage error when `ehlo_name` is not a domain or address literal.
+    pub fn new(ehlo_name: &str) -> Result<Self, Error> {
+        Ok(Self {
+            session: SessionConfig::new(Domain::new(ehlo_name)?),
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// The per-phase timeouts (RFC 5321 §4.5.3.2 by default).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Whether to use PIPELINING when the server offers it (default true).
+    pub fn pipelining(mut self, on: bool) -> Self {
+        self.session.pipelining = on;
+        self
+    }
+
+    /// What to do with a bare CR or LF in message data (default: normalise to CRLF).
+    pub fn line_endings(mut self, mode: LineEndings) -> Self {
+        self.session.line_endings = mode;
+        self
+    }
+
+    /// Receives the SMTP transcript, a line at a time, credentials redacted.
+    pub fn transcript(mut self, f: impl Fn(Direction, &str) + Send + Sync + 'static) -> Self {
+        let f: Transcript = Arc::new(f);
+        self.session.transcript = Some(f);
+        self
+    }
+
+    /// The EHLO name.
+    pub fn ehlo_name(&self) -> &Domain {
+        &self.session.ehlo_name
+    }
+
+    /// The timeouts.
+    pub fn get_timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+}
+
+impl Default for ClientConfig {
+    /// EHLO name `localhost`, which is always valid.
+    fn default() -> Self {
+        Self {
+            session: SessionConfig::new(Domain::localhost()),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("session", &self.session)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}

@@ -1,0 +1,344 @@
+//! The async client: a thin tokio driver around the sans-IO [`Session`].
+//!
+//! It moves bytes and enforces deadlines; every protocol decision is the session's.
+
+mod config;
+mod io;
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+pub use config::ClientConfig;
+use io::Conn;
+
+use crate::error::{Error, UsageError};
+use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::{Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport};
+
+/// How much message content is encoded before it is written out.
+const BODY_BLOCK: usize = 64 * 1024;
+
+/// An SMTP client connection over any byte stream.
+///
+/// `S` is plain TCP, a TLS stream, a proxy's stream or an in-memory pipe: anything
+/// `AsyncRead + AsyncWrite + Unpin`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), smtp_courier::Error> {
+/// use smtp_courier::{Client, ClientConfig, Envelope};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// // A tiny scripted server on the other end of an in-memory pipe.
+/// let (client_io, mut server) = tokio::io::duplex(4096);
+/// tokio::spawn(async move {
+///     let mut buf = vec![0u8; 4096];
+///     server.write_all(b"220 mx.example ESMTP\r\n").await?;
+///     server.read(&mut buf).await?; // EHLO
+///     server.write_all(b"250-mx.example\r\n250 PIPELINING\r\n").await?;
+///     let mut got = Vec::new();
+///     while !got.ends_with(b"DATA\r\n") {
+///         let n = server.read(&mut buf).await?;
+///         got.extend_from_slice(&buf[..n]);
+///     }
+///     server.write_all(b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n").await?;
+///     got.clear();
+///     while !got.ends_with(b"\r\n.\r\n") {
+///         let n = server.read(&mut buf).await?;
+///         got.extend_from_slice(&buf[..n]);
+///     }
+///     server.write_all(b"250 queued\r\n").await?;
+///     server.read(&mut buf).await?; // QUIT
+///     server.write_all(b"221 bye\r\n").await?;
+///     Ok::<_, std::io::Error>(())
+/// });
+///
+/// let mut client = Client::open(client_io, ClientConfig::default()).await?;
+/// let envelope = Envelope::new("me@example.org", ["you@example.net", "nobody@example.net"])?;
+/// let report = client.send_bytes(&envelope, b"Subject: hi\r\n\r\nHello\r\n").await?;
+/// assert!(report.recipients[0].result.is_ok());
+/// assert!(report.recipients[1].result.as_ref().unwrap_err().is_permanent());
+/// client.quit().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Client<S> {
+    conn: Conn<S>,
+    session: Session,
+    timeouts: Timeouts,
+}
+
+/// Opens a TCP connection within `timeout` and turns Nagle's algorithm off: a pipelined
+/// group and the end of the data must not wait for the server's delayed ACK.
+///
+/// # Errors
+/// [`Error::Timeout`] with [`Phase::Connect`], or [`Error::Io`].
+pub async fn connect_tcp(addr: impl ToSocketAddrs, timeout: std::time::Duration) -> Result<TcpStream, Error> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::Timeout {
+            phase: Phase::Connect,
+            command: None,
+        })?
+        .map_err(|e| Error::io(None, e))?;
+    stream.set_nodelay(true).map_err(|e| Error::io(None, e))?;
+    Ok(stream)
+}
+
+impl Client<TcpStream> {
+    /// Connects over TCP (with the configured connect timeout and TCP_NODELAY), reads the
+    /// greeting and sends EHLO (falling back to HELO).
+    ///
+    /// # Errors
+    /// As [`connect_tcp`] and [`Client::handshake`].
+    pub async fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Self, Error> {
+        let stream = connect_tcp(addr, config.timeouts.connect).await?;
+        Self::open(stream, config).await
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        self.conn.io.peer_addr()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Wraps a connected stream without any I/O; call [`Client::handshake`] next.
+    pub fn new(stream: S, config: ClientConfig) -> Self {
+        Self {
+            conn: Conn::new(stream),
+            session: Session::new(config.session),
+            timeouts: config.timeouts,
+        }
+    }
+
+    /// [`Client::new`] then [`Client::handshake`].
+    ///
+    /// # Errors
+    /// As [`Client::handshake`].
+    pub async fn open(stream: S, config: ClientConfig) -> Result<Self, Error> {
+        let mut client = Self::new(stream, config);
+        client.handshake().await?;
+        Ok(client)
+    }
+
+    /// Reads the greeting and sends EHLO; on 500-504 to EHLO, sends HELO (and then no
+    /// extension is used).
+    ///
+    /// # Errors
+    /// - [`Error::Greeting`] for a greeting other than 220 (554 and 521 are permanent);
+    /// - [`Error::Protocol`] for a malformed greeting or reply;
+    /// - [`Error::Reply`] when EHLO (and HELO) are refused, 421 included;
+    /// - [`Error::Timeout`], [`Error::Closed`], [`Error::Io`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the session unusable.
+    pub async fn handshake(&mut self) -> Result<(), Error> {
+        loop {
+            match self.next_event().await {
+                Event::Ready(r) => return r,
+                other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// The greeting, once read.
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.session.greeting()
+    }
+
+    /// The extensions of the last EHLO; `None` after HELO.
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.session.capabilities()
+    }
+
+    /// The protocol session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// True while the connection can carry another transaction.
+    pub fn is_usable(&self) -> bool {
+        self.session.is_ready()
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.conn.io
+    }
+
+    /// Sends one message: MAIL, every RCPT, DATA and the content read from `body`,
+    /// streamed (never the whole message in memory), with dot-stuffing and CRLF line
+    /// endings. With PIPELINING, MAIL, RCPTs and DATA go out in one write, and the end of
+    /// the data goes out with the last block of content.
+    ///
+    /// Each recipient gets its own result in the report; one refused recipient never sinks
+    /// the others, and when every recipient is refused no data is sent. A failed
+    /// transaction is followed by RSET before the next one.
+    ///
+    /// # Errors
+    /// `Err` only when the transaction could not start: the connection is already unusable
+    /// (the sticky error), or a transaction is running. Everything that happens once it has
+    /// started, a lost connection included, is in the report; a size or extension check
+    /// that fails before anything is sent is there too.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future mid-transaction leaves the session unusable.
+    pub async fn send<R: AsyncRead + Unpin>(&mut self, envelope: &Envelope, mut body: R) -> Result<TransactionReport, Error> {
+        self.conn.check_idle(&mut self.session);
+        match self.session.mail(envelope.clone()) {
+            Ok(()) => {}
+            Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => return Ok(TransactionReport::failed(envelope, e)),
+            Err(e) => return Err(e),
+        }
+        loop {
+            match self.next_event().await {
+                Event::SendBody => self.stream_body(&mut body).await,
+                Event::Transaction(report) => return Ok(report),
+                other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// [`Client::send`] for a message in memory. The envelope's size defaults to the
+    /// message's size after line-ending normalisation, so `SIZE=` is declared (RFC 1870).
+    /// With strict line endings a bare CR or LF is found before anything is sent.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<TransactionReport, Error> {
+        if self.session_line_endings() == LineEndings::Strict {
+            if let Err(e) = check_line_endings(message) {
+                return Ok(TransactionReport::failed(envelope, Error::Body(e)));
+            }
+        }
+        let sized;
+        let envelope = if envelope.size().is_none() {
+            sized = envelope.clone().with_size(normalized_len(message));
+            &sized
+        } else {
+            envelope
+        };
+        self.send(envelope, message).await
+    }
+
+    fn session_line_endings(&self) -> LineEndings {
+        self.session.line_endings()
+    }
+
+    /// Sends RSET and waits for its reply.
+    ///
+    /// # Errors
+    /// The reply when it is not 2yz, or a connection error.
+    pub async fn rset(&mut self) -> Result<(), Error> {
+        self.conn.check_idle(&mut self.session);
+        self.session.rset()?;
+        loop {
+            match self.next_event().await {
+                Event::Reset(r) => return r,
+                other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// Sends NOOP and returns its reply.
+    ///
+    /// # Errors
+    /// The reply when it is not 2yz, or a connection error.
+    pub async fn noop(&mut self) -> Result<Reply, Error> {
+        self.conn.check_idle(&mut self.session);
+        self.session.noop()?;
+        loop {
+            match self.next_event().await {
+                Event::Noop(r) => return r,
+                other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// Sends QUIT, waits for 221 (a connection closed instead is fine too) and shuts the
+    /// stream down.
+    ///
+    /// # Errors
+    /// A reply other than 2yz, or a connection error.
+    pub async fn quit(mut self) -> Result<(), Error> {
+        self.conn.check_idle(&mut self.session);
+        self.session.quit()?;
+        let result = loop {
+            match self.next_event().await {
+                Event::Quit(r) => break r,
+                other => self.unexpected(other)?,
+            }
+        };
+        let limit = self.timeouts.get(Phase::Command);
+        let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
+        result
+    }
+
+    /// Takes the stream back, for instance to hand it to a TLS handshake.
+    pub fn into_inner(self) -> S {
+        self.conn.io
+    }
+
+    /// Drives the I/O until the session has an event.
+    async fn next_event(&mut self) -> Event {
+        loop {
+            if let Some(ev) = self.session.poll_event() {
+                return ev;
+            }
+            if !self.session.wants_write() && !self.session.awaiting_reply() && self.conn.wbuf.is_empty() {
+                // Nothing can produce an event: only reachable through misuse.
+                self.session
+                    .abort(UsageError::InvalidState("no reply is due").into());
+                if let Some(ev) = self.session.poll_event() {
+                    return ev;
+                }
+                return Event::Ready(Err(self.session.error().cloned().unwrap_or(Error::Closed { command: None })));
+            }
+            self.conn.step(&mut self.session, &self.timeouts).await;
+        }
+    }
+
+    fn unexpected(&mut self, ev: Event) -> Result<(), Error> {
+        // Events for other operations cannot occur: each public method issues one operation
+        // and waits for its event. Treat one as a failure rather than loop forever.
+        let err = self
+            .session
+            .error()
+            .cloned()
+            .unwrap_or(Error::Usage(UsageError::InvalidState("unexpected protocol event")));
+        let _ = ev;
+        Err(err)
+    }
+
+    /// Streams the body after 354: encodes into the write buffer and writes a block each
+    /// time it fills; the last block and the terminator are left for one final write.
+    async fn stream_body<R: AsyncRead + Unpin>(&mut self, body: &mut R) {
+        let mut chunk = vec![0u8; BODY_BLOCK];
+        loop {
+            let n = match body.read(&mut chunk).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // The message cannot be completed; the connection is dropped without
+                    // a terminator so the server discards the partial message.
+                    self.session.handle_io_error(e);
+                    return;
+                }
+            };
+            let Some(data) = chunk.get(..n) else { return };
+            if n == 0 {
+                let _ = self.session.finish_body(&mut self.conn.wbuf);
+                return;
+            }
+            if self.session.encode_body(data, &mut self.conn.wbuf).is_err() {
+                return;
+            }
+            if self.conn.wbuf.len() >= BODY_BLOCK && !self.conn.write_block(&mut self.session, &self.timeouts).await {
+                return;
+            }
+        }
+    }
+}

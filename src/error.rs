@@ -1,0 +1,242 @@
+//! The one error type, and how each error is classified.
+//!
+//! Every error answers two questions a mailer must act on: is it permanent (bounce) or
+//! transient (retry later), and can the connection still be used.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::proto::address::AddressError;
+use crate::proto::body::BodyError;
+use crate::proto::reply::ReplyError;
+use crate::proto::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
+
+/// Everything that can go wrong.
+///
+/// The variants say who is to blame: the server said no ([`Error::Reply`],
+/// [`Error::Greeting`]), the peer broke the protocol ([`Error::Protocol`]), the network
+/// ([`Error::Timeout`], [`Error::Closed`], [`Error::Io`]), or the caller
+/// ([`Error::Usage`], and the message checks [`Error::Body`], [`Error::TooLarge`],
+/// [`Error::Extension`]).
+///
+/// ```
+/// use smtp_courier::{Error, proto::{CommandKind, Reply, ReplyCode}};
+/// let reply = Reply::new(ReplyCode::new(552).unwrap(), vec!["too many recipients".into()]);
+/// let err = Error::Reply { command: CommandKind::Rcpt, reply };
+/// // RFC 5321 §4.5.3.1.10: a 552 to RCPT is treated as 452, so it is transient.
+/// assert!(err.is_transient());
+/// assert!(err.connection_usable());
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server refused a command with a 4yz or 5yz reply.
+    #[error("{command} refused: {reply}")]
+    Reply {
+        /// The command refused.
+        command: CommandKind,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// The server's greeting was not 220 (a 554 or 521 means "no SMTP service here").
+    #[error("connection refused by greeting: {reply}")]
+    Greeting {
+        /// The greeting.
+        reply: Reply,
+    },
+    /// The server broke the protocol; the connection has been abandoned.
+    #[error("protocol error{}: {error}", fmt_cmd(*.command))]
+    Protocol {
+        /// The command whose reply was being read, if any.
+        command: Option<CommandKind>,
+        /// What was wrong.
+        error: ProtocolError,
+    },
+    /// A phase did not finish within its limit.
+    #[error("timed out: {phase}")]
+    Timeout {
+        /// The phase.
+        phase: Phase,
+        /// The command whose reply was awaited, if any.
+        command: Option<CommandKind>,
+    },
+    /// The server closed the connection when a reply was due.
+    #[error("connection closed by the server{}", fmt_cmd(*.command))]
+    Closed {
+        /// The command whose reply was awaited, if any.
+        command: Option<CommandKind>,
+    },
+    /// Reading or writing failed (connect failures included).
+    #[error("i/o error{}: {source}", fmt_cmd(*.command))]
+    Io {
+        /// The command in progress, if any.
+        command: Option<CommandKind>,
+        /// The underlying error.
+        source: Arc<io::Error>,
+    },
+    /// The message has a bare CR or LF and strict line endings were asked for.
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    /// The message is larger than the server's SIZE limit (RFC 1870); nothing was sent.
+    #[error("message of {size} octets exceeds the server's limit of {limit}")]
+    TooLarge {
+        /// The message size.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
+    /// The message needs an extension the server does not offer; nothing was sent.
+    #[error("server does not offer {0}")]
+    Extension(&'static str),
+    /// The caller misused the API. Never caused by anything the peer sent.
+    #[error("{0}")]
+    Usage(#[from] UsageError),
+}
+
+fn fmt_cmd(c: Option<CommandKind>) -> String {
+    c.map(|c| format!(" after {c}")).unwrap_or_default()
+}
+
+/// A broken protocol rule, detected by the client.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The reply bytes were malformed or over a limit.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// The server sent bytes while no command was outstanding.
+    #[error("unsolicited data from the server")]
+    Unsolicited,
+    /// A reply code that makes no sense for the command (a 354 to RCPT, a 250 to DATA).
+    #[error("unexpected reply code {0}")]
+    UnexpectedCode(u16),
+    /// Bytes followed the 220 reply to STARTTLS before the TLS handshake (response
+    /// injection; RFC 3207 §4.2).
+    #[error("data after the STARTTLS reply (possible injection)")]
+    DataAfterStartTls,
+}
+
+/// A mistake by the caller.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// An address, domain or parameter was refused.
+    #[error("invalid {0}")]
+    Address(#[from] AddressError),
+    /// A transaction needs at least one recipient.
+    #[error("no recipients")]
+    NoRecipients,
+    /// The call does not fit the session's state (a transaction while one is running,
+    /// message data before 354, a command before the greeting).
+    #[error("invalid state for this call: {0}")]
+    InvalidState(&'static str),
+}
+
+/// Whether a failure is worth retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// Retrying the same thing will fail again (5yz, usage errors).
+    Permanent,
+    /// It may work later (4yz, timeouts, dropped connections, protocol errors).
+    Transient,
+}
+
+impl Error {
+    /// Wraps an I/O error.
+    pub fn io(command: Option<CommandKind>, e: io::Error) -> Self {
+        Self::Io {
+            command,
+            source: Arc::new(e),
+        }
+    }
+
+    /// Permanent or transient.
+    ///
+    /// 5yz is permanent, except a 552 to RCPT (RFC 5321 §4.5.3.1.10: "too many recipients",
+    /// treated as 452). Caller mistakes and message checks are permanent; timeouts, dropped
+    /// connections, I/O and protocol errors are transient.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::Reply { command, reply } => {
+                let code = reply.code();
+                if code.is_permanent()
+                    && !(*command == CommandKind::Rcpt && code == ReplyCode::EXCEEDED_STORAGE)
+                {
+                    Severity::Permanent
+                } else {
+                    Severity::Transient
+                }
+            }
+            Self::Greeting { reply } if reply.code().is_permanent() => Severity::Permanent,
+            Self::Greeting { .. }
+            | Self::Protocol { .. }
+            | Self::Timeout { .. }
+            | Self::Closed { .. }
+            | Self::Io { .. } => Severity::Transient,
+            Self::Body(_) | Self::TooLarge { .. } | Self::Extension(_) | Self::Usage(_) => {
+                Severity::Permanent
+            }
+        }
+    }
+
+    /// See [`Error::severity`].
+    pub fn is_permanent(&self) -> bool {
+        self.severity() == Severity::Permanent
+    }
+
+    /// See [`Error::severity`].
+    pub fn is_transient(&self) -> bool {
+        self.severity() == Severity::Transient
+    }
+
+    /// True for a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
+    }
+
+    /// The server's reply, when the server said no.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Reply { reply, .. } | Self::Greeting { reply } => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// The reply code, when the server said no.
+    pub fn code(&self) -> Option<ReplyCode> {
+        self.reply().map(Reply::code)
+    }
+
+    /// The enhanced status code of the reply, when there is one.
+    pub fn enhanced_code(&self) -> Option<EnhancedCode> {
+        self.reply().and_then(Reply::enhanced_code)
+    }
+
+    /// The command that failed, when one did.
+    pub fn command(&self) -> Option<CommandKind> {
+        match self {
+            Self::Reply { command, .. } => Some(*command),
+            Self::Protocol { command, .. }
+            | Self::Timeout { command, .. }
+            | Self::Closed { command }
+            | Self::Io { command, .. } => *command,
+            _ => None,
+        }
+    }
+
+    /// True when the session can go on after this error: a refused command (but not a
+    /// 421, after which the server closes), a caller mistake, or a message check.
+    pub fn connection_usable(&self) -> bool {
+        match self {
+            Self::Reply { reply, .. } => reply.code() != ReplyCode::SERVICE_NOT_AVAILABLE,
+            Self::TooLarge { .. } | Self::Extension(_) | Self::Usage(_) => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<AddressError> for Error {
+    fn from(e: AddressError) -> Self {
+        Self::Usage(UsageError::Address(e))
+    }
+}

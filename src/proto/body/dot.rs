@@ -1,0 +1,351 @@
+//! The DATA encoder: line-ending normalisation and dot-stuffing (RFC 5321 §4.5.2).
+
+use bytes::BytesMut;
+
+/// What to do with a CR or LF that is not part of a CRLF pair.
+///
+/// Bare line endings on the wire are what SMTP smuggling exploits (CVE-2023-51764,
+/// CVE-2023-51765, CVE-2023-51766): a server that reads `\n.\n` as the end of data ends the
+/// message where the client did not. The encoder never writes a bare CR or LF either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineEndings {
+    /// Turn every bare LF and bare CR into CRLF, so Unix text files send as they are.
+    #[default]
+    Normalize,
+    /// Refuse a bare CR or LF with [`BodyError`].
+    Strict,
+}
+
+/// A bare line ending found in strict mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// A LF not preceded by CR.
+    #[error("bare LF in message data at octet {0}")]
+    BareLf(u64),
+    /// A CR not followed by LF.
+    #[error("bare CR in message data at octet {0}")]
+    BareCr(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At the start of a line: a `.` here must be doubled.
+    LineStart,
+    /// Inside a line.
+    Mid,
+    /// After a CR whose LF has not been seen yet.
+    Cr,
+}
+
+/// Encodes message content for DATA: CRLF line endings, a `.` doubled at the start of each
+/// line, and the `CRLF.CRLF` terminator (adding a missing final CRLF).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_courier::proto::body::DotStuffer;
+/// let mut enc = DotStuffer::default();
+/// let mut out = BytesMut::new();
+/// enc.encode(b"Subject: x\n\n.hidden\n.", &mut out).unwrap();
+/// enc.finish(&mut out).unwrap();
+/// assert_eq!(&out[..], b"Subject: x\r\n\r\n..hidden\r\n..\r\n.\r\n");
+/// ```
+#[derive(Clone, Debug)]
+pub struct DotStuffer {
+    state: State,
+    mode: LineEndings,
+    offset: u64,
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        Self::new(LineEndings::Normalize)
+    }
+}
+
+impl DotStuffer {
+    /// An encoder at the start of a message.
+    pub fn new(mode: LineEndings) -> Self {
+        Self {
+            state: State::LineStart,
+            mode,
+            offset: 0,
+        }
+    }
+
+    /// Appends the encoding of `input` to `dst`.
+    ///
+    /// # Errors
+    /// In [`LineEndings::Strict`] mode, a bare CR or LF. Part of `input` may already be in
+    /// `dst` then: the message cannot be completed and the caller must abandon the data
+    /// (the driver drops the connection rather than send a terminator).
+    pub fn encode(&mut self, input: &[u8], dst: &mut BytesMut) -> Result<(), BodyError> {
+        dst.reserve(input.len().saturating_add(input.len() / 32).saturating_add(4));
+        let mut rest = input;
+        while let Some((&first, tail)) = rest.split_first() {
+            match self.state {
+                State::Cr => {
+                    dst.extend_from_slice(b"\r\n");
+                    self.state = State::LineStart;
+                    if first == b'\n' {
+                        rest = tail;
+                        self.advance(1);
+                    } else if self.mode == LineEndings::Strict {
+                        return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
+                    }
+                }
+                State::LineStart => {
+                    if first == b'.' {
+                        dst.extend_from_slice(b".");
+                    }
+                    self.state = State::Mid;
+                }
+                State::Mid => match memchr::memchr2(b'\r', b'\n', rest) {
+                    None => {
+                        dst.extend_from_slice(rest);
+                        self.advance(rest.len());
+                        rest = &[];
+                    }
+                    Some(pos) => {
+                        let (text, from_eol) = rest.split_at(pos);
+                        dst.extend_from_slice(text);
+                        self.advance(pos);
+                        let Some((&eol, after)) = from_eol.split_first() else { break };
+                        rest = after;
+                        self.advance(1);
+                        if eol == b'\n' {
+                            if self.mode == LineEndings::Strict {
+                                return Err(BodyError::BareLf(self.offset.saturating_sub(1)));
+                            }
+                            dst.extend_from_slice(b"\r\n");
+                            self.state = State::LineStart;
+                        } else {
+                            self.state = State::Cr;
+                        }
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the message: a missing final CRLF, then `.CRLF`. The encoder is then ready for
+    /// another message.
+    ///
+    /// # Errors
+    /// In strict mode, a message that ends in a bare CR.
+    pub fn finish(&mut self, dst: &mut BytesMut) -> Result<(), BodyError> {
+        match self.state {
+            State::Cr if self.mode == LineEndings::Strict => {
+                return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
+            }
+            State::Cr | State::Mid => dst.extend_from_slice(b"\r\n.\r\n"),
+            State::LineStart => dst.extend_from_slice(b".\r\n"),
+        }
+        self.state = State::LineStart;
+        self.offset = 0;
+        Ok(())
+    }
+
+    /// Input octets consumed since the start of the message.
+    pub fn consumed(&self) -> u64 {
+        self.offset
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.offset = self.offset.saturating_add(n as u64);
+    }
+}
+
+/// The size of `data` once every line ending is CRLF and a final CRLF is present: what
+/// `SIZE=` declares (RFC 1870 §3 counts the message, not the dot-stuffing).
+///
+/// ```
+/// assert_eq!(smtp_courier::proto::body::normalized_len(b"a\nb"), 6);
+/// ```
+pub fn normalized_len(data: &[u8]) -> u64 {
+    let mut extra: u64 = 0;
+    for pos in memchr::memchr2_iter(b'\r', b'\n', data) {
+        let bare = if data.get(pos) == Some(&b'\r') {
+            data.get(pos.saturating_add(1)) != Some(&b'\n')
+        } else {
+            pos.checked_sub(1).and_then(|p| data.get(p)) != Some(&b'\r')
+        };
+        if bare {
+            extra = extra.saturating_add(1);
+        }
+    }
+    let ends_with_eol = matches!(data.last(), Some(b'\n' | b'\r'));
+    if !data.is_empty() && !ends_with_eol {
+        extra = extra.saturating_add(2);
+    }
+    (data.len() as u64).saturating_add(extra)
+}
+
+/// Checks that every CR and LF in `data` is part of a CRLF pair, as
+/// [`LineEndings::Strict`] requires. A final line without CRLF is fine (it is added).
+///
+/// # Errors
+/// The first bare CR or LF.
+pub fn check_line_endings(data: &[u8]) -> Result<(), BodyError> {
+    let mut enc = DotStuffer::new(LineEndings::Strict);
+    let mut scratch = BytesMut::new();
+    for chunk in data.chunks(64 * 1024) {
+        enc.encode(chunk, &mut scratch)?;
+        scratch.clear();
+    }
+    enc.finish(&mut scratch)
+}
+
+/// The receiving side of DATA: undoes dot-stuffing and finds the terminator. Only CRLF
+/// ends a line, as RFC 5321 §4.5.2 requires of a server.
+///
+/// It is here for servers, tests and fuzzing: a client never needs it.
+#[derive(Debug, Default)]
+pub struct DataDecoder {
+    done: bool,
+}
+
+impl DataDecoder {
+    /// A decoder at the start of the data.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Consumes complete lines from `buf`, appending the message content to `out`. Returns
+    /// true once `.CRLF` at the start of a line has been consumed; bytes after it stay in
+    /// `buf`.
+    pub fn decode(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> bool {
+        while !self.done {
+            let Some(end) = memchr::memmem::find(buf, b"\r\n") else { break };
+            let line = buf.split_to(end.saturating_add(2));
+            if &line[..] == b".\r\n" {
+                self.done = true;
+            } else {
+                out.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
+            }
+        }
+        self.done
+    }
+
+    /// True once the terminator has been seen.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(mode: LineEndings, input: &[u8]) -> Result<Vec<u8>, BodyError> {
+        let mut e = DotStuffer::new(mode);
+        let mut out = BytesMut::new();
+        e.encode(input, &mut out)?;
+        e.finish(&mut out)?;
+        Ok(out.to_vec())
+    }
+
+    /// Encodes `input` split at every point and checks the wire bytes are the same.
+    fn enc_split(input: &[u8]) -> Vec<u8> {
+        let whole = enc(LineEndings::Normalize, input).unwrap();
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            let mut e = DotStuffer::default();
+            let mut out = BytesMut::new();
+            e.encode(a, &mut out).unwrap();
+            e.encode(b, &mut out).unwrap();
+            e.finish(&mut out).unwrap();
+            assert_eq!(out.to_vec(), whole, "split at {cut}");
+        }
+        whole
+    }
+
+    fn decode(wire: &[u8]) -> (Vec<u8>, usize) {
+        let mut buf = BytesMut::from(wire);
+        let mut out = Vec::new();
+        let mut d = DataDecoder::new();
+        assert!(d.decode(&mut buf, &mut out), "terminator found");
+        (out, buf.len())
+    }
+
+    #[test]
+    fn byte_exact() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b".\r\n"),
+            (b"a", b"a\r\n.\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            (b".", b"..\r\n.\r\n"),
+            (b".\r\n", b"..\r\n.\r\n"),
+            (b"..x\r\n", b"...x\r\n.\r\n"),
+            (b"a\n.b\n", b"a\r\n..b\r\n.\r\n"),
+            (b"a\r.b", b"a\r\n..b\r\n.\r\n"),
+            (b"a\r\r\nb", b"a\r\n\r\nb\r\n.\r\n"),
+            (b"\n\n", b"\r\n\r\n.\r\n"),
+            (b"x.y\r\n", b"x.y\r\n.\r\n"),
+        ];
+        for (input, wire) in cases {
+            assert_eq!(enc_split(input), *wire, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn smuggling_sequences_never_end_data_early() {
+        for seq in [&b"\n.\n"[..], b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r\n", b"\r\n.\r"] {
+            let mut input = b"Subject: smuggle\r\n\r\nbefore".to_vec();
+            input.extend_from_slice(seq);
+            input.extend_from_slice(b"MAIL FROM:<evil@example.org>\r\nafter\r\n");
+            let wire = enc_split(&input);
+            // no bare CR or LF anywhere
+            for (i, b) in wire.iter().enumerate() {
+                match b {
+                    b'\r' => assert_eq!(wire.get(i + 1), Some(&b'\n'), "bare CR in {wire:?}"),
+                    b'\n' => assert_eq!(wire.get(i.wrapping_sub(1)), Some(&b'\r'), "bare LF"),
+                    _ => {}
+                }
+            }
+            // the terminator appears exactly once, at the end
+            let term = memchr::memmem::find_iter(&wire, b"\r\n.\r\n").collect::<Vec<_>>();
+            assert_eq!(term, vec![wire.len() - 5], "{seq:?}");
+            // and the receiver gets all of it, normalised
+            let (content, left) = decode(&wire);
+            assert_eq!(left, 0);
+            assert!(content.ends_with(b"MAIL FROM:<evil@example.org>\r\nafter\r\n"));
+        }
+    }
+
+    #[test]
+    fn strict_mode() {
+        assert_eq!(enc(LineEndings::Strict, b"a\r\nb\r\n").unwrap(), b"a\r\nb\r\n.\r\n");
+        assert_eq!(enc(LineEndings::Strict, b"ab"), Ok(b"ab\r\n.\r\n".to_vec()));
+        assert_eq!(enc(LineEndings::Strict, b"ab\ncd"), Err(BodyError::BareLf(2)));
+        assert_eq!(enc(LineEndings::Strict, b"ab\rcd"), Err(BodyError::BareCr(2)));
+        assert_eq!(enc(LineEndings::Strict, b"ab\r"), Err(BodyError::BareCr(2)));
+        // the same bytes split so the CR ends one chunk
+        let mut e = DotStuffer::new(LineEndings::Strict);
+        let mut out = BytesMut::new();
+        e.encode(b"ab\r", &mut out).unwrap();
+        assert_eq!(e.encode(b"\ncd", &mut out), Ok(()));
+        assert_eq!(e.encode(b"\r", &mut out), Ok(()));
+        assert_eq!(e.encode(b"x", &mut out), Err(BodyError::BareCr(6)));
+    }
+
+    #[test]
+    fn sizes() {
+        for input in [&b""[..], b"a", b"a\n", b"a\r", b"a\r\n", b"\n\r", b"\r\r\n\n", b"x\ny\r\nz"] {
+            let wire = enc(LineEndings::Normalize, input).unwrap();
+            let (content, _) = decode(&wire);
+            assert_eq!(normalized_len(input), content.len() as u64, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn decoder_leaves_following_bytes() {
+        let mut buf = BytesMut::from(&b"a\r\n..b\r\n.\r\nQUIT\r\n"[..]);
+        let mut out = Vec::new();
+        let mut d = DataDecoder::new();
+        assert!(d.decode(&mut buf, &mut out));
+        assert_eq!(out, b"a\r\n.b\r\n");
+        assert_eq!(&buf[..], b"QUIT\r\n");
+    }
+}

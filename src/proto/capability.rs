@@ -1,0 +1,245 @@
+//! Service extensions learned from the EHLO reply (RFC 5321 §4.1.1.1, §2.2.2).
+
+use bytes::Bytes;
+
+use super::reply::Reply;
+
+/// What the server offered in its EHLO reply: the known keywords typed, every keyword kept
+/// in order (upper-cased, with its parameters) for reports.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_courier::proto::{Capabilities, ReplyParser};
+/// let mut buf = BytesMut::from(&b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 AUTH PLAIN LOGIN\r\n"[..]);
+/// let reply = ReplyParser::new().parse(&mut buf).unwrap().unwrap();
+/// let caps = Capabilities::from_ehlo(&reply);
+/// assert!(caps.pipelining());
+/// assert_eq!(caps.size(), Some(Some(1000)));
+/// assert_eq!(caps.auth_mechanisms(), ["PLAIN", "LOGIN"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    domain: Bytes,
+    keywords: Vec<(String, String)>,
+    pipelining: bool,
+    size: Option<Option<u64>>,
+    eight_bit_mime: bool,
+    smtputf8: bool,
+    enhanced_status_codes: bool,
+    starttls: bool,
+    auth: Vec<String>,
+    chunking: bool,
+    binarymime: bool,
+    dsn: bool,
+    requiretls: bool,
+    limits: Option<Limits>,
+}
+
+/// The LIMITS extension's values (RFC 9422); each is `None` when not given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// RCPTMAX: recipients per transaction.
+    pub rcpt_max: Option<u32>,
+    /// MAILMAX: transactions per connection.
+    pub mail_max: Option<u32>,
+    /// RCPTDOMAINMAX: distinct recipient domains per transaction.
+    pub rcpt_domain_max: Option<u32>,
+}
+
+impl Capabilities {
+    /// Reads the EHLO reply: the first line is the server's domain and greeting, each
+    /// further line one keyword and its parameters (RFC 5321 §4.1.1.1).
+    pub fn from_ehlo(reply: &Reply) -> Self {
+        let mut caps = Self::default();
+        let mut lines = reply.lines().iter();
+        if let Some(first) = lines.next() {
+            caps.domain = first.clone();
+        }
+        for line in lines {
+            let text = String::from_utf8_lossy(line);
+            let mut words = text.split_ascii_whitespace();
+            let Some(word) = words.next() else { continue };
+            // Old servers write "AUTH=PLAIN LOGIN" (pre-RFC 4954 syntax).
+            let (keyword, first_param) = match word.split_once('=') {
+                Some((k, p)) => (k.to_ascii_uppercase(), Some(p)),
+                None => (word.to_ascii_uppercase(), None),
+            };
+            if !keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                continue;
+            }
+            let params: Vec<&str> = first_param.into_iter().filter(|p| !p.is_empty()).chain(words).collect();
+            caps.apply(&keyword, &params);
+            let joined = params.join(" ");
+            if !caps.keywords.iter().any(|(k, p)| *k == keyword && *p == joined) {
+                caps.keywords.push((keyword, joined));
+            }
+        }
+        caps
+    }
+
+    fn apply(&mut self, keyword: &str, params: &[&str]) {
+        match keyword {
+            "PIPELINING" => self.pipelining = true,
+            // RFC 1870 §4: "SIZE" alone or "SIZE 0" means no fixed limit.
+            "SIZE" => {
+                let limit = params.first().and_then(|p| p.parse::<u64>().ok()).filter(|n| *n > 0);
+                self.size = Some(limit);
+            }
+            "8BITMIME" => self.eight_bit_mime = true,
+            "SMTPUTF8" => self.smtputf8 = true,
+            "ENHANCEDSTATUSCODES" => self.enhanced_status_codes = true,
+            "STARTTLS" => self.starttls = true,
+            "AUTH" => {
+                for m in params {
+                    let m = m.to_ascii_uppercase();
+                    if !self.auth.contains(&m) {
+                        self.auth.push(m);
+                    }
+                }
+            }
+            "CHUNKING" => self.chunking = true,
+            "BINARYMIME" => self.binarymime = true,
+            "DSN" => self.dsn = true,
+            "REQUIRETLS" => self.requiretls = true,
+            "LIMITS" => {
+                let mut limits = Limits::default();
+                for p in params {
+                    if let Some((k, v)) = p.split_once('=') {
+                        let v = v.parse().ok();
+                        match k.to_ascii_uppercase().as_str() {
+                            "RCPTMAX" => limits.rcpt_max = v,
+                            "MAILMAX" => limits.mail_max = v,
+                            "RCPTDOMAINMAX" => limits.rcpt_domain_max = v,
+                            _ => {}
+                        }
+                    }
+                }
+                self.limits = Some(limits);
+            }
+            _ => {}
+        }
+    }
+
+    /// The first line of the EHLO reply: the server's domain and free text.
+    pub fn domain_line(&self) -> &[u8] {
+        &self.domain
+    }
+
+    /// Every keyword in the order offered, upper-cased, with its parameters joined by one
+    /// space (`"SIZE 10240000"`).
+    pub fn keywords(&self) -> impl Iterator<Item = String> + '_ {
+        self.keywords.iter().map(|(k, p)| if p.is_empty() { k.clone() } else { format!("{k} {p}") })
+    }
+
+    /// True if `keyword` (any case) was offered.
+    pub fn has(&self, keyword: &str) -> bool {
+        self.keywords.iter().any(|(k, _)| k.eq_ignore_ascii_case(keyword))
+    }
+
+    /// PIPELINING (RFC 2920).
+    pub fn pipelining(&self) -> bool {
+        self.pipelining
+    }
+
+    /// SIZE (RFC 1870): `None` if not offered, `Some(None)` if offered without a limit.
+    pub fn size(&self) -> Option<Option<u64>> {
+        self.size
+    }
+
+    /// 8BITMIME (RFC 6152).
+    pub fn eight_bit_mime(&self) -> bool {
+        self.eight_bit_mime
+    }
+
+    /// SMTPUTF8 (RFC 6531).
+    pub fn smtputf8(&self) -> bool {
+        self.smtputf8
+    }
+
+    /// ENHANCEDSTATUSCODES (RFC 2034).
+    pub fn enhanced_status_codes(&self) -> bool {
+        self.enhanced_status_codes
+    }
+
+    /// STARTTLS (RFC 3207).
+    pub fn starttls(&self) -> bool {
+        self.starttls
+    }
+
+    /// The AUTH mechanisms offered (RFC 4954), upper-cased, in the server's order.
+    pub fn auth_mechanisms(&self) -> &[String] {
+        &self.auth
+    }
+
+    /// CHUNKING (RFC 3030).
+    pub fn chunking(&self) -> bool {
+        self.chunking
+    }
+
+    /// BINARYMIME (RFC 3030).
+    pub fn binarymime(&self) -> bool {
+        self.binarymime
+    }
+
+    /// DSN (RFC 3461).
+    pub fn dsn(&self) -> bool {
+        self.dsn
+    }
+
+    /// REQUIRETLS (RFC 8689).
+    pub fn requiretls(&self) -> bool {
+        self.requiretls
+    }
+
+    /// LIMITS (RFC 9422).
+    pub fn limits(&self) -> Option<Limits> {
+        self.limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ReplyParser;
+    use bytes::BytesMut;
+
+    fn caps(input: &[u8]) -> Capabilities {
+        let mut buf = BytesMut::from(input);
+        Capabilities::from_ehlo(&ReplyParser::new().parse(&mut buf).unwrap().unwrap())
+    }
+
+    #[test]
+    fn postfix_submission() {
+        let c = caps(
+            b"250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n250-ETRN\r\n\
+              250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256\r\n250-ENHANCEDSTATUSCODES\r\n\
+              250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n",
+        );
+        assert_eq!(c.domain_line(), b"mx.test.example");
+        assert!(c.pipelining() && c.eight_bit_mime() && c.smtputf8() && c.dsn() && c.chunking());
+        assert!(c.enhanced_status_codes());
+        assert!(!c.starttls() && !c.requiretls() && !c.binarymime());
+        assert_eq!(c.size(), Some(Some(10_240_000)));
+        assert_eq!(c.auth_mechanisms(), ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]);
+        let kw: Vec<String> = c.keywords().collect();
+        assert_eq!(kw[0], "PIPELINING");
+        assert_eq!(kw[1], "SIZE 10240000");
+        assert_eq!(kw[2], "VRFY");
+        assert!(c.has("etrn"));
+    }
+
+    #[test]
+    fn odd_forms() {
+        let c = caps(b"250-x\r\n250-auth=login plain\r\n250-size\r\n250-starttls\r\n250-LIMITS RCPTMAX=50 MAILMAX=10\r\n250-X-ODD  a   b\r\n250-bad!kw\r\n250 \r\n");
+        assert_eq!(c.auth_mechanisms(), ["LOGIN", "PLAIN"]);
+        assert_eq!(c.size(), Some(None));
+        assert!(c.starttls());
+        assert_eq!(
+            c.limits(),
+            Some(Limits { rcpt_max: Some(50), mail_max: Some(10), rcpt_domain_max: None })
+        );
+        let kw: Vec<String> = c.keywords().collect();
+        assert_eq!(kw, ["AUTH login plain", "SIZE", "STARTTLS", "LIMITS RCPTMAX=50 MAILMAX=10", "X-ODD a b"]);
+        assert_eq!(caps(b"250 only.domain\r\n").keywords().count(), 0);
+    }
+}

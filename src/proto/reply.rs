@@ -1,0 +1,436 @@
+//! Replies and the incremental reply parser (RFC 5321 §4.2).
+
+use std::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::code::{EnhancedCode, ReplyCode};
+
+/// The longest reply line accepted, CRLF included.
+///
+/// RFC 5321 §4.5.3.1.5 limits a reply line to 512 octets. Real servers exceed it (long
+/// `AUTH` lists, wrapped diagnostics), so we accept four times that and no more: a longer
+/// line is a protocol error, never a larger buffer.
+pub const MAX_REPLY_LINE: usize = 2048;
+
+/// The most lines one reply may have. An EHLO reply from a real server has about 10 to 20;
+/// a server that keeps sending `250-` lines is cut off here.
+pub const MAX_REPLY_LINES: usize = 128;
+
+/// The most octets one reply may have, all lines together.
+pub const MAX_REPLY_SIZE: usize = 32 * 1024;
+
+/// A complete reply: a code, the text of each line (byte-exact), and the enhanced status
+/// code when the session has RFC 2034 codes in effect.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_courier::proto::ReplyParser;
+/// let mut buf = BytesMut::from(&b"250-mx.example\r\n250 PIPELINING\r\n"[..]);
+/// let reply = ReplyParser::new().parse(&mut buf).unwrap().unwrap();
+/// assert_eq!(reply.code().as_u16(), 250);
+/// assert_eq!(reply.lines().len(), 2);
+/// assert!(buf.is_empty());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reply {
+    code: ReplyCode,
+    enhanced: Option<EnhancedCode>,
+    lines: Vec<Bytes>,
+}
+
+impl Reply {
+    /// A reply built from parts; the text of each line must not contain CR or LF.
+    /// Mostly useful in tests and servers. The enhanced code is not derived from the text:
+    /// call [`Reply::with_enhanced_code_from_text`] for that.
+    pub fn new(code: ReplyCode, lines: Vec<Bytes>) -> Self {
+        Self {
+            code,
+            enhanced: None,
+            lines,
+        }
+    }
+
+    /// The reply code.
+    pub fn code(&self) -> ReplyCode {
+        self.code
+    }
+
+    /// The enhanced status code, when the server advertised ENHANCEDSTATUSCODES and the
+    /// first line starts with one whose class matches the reply code (RFC 2034 §4).
+    pub fn enhanced_code(&self) -> Option<EnhancedCode> {
+        self.enhanced
+    }
+
+    /// The text of each line as received: after the code and separator, before CRLF.
+    pub fn lines(&self) -> &[Bytes] {
+        &self.lines
+    }
+
+    /// Each line's text without the enhanced code, when one is in effect.
+    pub fn text_lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.lines.iter().map(move |line| match self.enhanced {
+            Some(code) => match EnhancedCode::parse_prefix(line) {
+                Some((c, rest)) if c == code => rest,
+                _ => line,
+            },
+            None => line,
+        })
+    }
+
+    /// The text of the reply as a string: lines joined with `\n`, without the code, the
+    /// separator or the enhanced code; bytes that are not printable UTF-8 are escaped.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for (i, line) in self.text_lines().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            push_escaped(&mut out, line);
+        }
+        out
+    }
+
+    /// Parses the enhanced code at the start of the first line (RFC 2034 §4), keeping it if
+    /// its class is the reply code's first digit. The session calls this only when the
+    /// server advertised ENHANCEDSTATUSCODES.
+    pub fn with_enhanced_code_from_text(mut self) -> Self {
+        self.enhanced = self
+            .lines
+            .first()
+            .and_then(|l| EnhancedCode::parse_prefix(l))
+            .map(|(c, _)| c)
+            .filter(|c| c.class() == self.code.first_digit());
+        self
+    }
+
+    /// Encodes the reply as it goes on the wire (for servers and tests).
+    pub fn encode(&self, dst: &mut BytesMut) {
+        let last = self.lines.len().saturating_sub(1);
+        if self.lines.is_empty() {
+            dst.extend_from_slice(format!("{}\r\n", self.code).as_bytes());
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            dst.extend_from_slice(format!("{}{}", self.code, sep).as_bytes());
+            dst.extend_from_slice(line);
+            dst.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Appends `bytes` to `out`, escaping control characters and invalid UTF-8 so that server
+/// text can never inject anything into a terminal or a log.
+pub(crate) fn push_escaped(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        for ch in chunk.valid().chars() {
+            if ch.is_control() {
+                out.extend(ch.escape_default());
+            } else {
+                out.push(ch);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(e) = self.enhanced {
+            write!(f, " {e}")?;
+        }
+        let msg = self.message();
+        if !msg.is_empty() {
+            write!(f, " {}", msg.replace('\n', " / "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("code", &self.code)
+            .field("enhanced", &self.enhanced)
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+/// What is wrong with a reply the server sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// A line longer than [`MAX_REPLY_LINE`].
+    #[error("reply line longer than {MAX_REPLY_LINE} octets")]
+    LineTooLong,
+    /// More than [`MAX_REPLY_LINES`] lines.
+    #[error("reply has more than {MAX_REPLY_LINES} lines")]
+    TooManyLines,
+    /// More than [`MAX_REPLY_SIZE`] octets.
+    #[error("reply larger than {MAX_REPLY_SIZE} octets")]
+    TooLarge,
+    /// The line does not start with three digits forming a code in 200..=599.
+    #[error("malformed reply code")]
+    BadCode,
+    /// The code is followed by something other than a space, a hyphen or the line end.
+    #[error("malformed reply line separator")]
+    BadSeparator,
+    /// A line of a multiline reply has a different code than the first (RFC 5321 §4.2.1).
+    #[error("multiline reply mixes codes {first} and {line}")]
+    MixedCodes {
+        /// The code of the first line.
+        first: u16,
+        /// The code of the offending line.
+        line: u16,
+    },
+}
+
+/// An incremental reply parser.
+///
+/// [`ReplyParser::parse`] consumes complete lines from the front of a buffer and returns
+/// `Ok(None)` until a whole reply has arrived, so it gives the same result however the
+/// bytes are split across reads. Lines end with CRLF; a bare LF is tolerated as a line end
+/// (some servers send it), a bare CR stays in the text.
+#[derive(Debug, Default)]
+pub struct ReplyParser {
+    code: Option<ReplyCode>,
+    lines: Vec<Bytes>,
+    size: usize,
+}
+
+impl ReplyParser {
+    /// A parser with nothing buffered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when a reply has started but not finished.
+    pub fn is_partial(&self) -> bool {
+        self.code.is_some()
+    }
+
+    /// Parses the next reply from the front of `buf`.
+    ///
+    /// # Errors
+    /// A [`ReplyError`] when the bytes break RFC 5321 §4.2 or a limit. After an error the
+    /// stream cannot be resynchronised: the caller drops the connection.
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Reply>, ReplyError> {
+        loop {
+            let Some(nl) = memchr::memchr(b'\n', buf) else {
+                if buf.len() >= MAX_REPLY_LINE {
+                    return Err(ReplyError::LineTooLong);
+                }
+                return Ok(None);
+            };
+            let line_len = nl.saturating_add(1);
+            if line_len > MAX_REPLY_LINE {
+                return Err(ReplyError::LineTooLong);
+            }
+            let mut line = buf.split_to(line_len).freeze();
+            line.truncate(nl);
+            if line.last() == Some(&b'\r') {
+                line.truncate(nl.saturating_sub(1));
+            }
+            if let Some(reply) = self.handle_line(line)? {
+                return Ok(Some(reply));
+            }
+        }
+    }
+
+    fn handle_line(&mut self, mut line: Bytes) -> Result<Option<Reply>, ReplyError> {
+        let code = parse_code(&line)?;
+        let last = match line.get(3) {
+            None | Some(b' ') => true,
+            Some(b'-') => false,
+            Some(_) => return Err(ReplyError::BadSeparator),
+        };
+        match self.code {
+            Some(first) if first != code => {
+                return Err(ReplyError::MixedCodes {
+                    first: first.as_u16(),
+                    line: code.as_u16(),
+                });
+            }
+            _ => self.code = Some(code),
+        }
+        line.advance(line.len().min(4));
+        self.size = self.size.saturating_add(line.len());
+        if self.size > MAX_REPLY_SIZE {
+            return Err(ReplyError::TooLarge);
+        }
+        if self.lines.len() >= MAX_REPLY_LINES {
+            return Err(ReplyError::TooManyLines);
+        }
+        self.lines.push(line);
+        if !last {
+            return Ok(None);
+        }
+        self.size = 0;
+        self.code = None;
+        Ok(Some(Reply::new(code, std::mem::take(&mut self.lines))))
+    }
+}
+
+fn parse_code(line: &[u8]) -> Result<ReplyCode, ReplyError> {
+    let digits = line.get(..3).ok_or(ReplyError::BadCode)?;
+    let mut value: u16 = 0;
+    for d in digits {
+        if !d.is_ascii_digit() {
+            return Err(ReplyError::BadCode);
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u16::from(d.wrapping_sub(b'0'))))
+            .ok_or(ReplyError::BadCode)?;
+    }
+    ReplyCode::new(value).ok_or(ReplyError::BadCode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Reply>, ReplyError> {
+        let mut p = ReplyParser::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(r) = p.parse(&mut buf)? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Feeds `input` split at every point (and byte by byte) and checks the result is the
+    /// same as parsing it whole.
+    fn split_everywhere(input: &[u8]) -> Vec<Reply> {
+        let whole = parse_all(input).expect("whole input parses");
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            let mut p = ReplyParser::new();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for part in [a, b] {
+                buf.extend_from_slice(part);
+                while let Some(r) = p.parse(&mut buf).unwrap() {
+                    got.push(r);
+                }
+            }
+            assert_eq!(got, whole, "split at {cut}");
+        }
+        let mut p = ReplyParser::new();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for byte in input {
+            buf.extend_from_slice(&[*byte]);
+            while let Some(r) = p.parse(&mut buf).unwrap() {
+                got.push(r);
+            }
+        }
+        assert_eq!(got, whole, "byte by byte");
+        whole
+    }
+
+    #[test]
+    fn single_line() {
+        let r = split_everywhere(b"220 mx.test.example ESMTP Postfix\r\n");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].code(), ReplyCode::SERVICE_READY);
+        assert_eq!(r[0].lines(), &[Bytes::from_static(b"mx.test.example ESMTP Postfix")]);
+    }
+
+    #[test]
+    fn multiline_and_following_reply() {
+        let r = split_everywhere(b"250-mx.test.example\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n354 go\r\n");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].lines().len(), 3);
+        assert_eq!(&r[0].lines()[2][..], b"SIZE 10240000");
+        assert_eq!(r[1].code().as_u16(), 354);
+    }
+
+    #[test]
+    fn bare_code_and_bare_lf() {
+        let r = split_everywhere(b"250\r\n250 ok\n");
+        assert_eq!(r.len(), 2);
+        assert!(r[0].lines()[0].is_empty());
+        assert_eq!(&r[1].lines()[0][..], b"ok");
+    }
+
+    #[test]
+    fn enhanced_code_and_message() {
+        let r = parse_all(b"550-5.1.1 no such\r\n550 5.1.1 user\r\n").unwrap();
+        let plain = r[0].clone();
+        assert_eq!(plain.enhanced_code(), None);
+        assert_eq!(plain.message(), "5.1.1 no such\n5.1.1 user");
+        let enh = plain.with_enhanced_code_from_text();
+        assert_eq!(enh.enhanced_code().map(|c| c.to_string()).as_deref(), Some("5.1.1"));
+        assert_eq!(enh.message(), "no such\nuser");
+        // class must match the reply code
+        let r = parse_all(b"250 5.1.1 odd\r\n").unwrap();
+        assert_eq!(r[0].clone().with_enhanced_code_from_text().enhanced_code(), None);
+    }
+
+    #[test]
+    fn message_escapes_controls() {
+        let r = parse_all(b"250 a\x1b[31mb\rc\xff\r\n").unwrap();
+        assert_eq!(r[0].message(), "a\\u{1b}[31mb\\rc\\xff");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_all(b"25\r\n"), Err(ReplyError::BadCode));
+        assert_eq!(parse_all(b"abc ok\r\n"), Err(ReplyError::BadCode));
+        assert_eq!(parse_all(b"199 ok\r\n"), Err(ReplyError::BadCode));
+        assert_eq!(parse_all(b"600 ok\r\n"), Err(ReplyError::BadCode));
+        assert_eq!(parse_all(b"250_ok\r\n"), Err(ReplyError::BadSeparator));
+        assert_eq!(
+            parse_all(b"250-a\r\n550 b\r\n"),
+            Err(ReplyError::MixedCodes { first: 250, line: 550 })
+        );
+        // positive twins
+        assert!(parse_all(b"250 ok\r\n").is_ok());
+        assert!(parse_all(b"250-a\r\n250 b\r\n").is_ok());
+    }
+
+    #[test]
+    fn line_too_long_without_newline_is_detected_early() {
+        let mut p = ReplyParser::new();
+        let mut buf = BytesMut::from(&vec![b'2'; MAX_REPLY_LINE - 1][..]);
+        assert_eq!(p.parse(&mut buf), Ok(None));
+        buf.extend_from_slice(b"5");
+        assert_eq!(p.parse(&mut buf), Err(ReplyError::LineTooLong));
+        // a line of exactly MAX_REPLY_LINE octets, CRLF included, is fine
+        let mut line = b"250 ".to_vec();
+        line.resize(MAX_REPLY_LINE - 2, b'x');
+        line.extend_from_slice(b"\r\n");
+        assert_eq!(parse_all(&line).unwrap().len(), 1);
+        line.insert(5, b'x');
+        assert_eq!(parse_all(&line), Err(ReplyError::LineTooLong));
+    }
+
+    #[test]
+    fn too_many_lines_and_too_large() {
+        let mut input = b"250-x\r\n".repeat(MAX_REPLY_LINES - 1);
+        input.extend_from_slice(b"250 x\r\n");
+        assert_eq!(parse_all(&input).unwrap()[0].lines().len(), MAX_REPLY_LINES);
+        let input = b"250-x\r\n".repeat(MAX_REPLY_LINES + 1);
+        assert_eq!(parse_all(&input), Err(ReplyError::TooManyLines));
+        let mut line = b"250-".to_vec();
+        line.resize(1000, b'y');
+        line.extend_from_slice(b"\r\n");
+        let input = line.repeat(MAX_REPLY_SIZE / 990 + 1);
+        assert_eq!(parse_all(&input), Err(ReplyError::TooLarge));
+    }
+
+    #[test]
+    fn encode_round_trip() {
+        let input = b"250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+        let r = parse_all(input).unwrap();
+        let mut out = BytesMut::new();
+        r[0].encode(&mut out);
+        assert_eq!(&out[..], input);
+    }
+}

@@ -1,0 +1,842 @@
+//! The client session state machine: which replies are expected, what each one means, and
+//! what to send next. No I/O: bytes in through [`Session::handle_input`], bytes out through
+//! [`Session::poll_transmit`], results through [`Session::poll_event`].
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use crate::error::{Error, ProtocolError, UsageError};
+
+use super::address::{Domain, EsmtpParam};
+use super::body::{DotStuffer, LineEndings};
+use super::capability::Capabilities;
+use super::command::{Command, CommandKind};
+use super::reply::{Reply, ReplyParser, push_escaped};
+use super::timeouts::Phase;
+use super::transaction::{Envelope, RecipientResult, TransactionReport};
+
+/// Which way a transcript line went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server.
+    Client,
+    /// Server to client.
+    Server,
+}
+
+/// A sink for the SMTP transcript: one call per command or reply line. Credentials are
+/// already redacted and control characters in server text escaped.
+pub type Transcript = Arc<dyn Fn(Direction, &str) + Send + Sync>;
+
+/// Settings of the protocol session.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// The name sent in EHLO/HELO.
+    pub ehlo_name: Domain,
+    /// Use PIPELINING (RFC 2920) when the server offers it.
+    pub pipelining: bool,
+    /// What to do with bare CR or LF in message data.
+    pub line_endings: LineEndings,
+    /// Where the transcript goes, if anywhere.
+    pub transcript: Option<Transcript>,
+}
+
+impl SessionConfig {
+    /// Pipelining on, bare line endings normalised, no transcript.
+    pub fn new(ehlo_name: Domain) -> Self {
+        Self {
+            ehlo_name,
+            pipelining: true,
+            line_endings: LineEndings::Normalize,
+            transcript: None,
+        }
+    }
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("ehlo_name", &self.ehlo_name)
+            .field("pipelining", &self.pipelining)
+            .field("line_endings", &self.line_endings)
+            .field("transcript", &self.transcript.is_some())
+            .finish()
+    }
+}
+
+/// What the session reports to its driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// Greeting and EHLO (or HELO) are done; capabilities are known. After STARTTLS this
+    /// comes again for the new EHLO.
+    Ready(Result<(), Error>),
+    /// The answer to STARTTLS. `Ok`: start the TLS handshake now, then call
+    /// [`Session::tls_established`].
+    StartTls(Result<(), Error>),
+    /// 354 arrived: stream the message through [`Session::encode_body`] and
+    /// [`Session::finish_body`].
+    SendBody,
+    /// A transaction ended, successfully or not.
+    Transaction(TransactionReport),
+    /// The answer to an explicit RSET.
+    Reset(Result<(), Error>),
+    /// The answer to NOOP.
+    Noop(Result<Reply, Error>),
+    /// The answer to QUIT (a connection closed instead of answering counts as success).
+    Quit(Result<(), Error>),
+}
+
+/// A reply the session is waiting for, in the order the commands were sent
+/// (RFC 2920 §3.1: replies come back in command order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    /// RSET sent by the session before a transaction (`user: false`) or by the caller.
+    Rset { user: bool },
+    Noop,
+    Quit,
+    Mail,
+    Rcpt(usize),
+    Data,
+    /// The reply to the final `.`; `discard` when the data was empty because no
+    /// recipient had been accepted but the server sent 354 anyway.
+    DataEnd { discard: bool },
+}
+
+impl Expect {
+    fn phase(self) -> Phase {
+        match self {
+            Self::Greeting => Phase::Greeting,
+            Self::Mail => Phase::Mail,
+            Self::Rcpt(_) => Phase::Rcpt,
+            Self::Data => Phase::DataInit,
+            Self::DataEnd { .. } => Phase::DataTermination,
+            _ => Phase::Command,
+        }
+    }
+
+    fn command(self) -> Option<CommandKind> {
+        Some(match self {
+            Self::Greeting => return None,
+            Self::Ehlo => CommandKind::Ehlo,
+            Self::Helo => CommandKind::Helo,
+            Self::StartTls => CommandKind::StartTls,
+            Self::Rset { .. } => CommandKind::Rset,
+            Self::Noop => CommandKind::Noop,
+            Self::Quit => CommandKind::Quit,
+            Self::Mail => CommandKind::Mail,
+            Self::Rcpt(_) => CommandKind::Rcpt,
+            Self::Data => CommandKind::Data,
+            Self::DataEnd { .. } => CommandKind::DataEnd,
+        })
+    }
+}
+
+/// A transaction in progress.
+#[derive(Debug)]
+struct Tx {
+    envelope: Envelope,
+    mail_params: Vec<EsmtpParam>,
+    /// `None` until MAIL is answered; `Some(Err)` when it was refused.
+    mail: Option<Result<(), Error>>,
+    /// Per recipient: `None` until answered, `Some(Ok)` accepted, `Some(Err)` refused.
+    rcpt: Vec<Option<Result<(), Error>>>,
+    /// The refusal of DATA or of the data, for the accepted recipients.
+    data_error: Option<Error>,
+    data_reply: Option<Reply>,
+    body: Option<DotStuffer>,
+}
+
+impl Tx {
+    fn accepted(&self) -> usize {
+        self.rcpt.iter().filter(|r| matches!(r, Some(Ok(())))).count()
+    }
+
+    fn mail_ok(&self) -> bool {
+        matches!(self.mail, Some(Ok(())))
+    }
+
+    /// Builds the report; `lost` is the error for every recipient still undecided.
+    fn into_report(self, lost: Option<Error>) -> TransactionReport {
+        let mail_err = match &self.mail {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        };
+        let undecided = || -> Error {
+            lost.clone()
+                .or_else(|| self.data_error.clone())
+                .unwrap_or(Error::Closed { command: None })
+        };
+        let recipients: Vec<RecipientResult> = self
+            .envelope
+            .recipients()
+            .iter()
+            .zip(&self.rcpt)
+            .map(|(address, rcpt)| {
+                let result = match (&mail_err, rcpt) {
+                    (Some(e), _) => Err(e.clone()),
+                    (None, Some(Err(e))) => Err(e.clone()),
+                    (None, Some(Ok(()))) => match (&self.data_error, &self.data_reply) {
+                        (Some(e), _) => Err(e.clone()),
+                        (None, Some(r)) if lost.is_none() => Ok(r.clone()),
+                        _ => Err(undecided()),
+                    },
+                    (None, None) => Err(undecided()),
+                };
+                RecipientResult {
+                    address: address.clone(),
+                    result,
+                }
+            })
+            .collect();
+        let all_answered = self.rcpt.iter().all(Option::is_some);
+        let error = if recipients.iter().any(|r| r.result.is_ok()) {
+            None
+        } else if let Some(e) = mail_err {
+            Some(e)
+        } else if self.accepted() == 0 && all_answered {
+            // Every recipient refused: the transaction error is the first transient
+            // refusal (someone may still get the message later), else the first one.
+            let errs = || recipients.iter().filter_map(|r| r.result.as_ref().err());
+            errs().find(|e| e.is_transient()).or_else(|| errs().next()).cloned()
+        } else if let Some(e) = self.data_error.clone() {
+            Some(e)
+        } else {
+            Some(undecided())
+        };
+        TransactionReport {
+            recipients,
+            data: self.data_reply,
+            error,
+        }
+    }
+}
+
+/// Where the session is in its life.
+#[derive(Debug)]
+enum State {
+    /// Waiting for greeting and EHLO/HELO.
+    Opening,
+    /// Commands and transactions may be issued.
+    Ready,
+    /// QUIT sent, or the server announced it is closing (421).
+    Closing,
+    /// Desynchronised or closed: every later call returns this error (rustls-style
+    /// sticky failure).
+    Poisoned(Error),
+}
+
+/// The sans-IO SMTP client session.
+///
+/// The driver feeds it bytes and carries out its output; it never blocks, reads a clock or
+/// touches a socket. Expected replies form a FIFO, so several commands (and later several
+/// transactions) can be in flight at once and every reply is paired with its command.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_courier::proto::{Domain, Event, Session, SessionConfig};
+///
+/// let mut s = Session::new(SessionConfig::new(Domain::new("client.example").unwrap()));
+/// let mut input = BytesMut::from(&b"220 mx.example ESMTP\r\n"[..]);
+/// s.handle_input(&mut input);
+/// let mut out = BytesMut::new();
+/// s.poll_transmit(&mut out);
+/// assert_eq!(&out[..], b"EHLO client.example\r\n");
+/// input.extend_from_slice(b"250-mx.example\r\n250 PIPELINING\r\n");
+/// s.handle_input(&mut input);
+/// assert!(matches!(s.poll_event(), Some(Event::Ready(Ok(())))));
+/// assert!(s.capabilities().unwrap().pipelining());
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    parser: ReplyParser,
+    expect: VecDeque<Expect>,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    greeting: Option<Reply>,
+    caps: Option<Capabilities>,
+    need_rset: bool,
+    tx: Option<Tx>,
+    tls: bool,
+    replies: u64,
+}
+
+impl Session {
+    /// A session waiting for the server's greeting.
+    pub fn new(config: SessionConfig) -> Self {
+        Self {
+            config,
+            state: State::Opening,
+            parser: ReplyParser::new(),
+            expect: VecDeque::from([Expect::Greeting]),
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            greeting: None,
+            caps: None,
+            need_rset: false,
+            tx: None,
+            tls: false,
+            replies: 0,
+        }
+    }
+
+    /// The greeting, once received.
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.greeting.as_ref()
+    }
+
+    /// The capabilities of the last EHLO; `None` before it, or after HELO.
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// The sticky error, once the session is unusable.
+    pub fn error(&self) -> Option<&Error> {
+        match &self.state {
+            State::Poisoned(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when commands can be issued.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Ready)
+    }
+
+    /// True when a transaction is running.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// True while message data is being sent (after 354, before [`Session::finish_body`]).
+    pub fn sending_body(&self) -> bool {
+        self.tx.as_ref().is_some_and(|t| t.body.is_some())
+    }
+
+    /// The phase of the oldest reply awaited, whose deadline the driver enforces; `None`
+    /// when no reply is due.
+    pub fn phase(&self) -> Option<Phase> {
+        if self.sending_body() {
+            return Some(Phase::DataBlock);
+        }
+        self.expect.front().map(|e| e.phase())
+    }
+
+    /// The command of the oldest reply awaited.
+    pub fn pending_command(&self) -> Option<CommandKind> {
+        if self.sending_body() {
+            return Some(CommandKind::DataEnd);
+        }
+        self.expect.front().and_then(|e| e.command())
+    }
+
+    /// How many replies have been handled so far: the driver restarts its deadline when
+    /// this changes.
+    pub fn replies_handled(&self) -> u64 {
+        self.replies
+    }
+
+    /// True when a reply is due.
+    pub fn awaiting_reply(&self) -> bool {
+        !self.expect.is_empty()
+    }
+
+    /// Moves the bytes to send into `dst`.
+    pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
+        dst.extend_from_slice(&self.out);
+        self.out.clear();
+    }
+
+    /// True when there are bytes to send.
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn check_ready(&self) -> Result<(), Error> {
+        match &self.state {
+            State::Ready if self.tx.is_none() => Ok(()),
+            State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
+            State::Poisoned(e) => Err(e.clone()),
+            State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
+            State::Closing => Err(Error::Closed { command: None }),
+        }
+    }
+
+    fn send(&mut self, cmd: &Command, expect: Expect) {
+        if let Some(t) = &self.config.transcript {
+            t(Direction::Client, &cmd.to_string());
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(target: "smtp_courier::transcript", "C: {cmd}");
+        cmd.encode(&mut self.out);
+        self.expect.push_back(expect);
+    }
+
+    /// Sends STARTTLS (RFC 3207). Answered by [`Event::StartTls`].
+    ///
+    /// # Errors
+    /// The sticky error, or a usage error when the session is not ready.
+    pub fn starttls(&mut self) -> Result<(), Error> {
+        self.check_ready()?;
+        if self.tls {
+            return Err(UsageError::InvalidState("TLS is already active").into());
+        }
+        self.send(&Command::StartTls, Expect::StartTls);
+        Ok(())
+    }
+
+    /// Call once the TLS handshake after STARTTLS succeeded: every capability learned
+    /// before is forgotten and EHLO is sent again (RFC 3207 §4.2). Answered by
+    /// [`Event::Ready`].
+    pub fn tls_established(&mut self) {
+        self.tls = true;
+        self.caps = None;
+        self.state = State::Opening;
+        let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
+        self.send(&ehlo, Expect::Ehlo);
+    }
+
+    /// Call for implicit TLS (RFC 8314): TLS was set up before the greeting.
+    pub fn set_tls_active(&mut self) {
+        self.tls = true;
+    }
+
+    /// The line-ending policy for message data.
+    pub fn line_endings(&self) -> LineEndings {
+        self.config.line_endings
+    }
+
+    /// True after STARTTLS or with implicit TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Sends RSET. Answered by [`Event::Reset`].
+    ///
+    /// # Errors
+    /// The sticky error, or a usage error when the session is not ready.
+    pub fn rset(&mut self) -> Result<(), Error> {
+        self.check_ready()?;
+        self.send(&Command::Rset, Expect::Rset { user: true });
+        Ok(())
+    }
+
+    /// Sends NOOP. Answered by [`Event::Noop`].
+    ///
+    /// # Errors
+    /// The sticky error, or a usage error when the session is not ready.
+    pub fn noop(&mut self) -> Result<(), Error> {
+        self.check_ready()?;
+        self.send(&Command::Noop, Expect::Noop);
+        Ok(())
+    }
+
+    /// Sends QUIT. Answered by [`Event::Quit`].
+    ///
+    /// # Errors
+    /// The sticky error, or a usage error during a transaction.
+    pub fn quit(&mut self) -> Result<(), Error> {
+        self.check_ready()?;
+        self.send(&Command::Quit, Expect::Quit);
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    /// Starts a transaction: RSET if the previous one failed, MAIL, and with PIPELINING
+    /// every RCPT and DATA in the same group (RFC 2920 §3.1: DATA ends a group). Without
+    /// PIPELINING each command waits for the previous reply. Ends with
+    /// [`Event::Transaction`], after [`Event::SendBody`] if the data is wanted.
+    ///
+    /// # Errors
+    /// Nothing is sent and the error applies to every recipient: the sticky error, a usage
+    /// error, [`Error::TooLarge`] when the declared size exceeds the server's SIZE limit
+    /// (RFC 1870), [`Error::Extension`] when the envelope needs SMTPUTF8 and the server
+    /// lacks it (RFC 6531 §3.4).
+    pub fn mail(&mut self, envelope: Envelope) -> Result<(), Error> {
+        self.check_ready()?;
+        let caps = self.caps.clone().unwrap_or_default();
+        let mut params = Vec::new();
+        if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
+            if let Some(limit) = limit.filter(|l| size > *l) {
+                return Err(Error::TooLarge { size, limit });
+            }
+            params.push(EsmtpParam::size(size));
+        }
+        if !envelope.is_ascii() {
+            if !caps.smtputf8() {
+                return Err(Error::Extension("SMTPUTF8"));
+            }
+            params.push(EsmtpParam::smtputf8());
+        }
+        params.extend(envelope.params().iter().cloned());
+        let n = envelope.recipients().len();
+        let tx = Tx {
+            envelope,
+            mail_params: params,
+            mail: None,
+            rcpt: (0..n).map(|_| None).collect(),
+            data_error: None,
+            data_reply: None,
+            body: None,
+        };
+        if std::mem::take(&mut self.need_rset) {
+            self.send(&Command::Rset, Expect::Rset { user: false });
+        }
+        let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
+        self.send(&mail, Expect::Mail);
+        if self.pipelining() {
+            for (i, rcpt) in tx.envelope.recipients().iter().enumerate() {
+                self.send(&Command::Rcpt(rcpt.clone(), Vec::new()), Expect::Rcpt(i));
+            }
+            self.send(&Command::Data, Expect::Data);
+        }
+        self.tx = Some(tx);
+        Ok(())
+    }
+
+    fn pipelining(&self) -> bool {
+        self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
+    }
+
+    /// Encodes a chunk of message content into `dst` (dot-stuffed, CRLF line endings).
+    ///
+    /// # Errors
+    /// A usage error outside the data phase. With strict line endings, a bare CR or LF:
+    /// the transaction then ends with [`Error::Body`] for every recipient and the session is
+    /// poisoned, since the data cannot be ended cleanly (the driver drops the connection
+    /// without sending the terminator, so the server discards the partial message).
+    pub fn encode_body(&mut self, chunk: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+        let body = self
+            .tx
+            .as_mut()
+            .and_then(|t| t.body.as_mut())
+            .ok_or(UsageError::InvalidState("not in the data phase"))?;
+        if let Err(e) = body.encode(chunk, dst) {
+            let err = Error::Body(e);
+            self.abort(err.clone());
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Ends the message data (a missing final CRLF, then `.CRLF`) into `dst`, to be written
+    /// together with the last block of content. The final reply then ends the transaction.
+    ///
+    /// # Errors
+    /// As for [`Session::encode_body`].
+    pub fn finish_body(&mut self, dst: &mut BytesMut) -> Result<(), Error> {
+        let mut body = self
+            .tx
+            .as_mut()
+            .and_then(|t| t.body.take())
+            .ok_or(UsageError::InvalidState("not in the data phase"))?;
+        if let Err(e) = body.finish(dst) {
+            let err = Error::Body(e);
+            self.abort(err.clone());
+            return Err(err);
+        }
+        if let Some(t) = &self.config.transcript {
+            t(Direction::Client, "<message data>");
+            t(Direction::Client, ".");
+        }
+        self.expect.push_back(Expect::DataEnd { discard: false });
+        Ok(())
+    }
+
+    /// Parses and handles every complete reply in `buf`.
+    ///
+    /// Bytes when no reply is due are a protocol error (unsolicited data), as are bytes
+    /// after the 220 reply to STARTTLS. Protocol errors poison the session and end any
+    /// running transaction; the events say so.
+    pub fn handle_input(&mut self, buf: &mut BytesMut) {
+        while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
+            let Some(&front) = self.expect.front() else {
+                self.fail_protocol(None, ProtocolError::Unsolicited);
+                return;
+            };
+            let reply = match self.parser.parse(buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail_protocol(front.command(), e.into());
+                    return;
+                }
+            };
+            self.expect.pop_front();
+            self.replies = self.replies.wrapping_add(1);
+            let reply = if self.caps.as_ref().is_some_and(Capabilities::enhanced_status_codes) {
+                reply.with_enhanced_code_from_text()
+            } else {
+                reply
+            };
+            if let Some(t) = &self.config.transcript {
+                for (i, line) in reply.lines().iter().enumerate() {
+                    let sep = if i + 1 == reply.lines().len() { ' ' } else { '-' };
+                    let mut s = format!("{}{sep}", reply.code());
+                    push_escaped(&mut s, line);
+                    t(Direction::Server, &s);
+                }
+            }
+            #[cfg(feature = "tracing")]
+            tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
+            if reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE {
+                // RFC 5321 §3.8: 421 means the server is closing the channel.
+                self.state = State::Closing;
+            }
+            self.handle_reply(front, reply);
+            if front == Expect::StartTls && matches!(self.events.back(), Some(Event::StartTls(Ok(())))) {
+                // RFC 3207 §4.2 / CVE-2021-38371: nothing may follow the 220 in plaintext.
+                if !buf.is_empty() || self.parser.is_partial() {
+                    self.events.pop_back();
+                    self.fail_protocol(Some(CommandKind::StartTls), ProtocolError::DataAfterStartTls);
+                }
+                return;
+            }
+        }
+    }
+
+    /// The connection reached EOF. Undecided recipients become transient failures; a
+    /// recipient already refused with 5yz stays permanent; after QUIT this is success.
+    pub fn handle_eof(&mut self) {
+        if self.expect.iter().all(|e| *e == Expect::Quit) && !self.expect.is_empty() {
+            self.expect.clear();
+            self.events.push_back(Event::Quit(Ok(())));
+            self.state = State::Poisoned(Error::Closed { command: None });
+            return;
+        }
+        let command = self.pending_command();
+        self.abort(Error::Closed { command });
+    }
+
+    /// The driver's deadline for the current phase passed.
+    pub fn handle_timeout(&mut self) {
+        let phase = self.phase().unwrap_or(Phase::Command);
+        let command = self.pending_command();
+        self.abort(Error::Timeout { phase, command });
+    }
+
+    /// Reading or writing failed.
+    pub fn handle_io_error(&mut self, e: std::io::Error) {
+        let command = self.pending_command();
+        self.abort(Error::io(command, e));
+    }
+
+    fn fail_protocol(&mut self, command: Option<CommandKind>, error: ProtocolError) {
+        self.abort(Error::Protocol { command, error });
+    }
+
+    /// Poisons the session with `err`, ending whatever is pending with it.
+    pub fn abort(&mut self, err: Error) {
+        if matches!(self.state, State::Poisoned(_)) {
+            return;
+        }
+        let pending: Vec<Expect> = self.expect.drain(..).collect();
+        if let Some(tx) = self.tx.take() {
+            self.events.push_back(Event::Transaction(tx.into_report(Some(err.clone()))));
+        }
+        for e in pending {
+            let ev = match e {
+                Expect::Greeting | Expect::Ehlo | Expect::Helo => Event::Ready(Err(err.clone())),
+                Expect::StartTls => Event::StartTls(Err(err.clone())),
+                Expect::Rset { user: true } => Event::Reset(Err(err.clone())),
+                Expect::Noop => Event::Noop(Err(err.clone())),
+                Expect::Quit => Event::Quit(Err(err.clone())),
+                _ => continue,
+            };
+            // One Ready per open attempt.
+            if matches!(ev, Event::Ready(_)) && self.events.iter().any(|e| matches!(e, Event::Ready(_))) {
+                continue;
+            }
+            self.events.push_back(ev);
+        }
+        self.state = State::Poisoned(err);
+    }
+
+    fn handle_reply(&mut self, expect: Expect, reply: Reply) {
+        let code = reply.code();
+        let refused = |command| Error::Reply { command, reply: reply.clone() };
+        match expect {
+            Expect::Greeting => {
+                if code == super::ReplyCode::SERVICE_READY {
+                    self.greeting = Some(reply);
+                    let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
+                    self.send(&ehlo, Expect::Ehlo);
+                } else if code.is_positive_completion() || code.first_digit() == 3 {
+                    self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
+                } else {
+                    self.greeting = Some(reply.clone());
+                    self.abort(Error::Greeting { reply });
+                }
+            }
+            Expect::Ehlo => {
+                if code.is_positive_completion() {
+                    self.caps = Some(Capabilities::from_ehlo(&reply));
+                    self.state = State::Ready;
+                    self.events.push_back(Event::Ready(Ok(())));
+                } else if (500..=504).contains(&code.as_u16()) && !self.tls {
+                    // RFC 5321 §4.1.1.1 / §3.2: an old server that does not know EHLO.
+                    let helo = Command::Helo(self.config.ehlo_name.clone());
+                    self.send(&helo, Expect::Helo);
+                } else if code.first_digit() == 3 {
+                    self.fail_protocol(Some(CommandKind::Ehlo), ProtocolError::UnexpectedCode(code.as_u16()));
+                } else {
+                    self.abort(refused(CommandKind::Ehlo));
+                }
+            }
+            Expect::Helo => {
+                if code.is_positive_completion() {
+                    self.caps = None;
+                    self.state = State::Ready;
+                    self.events.push_back(Event::Ready(Ok(())));
+                } else if code.first_digit() == 3 {
+                    self.fail_protocol(Some(CommandKind::Helo), ProtocolError::UnexpectedCode(code.as_u16()));
+                } else {
+                    self.abort(refused(CommandKind::Helo));
+                }
+            }
+            Expect::StartTls => {
+                if code == super::ReplyCode::SERVICE_READY {
+                    self.events.push_back(Event::StartTls(Ok(())));
+                } else {
+                    // Any other reply, 250 and 3yz included, is a refusal (RFC 3207 §4).
+                    self.events.push_back(Event::StartTls(Err(refused(CommandKind::StartTls))));
+                }
+            }
+            Expect::Rset { user } => {
+                let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Rset)) };
+                if user {
+                    self.events.push_back(Event::Reset(result));
+                }
+            }
+            Expect::Noop => {
+                let result = if code.is_positive_completion() { Ok(reply) } else { Err(refused(CommandKind::Noop)) };
+                self.events.push_back(Event::Noop(result));
+            }
+            Expect::Quit => {
+                let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Quit)) };
+                self.events.push_back(Event::Quit(result));
+            }
+            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd { .. } => {
+                self.handle_tx_reply(expect, reply);
+            }
+        }
+    }
+
+    fn handle_tx_reply(&mut self, expect: Expect, reply: Reply) {
+        let code = reply.code();
+        let Some(command) = expect.command() else { return };
+        let wants_354 = expect == Expect::Data;
+        let unexpected = if wants_354 {
+            code.is_positive_completion()
+        } else {
+            code.first_digit() == 3
+        };
+        if unexpected {
+            self.fail_protocol(Some(command), ProtocolError::UnexpectedCode(code.as_u16()));
+            return;
+        }
+        let pipelining = self.pipelining();
+        let Some(tx) = self.tx.as_mut() else {
+            self.fail_protocol(Some(command), ProtocolError::Unsolicited);
+            return;
+        };
+        let ok = code.is_positive_completion() || (wants_354 && code == super::ReplyCode::START_DATA);
+        let outcome = if ok { Ok(()) } else { Err(Error::Reply { command, reply: reply.clone() }) };
+        let mut next: Option<(Command, Expect)> = None;
+        let mut finished = false;
+        match expect {
+            Expect::Mail => {
+                let failed = outcome.is_err();
+                tx.mail = Some(outcome);
+                if !pipelining {
+                    match tx.envelope.recipients().first() {
+                        Some(first) if !failed => {
+                            next = Some((Command::Rcpt(first.clone(), Vec::new()), Expect::Rcpt(0)));
+                        }
+                        _ => finished = true,
+                    }
+                }
+            }
+            Expect::Rcpt(i) => {
+                if let Some(slot) = tx.rcpt.get_mut(i) {
+                    *slot = Some(outcome);
+                }
+                if !pipelining {
+                    let following = i.saturating_add(1);
+                    if let Some(rcpt) = tx.envelope.recipients().get(following) {
+                        next = Some((Command::Rcpt(rcpt.clone(), Vec::new()), Expect::Rcpt(following)));
+                    } else if tx.accepted() > 0 {
+                        next = Some((Command::Data, Expect::Data));
+                    } else {
+                        // No recipient accepted: no DATA, no message data.
+                        finished = true;
+                    }
+                }
+            }
+            Expect::Data => match outcome {
+                Ok(()) if tx.mail_ok() && tx.accepted() > 0 => {
+                    tx.body = Some(DotStuffer::new(self.config.line_endings));
+                    self.events.push_back(Event::SendBody);
+                }
+                Ok(()) => {
+                    // RFC 2920 §3.1: the server should have refused DATA with no valid
+                    // recipient; it sent 354, so end the (empty) data at once.
+                    self.out.extend_from_slice(b".\r\n");
+                    self.expect.push_back(Expect::DataEnd { discard: true });
+                }
+                Err(e) => {
+                    tx.data_error = Some(e);
+                    finished = true;
+                }
+            },
+            Expect::DataEnd { discard } => {
+                if !discard {
+                    match outcome {
+                        Ok(()) => tx.data_reply = Some(reply),
+                        Err(e) => {
+                            tx.data_reply = Some(reply);
+                            tx.data_error = Some(e);
+                        }
+                    }
+                }
+                finished = true;
+            }
+            _ => {}
+        }
+        if let Some((cmd, exp)) = next {
+            self.send(&cmd, exp);
+        }
+        if finished {
+            self.finish_tx();
+        }
+    }
+
+    fn finish_tx(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let report = tx.into_report(None);
+            if report.error.is_some() {
+                // RFC 5321 §4.1.1.5: reset the failed transaction before the next MAIL.
+                self.need_rset = true;
+            }
+            self.events.push_back(Event::Transaction(report));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

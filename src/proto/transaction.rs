@@ -1,0 +1,192 @@
+//! A mail transaction's envelope and its outcome, one result per recipient
+//! (RFC 5321 §3.3).
+
+use crate::error::{Error, Severity, UsageError};
+
+use super::address::{EsmtpParam, Mailbox, ReversePath};
+use super::command::CommandKind;
+use super::reply::Reply;
+
+/// The envelope: reverse-path, recipients, MAIL parameters and the message size when known.
+///
+/// ```
+/// use smtp_courier::Envelope;
+/// let env = Envelope::new("from@example.org", ["a@example.net", "b@example.net"]).unwrap();
+/// assert_eq!(env.recipients().len(), 2);
+/// assert!(Envelope::new("from@example.org", Vec::<&str>::new()).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    from: ReversePath,
+    to: Vec<Mailbox>,
+    params: Vec<EsmtpParam>,
+    size: Option<u64>,
+}
+
+impl Envelope {
+    /// Parses and checks the addresses (`""` is the null reverse-path `<>`).
+    ///
+    /// # Errors
+    /// [`UsageError::Address`] for a malformed address, [`UsageError::NoRecipients`].
+    pub fn new<I, S>(from: &str, to: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let from = ReversePath::new(from)?;
+        let to = to
+            .into_iter()
+            .map(|s| Mailbox::new(s.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_parts(from, to)
+    }
+
+    /// An envelope from validated parts.
+    ///
+    /// # Errors
+    /// [`UsageError::NoRecipients`].
+    pub fn from_parts(from: ReversePath, to: Vec<Mailbox>) -> Result<Self, Error> {
+        if to.is_empty() {
+            return Err(UsageError::NoRecipients.into());
+        }
+        Ok(Self {
+            from,
+            to,
+            params: Vec::new(),
+            size: None,
+        })
+    }
+
+    /// Declares the message size, sent as `SIZE=` when the server offers SIZE and checked
+    /// against its limit before anything is sent. Count the octets with CRLF line endings,
+    /// before dot-stuffing ([`crate::proto::body::normalized_len`]).
+    pub fn with_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `SIZE` and `SMTPUTF8` are managed by
+    /// the session; adding them here is ignored.
+    pub fn with_param(mut self, param: EsmtpParam) -> Self {
+        if !matches!(param.keyword(), "SIZE" | "SMTPUTF8") {
+            self.params.push(param);
+        }
+        self
+    }
+
+    /// The reverse-path.
+    pub fn from(&self) -> &ReversePath {
+        &self.from
+    }
+
+    /// The recipients, in RCPT order.
+    pub fn recipients(&self) -> &[Mailbox] {
+        &self.to
+    }
+
+    /// The extra MAIL parameters.
+    pub fn params(&self) -> &[EsmtpParam] {
+        &self.params
+    }
+
+    /// The declared size.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// True when every address is ASCII (otherwise SMTPUTF8 is needed, RFC 6531).
+    pub fn is_ascii(&self) -> bool {
+        self.from.is_ascii() && self.to.iter().all(Mailbox::is_ascii)
+    }
+}
+
+/// What happened to one recipient.
+#[derive(Clone, Debug)]
+pub struct RecipientResult {
+    /// The recipient.
+    pub address: Mailbox,
+    /// `Ok` with the reply to the message data when the server took responsibility for
+    /// it; `Err` with the reason it was not delivered.
+    pub result: Result<Reply, Error>,
+}
+
+/// A recipient's fate in one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecipientStatus {
+    /// The server accepted the message for this recipient.
+    Delivered,
+    /// Refused for good: bounce.
+    Permanent,
+    /// Refused for now, or the outcome is unknown: retry later.
+    Transient,
+}
+
+impl RecipientResult {
+    /// Delivered, permanent or transient.
+    pub fn status(&self) -> RecipientStatus {
+        match &self.result {
+            Ok(_) => RecipientStatus::Delivered,
+            Err(e) if e.severity() == Severity::Permanent => RecipientStatus::Permanent,
+            Err(_) => RecipientStatus::Transient,
+        }
+    }
+
+    /// The reply that decided this recipient, if a reply did.
+    pub fn reply(&self) -> Option<&Reply> {
+        match &self.result {
+            Ok(r) => Some(r),
+            Err(e) => e.reply(),
+        }
+    }
+
+    /// The command whose reply decided this recipient.
+    pub fn command(&self) -> Option<CommandKind> {
+        match &self.result {
+            Ok(_) => Some(CommandKind::DataEnd),
+            Err(e) => e.command(),
+        }
+    }
+}
+
+/// The outcome of one transaction: every recipient's result, the final reply to the
+/// message data, and the transaction's own error when it failed as a whole.
+#[derive(Clone, Debug)]
+pub struct TransactionReport {
+    /// One result per recipient, in envelope order.
+    pub recipients: Vec<RecipientResult>,
+    /// The reply after the message data, when it was sent and answered.
+    pub data: Option<Reply>,
+    /// Why the transaction failed as a whole: MAIL refused, no recipient accepted, the
+    /// data refused, a message check, or the connection lost. `None` when at least one
+    /// recipient was delivered.
+    pub error: Option<Error>,
+}
+
+impl TransactionReport {
+    /// A report for a transaction that failed before anything was sent: every recipient
+    /// carries `error`.
+    pub fn failed(envelope: &Envelope, error: Error) -> Self {
+        Self {
+            recipients: envelope
+                .recipients()
+                .iter()
+                .map(|a| RecipientResult {
+                    address: a.clone(),
+                    result: Err(error.clone()),
+                })
+                .collect(),
+            data: None,
+            error: Some(error),
+        }
+    }
+
+    /// True when every recipient was delivered.
+    pub fn all_delivered(&self) -> bool {
+        self.recipients.iter().all(|r| r.result.is_ok())
+    }
+
+    /// The recipients that were delivered.
+    pub fn delivered(&self) -> impl Iterator<Item = &Mailbox> {
+        self.recipients.iter().filter(|r| r.result.is_ok()).map(|r| &r.address)
+    }
+}
