@@ -267,6 +267,7 @@ pub struct Session {
     need_rset: bool,
     tx: Option<Tx>,
     tls: bool,
+    tls_verified: bool,
     replies: u64,
 }
 
@@ -285,6 +286,7 @@ impl Session {
             need_rset: false,
             tx: None,
             tls: false,
+            tls_verified: false,
             replies: 0,
         }
     }
@@ -423,6 +425,17 @@ impl Session {
     /// True after STARTTLS or with implicit TLS.
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// The driver records whether the TLS peer's certificate passed PKIX verification;
+    /// AUTH policy depends on it (password-revealing mechanisms need verified TLS).
+    pub fn set_tls_verified(&mut self, verified: bool) {
+        self.tls_verified = verified;
+    }
+
+    /// True when TLS is active and the certificate was verified.
+    pub fn is_tls_verified(&self) -> bool {
+        self.tls && self.tls_verified
     }
 
     /// Sends RSET. Answered by [`Event::Reset`].
