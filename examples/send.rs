@@ -1,1 +1,646 @@
-fn main() {}
+//! smtp-courier's swaks: sends test mail to a server and reports what happened to every
+//! recipient, as a short summary or (with `--json`) as the machine-readable result that
+//! `/work/shared/SEND-CONTRACT.md` fixes, with the exit statuses 0 (all delivered),
+//! 75 (only transient failures), 69 (a permanent failure) and 64 (usage error).
+//!
+//! It shows the library from the outside: validating addresses before connecting, reading
+//! the greeting and capabilities, per-recipient outcomes from a
+//! [`TransactionReport`](smtp_courier::TransactionReport),
+//! several transactions over one connection (`--repeat`, with RSET after a failed one),
+//! lock-step commands (`--no-pipelining`) and the transcript hook (`-v`).
+//!
+//! ```text
+//! cargo run --example send -- --server 127.0.0.1:2525 --tls skip \
+//!     --from me@example.org --to you@example.net --json
+//! ```
+//!
+//! TLS, AUTH, direct MX delivery and the message extensions (`--8bitmime`, `--smtputf8`,
+//! `--requiretls`, CHUNKING) are not wired yet: their flags parse, and answer a usage
+//! error naming the flag until the feature lands. `--tls` defaults to `starttls`, as the
+//! contract says, so for now every run needs `--tls skip`.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::error::ErrorKind;
+use clap::{Parser, ValueEnum};
+use smtp_courier::proto::{Direction, Domain, Mailbox, ReversePath, Timeouts};
+use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+#[path = "support/json.rs"]
+mod json;
+#[path = "send/report.rs"]
+mod report;
+
+use json::Json;
+use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary};
+
+/// Exit status when every recipient of every transaction was delivered.
+const EXIT_DELIVERED: u8 = 0;
+/// sysexits.h EX_USAGE: the command line was wrong; nothing was sent.
+const EXIT_USAGE: u8 = 64;
+/// sysexits.h EX_UNAVAILABLE: at least one failure was permanent.
+const EXIT_PERMANENT: u8 = 69;
+/// sysexits.h EX_TEMPFAIL: something failed, and every failure was transient.
+const EXIT_TRANSIENT: u8 = 75;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "send",
+    about = "Send test mail through an SMTP server and report every recipient's outcome",
+    after_help = "Exit status: 0 all delivered, 75 only transient failures, 69 a permanent failure, 64 usage error."
+)]
+struct Args {
+    /// Server to connect to: HOST[:PORT], IPv6 as [::1]:2525; default port 25 (465 with
+    /// --tls implicit). Without it: direct MX delivery (not available yet).
+    #[arg(long, value_name = "HOST[:PORT]", help_heading = "Connection")]
+    server: Option<String>,
+    /// Envelope sender; "" for the null reverse-path <>.
+    #[arg(long, value_name = "ADDR", help_heading = "Connection")]
+    from: String,
+    /// Recipient; repeatable, at least one.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        required = true,
+        help_heading = "Connection"
+    )]
+    to: Vec<String>,
+    /// Name sent in EHLO/HELO.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "localhost",
+        help_heading = "Connection"
+    )]
+    helo: String,
+    /// Deadline for every phase (connect, greeting, each reply, TLS handshake, data transfer).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "Connection")]
+    timeout: Option<Duration>,
+
+    /// TLS mode [default: starttls].
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
+    tls: Option<TlsMode>,
+    /// Certificate verification [default: pkix].
+    #[arg(long, value_enum, value_name = "V", help_heading = "TLS")]
+    tls_verify: Option<TlsVerify>,
+    /// Finish the session despite a failed verification, and report it.
+    #[arg(long, help_heading = "TLS")]
+    tls_ignore_errors: bool,
+    /// PEM file of extra trusted roots.
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    tls_ca: Option<PathBuf>,
+    /// Name to verify the certificate against and send as SNI [default: the --server host].
+    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    tls_name: Option<String>,
+    /// Only with --tls opportunistic: continue without TLS after a refused STARTTLS or a
+    /// failed handshake.
+    #[arg(long, help_heading = "TLS")]
+    tls_fallback: bool,
+    /// Postfix-style preset: none, may, encrypt, verify, secure.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "L",
+        conflicts_with_all = ["tls", "tls_verify", "tls_fallback"],
+        help_heading = "TLS"
+    )]
+    level: Option<Level>,
+
+    /// User name for AUTH.
+    #[arg(long, value_name = "USER", help_heading = "AUTH")]
+    auth_user: Option<String>,
+    /// Password for AUTH (or the SMTP_PASSWORD environment variable).
+    #[arg(long, value_name = "PASS", help_heading = "AUTH")]
+    auth_pass: Option<String>,
+    /// Comma-separated mechanisms, in order of preference.
+    #[arg(long, value_name = "LIST", help_heading = "AUTH")]
+    auth_mech: Option<String>,
+    /// Allow password-revealing mechanisms without verified TLS.
+    #[arg(long, help_heading = "AUTH")]
+    allow_cleartext_auth: bool,
+
+    /// Raw RFC 5322 message, "-" for stdin [default: a generated test message].
+    #[arg(long, value_name = "FILE", help_heading = "Message")]
+    data: Option<String>,
+    /// Declare BODY=8BITMIME.
+    #[arg(long = "8bitmime", help_heading = "Message")]
+    eight_bit_mime: bool,
+    /// Declare SMTPUTF8 (automatic for a non-ASCII envelope).
+    #[arg(long, help_heading = "Message")]
+    smtputf8: bool,
+    /// Declare REQUIRETLS.
+    #[arg(long, help_heading = "Message")]
+    requiretls: bool,
+    /// Send the message N times over the same connection.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
+    repeat: u32,
+    /// Lock-step commands even where PIPELINING is offered.
+    #[arg(long, help_heading = "Message")]
+    no_pipelining: bool,
+    /// DATA even where CHUNKING is offered.
+    #[arg(long, help_heading = "Message")]
+    no_chunking: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long, help_heading = "Output")]
+    json: bool,
+    /// Print the SMTP transcript on stderr.
+    #[arg(short = 'v', help_heading = "Output")]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TlsMode {
+    /// No TLS.
+    Skip,
+    /// STARTTLS when offered, else plaintext.
+    Opportunistic,
+    /// STARTTLS required.
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TlsVerify {
+    /// Verify the certificate chain and name.
+    Pkix,
+    /// Verify for the report only.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Level {
+    /// --tls skip.
+    None,
+    /// --tls opportunistic --tls-verify none --tls-fallback.
+    May,
+    /// --tls starttls --tls-verify none.
+    Encrypt,
+    /// --tls starttls --tls-verify pkix.
+    Verify,
+    /// The same as verify.
+    Secure,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s:?}"))?;
+    // Also refuses NaN.
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be more than 0".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A command-line mistake: exit 64, nothing sent.
+#[derive(Debug)]
+struct UsageError(String);
+
+/// Everything checked and read before connecting.
+struct Plan {
+    target: Target,
+    envelope: Envelope,
+    config: ClientConfig,
+    tls: TlsMode,
+    timeouts: Timeouts,
+    message: Vec<u8>,
+    repeat: u32,
+    verbose: bool,
+}
+
+/// Where `--server` points.
+struct Target {
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    /// `host:port`, with brackets around an IPv6 address.
+    fn display(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Known before parsing, so that a parse error can still be reported as JSON.
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return usage_exit(json, None, &clap_message(&e), false);
+        }
+    };
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
+        Err(UsageError(msg)) => return usage_exit(args.json, args.server.as_deref(), &msg, true),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("send: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_TRANSIENT);
+        }
+    };
+    let outcome = runtime.block_on(run(&plan));
+    if args.json {
+        println!("{}", outcome.to_json(&plan.target).pretty());
+    } else {
+        print_summary(&plan.target, &outcome);
+    }
+    ExitCode::from(outcome.exit_status())
+}
+
+/// The first paragraph of clap's message, on one line, without the `error: ` prefix.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn usage_exit(json: bool, server: Option<&str>, msg: &str, print: bool) -> ExitCode {
+    if print {
+        eprintln!("send: {msg}");
+    }
+    if json {
+        let result = Json::obj([
+            ("server", server.into()),
+            ("greeting", Json::Null),
+            ("capabilities", Json::Arr(Vec::new())),
+            ("tls", Json::Null),
+            ("auth", Json::Null),
+            ("transactions", Json::Arr(Vec::new())),
+            ("error", ErrorInfo::usage(msg.to_owned()).to_json()),
+        ]);
+        println!("{}", result.pretty());
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
+// ---------------------------------------------------------------------------------------
+// Checking the command line
+// ---------------------------------------------------------------------------------------
+
+/// Checks every flag and reads the message; nothing touches the network.
+fn plan(args: &Args) -> Result<Plan, UsageError> {
+    // The TLS settings first: a contradiction is a mistake whatever else is given.
+    let tls = tls_mode(args);
+    if args.tls_fallback && args.tls != Some(TlsMode::Opportunistic) {
+        return Err(UsageError(
+            "--tls-fallback needs --tls opportunistic".to_owned(),
+        ));
+    }
+    // TODO(RFC 8689): --tls-fallback (and --level may's fallback) never apply under
+    // --requiretls; check that here when --requiretls lands.
+
+    let helo = Domain::new(args.helo.as_str())
+        .map_err(|e| UsageError(format!("--helo {:?}: invalid {e}", args.helo)))?;
+    let from = ReversePath::new(&args.from)
+        .map_err(|e| UsageError(format!("--from {:?}: invalid {e}", args.from)))?;
+    let to = args
+        .to
+        .iter()
+        .map(|t| {
+            Mailbox::new(t.as_str()).map_err(|e| UsageError(format!("--to {t:?}: invalid {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let envelope = Envelope::from_parts(from, to).map_err(|e| UsageError(format!("--to: {e}")))?;
+
+    let Some(server) = &args.server else {
+        return Err(UsageError(
+            "--server is required: direct delivery to the recipients' MX hosts is not available yet".to_owned(),
+        ));
+    };
+    let default_port = if tls == TlsMode::Implicit { 465 } else { 25 };
+    let target = parse_server(server, default_port)
+        .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
+
+    if let Some(flag) = unavailable_flag(args) {
+        return Err(UsageError(format!(
+            "{flag} is not available yet in this version of send"
+        )));
+    }
+    if tls != TlsMode::Skip {
+        return Err(tls_unavailable(tls, args.tls.is_none()));
+    }
+
+    let message = match &args.data {
+        Some(path) => read_message(path)?,
+        None => generated_message(&envelope, &helo),
+    };
+    let timeouts = args.timeout.map(Timeouts::all).unwrap_or_default();
+    let config = ClientConfig::new(helo.as_str())
+        .map_err(|e| UsageError(format!("--helo {:?}: {e}", args.helo)))?
+        .timeouts(timeouts)
+        .pipelining(!args.no_pipelining);
+    Ok(Plan {
+        target,
+        envelope,
+        config,
+        tls,
+        timeouts,
+        message,
+        repeat: args.repeat,
+        verbose: args.verbose,
+    })
+}
+
+/// The TLS mode after `--level` and the default.
+fn tls_mode(args: &Args) -> TlsMode {
+    match (args.tls, args.level) {
+        (Some(mode), _) => mode,
+        (None, Some(Level::None)) => TlsMode::Skip,
+        (None, Some(Level::May)) => TlsMode::Opportunistic,
+        (None, Some(Level::Encrypt | Level::Verify | Level::Secure)) => TlsMode::Starttls,
+        (None, None) => TlsMode::Starttls,
+    }
+}
+
+/// Flags whose feature has not landed yet. The contract: such a flag answers a usage error
+/// naming it until the feature lands. When one lands, delete its line and wire it into
+/// [`open_session`] (TLS) or [`run`] (message options).
+fn unavailable_flag(args: &Args) -> Option<&'static str> {
+    [
+        (args.level.is_some(), "--level"),
+        (args.tls_verify.is_some(), "--tls-verify"),
+        (args.tls_ignore_errors, "--tls-ignore-errors"),
+        (args.tls_ca.is_some(), "--tls-ca"),
+        (args.tls_name.is_some(), "--tls-name"),
+        (args.tls_fallback, "--tls-fallback"),
+        (args.auth_user.is_some(), "--auth-user"),
+        (args.auth_pass.is_some(), "--auth-pass"),
+        (args.auth_mech.is_some(), "--auth-mech"),
+        (args.allow_cleartext_auth, "--allow-cleartext-auth"),
+        (args.eight_bit_mime, "--8bitmime"),
+        (args.smtputf8, "--smtputf8"),
+        (args.requiretls, "--requiretls"),
+        (args.no_chunking, "--no-chunking"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+/// TLS is not wired yet: every mode but `skip` is refused, naming the flag. This is also
+/// what the default (`starttls`) answers, so that nothing is ever sent in plaintext where
+/// the contract promises TLS.
+fn tls_unavailable(mode: TlsMode, defaulted: bool) -> UsageError {
+    let name = match mode {
+        TlsMode::Skip => "skip",
+        TlsMode::Opportunistic => "opportunistic",
+        TlsMode::Starttls => "starttls",
+        TlsMode::Implicit => "implicit",
+    };
+    let how = if defaulted { " (the default)" } else { "" };
+    UsageError(format!(
+        "--tls {name}{how} is not available yet in this version of send; use --tls skip"
+    ))
+}
+
+/// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 address.
+fn parse_server(s: &str, default_port: u16) -> Result<Target, String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("missing ']' after the IPv6 address")?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{host:?} is not an IPv6 address"))?;
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("expected ':PORT' after ']'")?,
+                ),
+            ),
+        }
+    } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        (s, None)
+    } else {
+        match s.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("empty host".to_owned());
+    }
+    if host
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '/')
+    {
+        return Err("control character or space in the host".to_owned());
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("bad port {p:?}"))?,
+    };
+    Ok(Target {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+fn read_message(path: &str) -> Result<Vec<u8>, UsageError> {
+    let mut message = Vec::new();
+    let res = if path == "-" {
+        std::io::stdin().lock().read_to_end(&mut message).map(drop)
+    } else {
+        std::fs::read(path).map(|m| message = m)
+    };
+    res.map_err(|e| UsageError(format!("--data {path:?}: {e}")))?;
+    Ok(message)
+}
+
+/// A small RFC 5322 message with Date, Message-ID, From, To and Subject. Line endings are
+/// CRLF already; the library would normalise them anyway.
+fn generated_message(envelope: &Envelope, helo: &Domain) -> Vec<u8> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let from = match envelope.from() {
+        ReversePath::Null => format!("<MAILER-DAEMON@{}>", helo.as_str()),
+        ReversePath::Mailbox(m) => format!("<{m}>"),
+    };
+    let to: Vec<String> = envelope
+        .recipients()
+        .iter()
+        .map(|m| format!("<{m}>"))
+        .collect();
+    let id = format!(
+        "{}.{:09}.{}@{}",
+        now.as_secs(),
+        now.subsec_nanos(),
+        std::process::id(),
+        helo.as_str()
+    );
+    format!(
+        "Date: {}\r\nMessage-ID: <{id}>\r\nFrom: {from}\r\nTo: {}\r\nSubject: test message from smtp-courier\r\n\
+         \r\nThis is a test message sent by the smtp-courier send example.\r\n",
+        rfc5322_date(now.as_secs()),
+        to.join(",\r\n "),
+    )
+    .into_bytes()
+}
+
+/// `Thu, 01 Jan 1970 00:00:00 +0000` (RFC 5322 §3.3), in UTC.
+fn rfc5322_date(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar in 400-year eras).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Talking to the server
+// ---------------------------------------------------------------------------------------
+
+async fn run(plan: &Plan) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut client = match open_session(plan, &mut outcome).await {
+        Ok(client) => client,
+        Err(err) => {
+            // Contract: every recipient of a message not sent carries the connection's error.
+            outcome.transactions = (0..plan.repeat)
+                .map(|_| TransactionOutcome::not_sent(&plan.envelope, &err))
+                .collect();
+            outcome.error = Some(err);
+            return outcome;
+        }
+    };
+    for _ in 0..plan.repeat {
+        // A failed transaction is followed by RSET before the next MAIL: the library
+        // does that. Once the connection is lost, `send_bytes` returns its sticky error
+        // and the remaining messages carry it.
+        let tx = match client.send_bytes(&plan.envelope, &plan.message).await {
+            Ok(report) => TransactionOutcome::from_report(&report),
+            Err(e) => TransactionOutcome::not_sent(&plan.envelope, &ErrorInfo::from_error(&e)),
+        };
+        outcome.transactions.push(tx);
+    }
+    if client.is_usable() {
+        // Every outcome is already decided; a failed QUIT changes none of them.
+        let _ = client.quit().await;
+    }
+    outcome
+}
+
+/// Connects, reads the greeting, says EHLO (or HELO), and records what it learns in
+/// `outcome` as it goes, so a failure still reports the greeting and capabilities.
+///
+/// TLS and AUTH are wired in here when they land: implicit TLS wraps the stream before
+/// the greeting, STARTTLS and AUTH follow EHLO ([`negotiate_tls`] fills `outcome.tls`).
+async fn open_session(plan: &Plan, outcome: &mut Outcome) -> Result<Client<TcpStream>, ErrorInfo> {
+    // One deadline for the name lookup and the TCP connection together.
+    let deadline = Instant::now() + plan.timeouts.connect;
+    let addrs = resolve(&plan.target, deadline).await?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let stream = connect_tcp(&addrs[..], left)
+        .await
+        .map_err(|e| ErrorInfo::from_error(&e))?;
+    let mut client = Client::new(stream, client_config(plan));
+    let res = client.handshake().await;
+    outcome.greeting = client.greeting().cloned();
+    outcome.capabilities = client
+        .capabilities()
+        .map(|c| c.keywords().collect())
+        .unwrap_or_default();
+    res.map_err(|e| ErrorInfo::from_error(&e))?;
+    outcome.tls = negotiate_tls(plan.tls)?;
+    Ok(client)
+}
+
+/// The TLS step after EHLO. Not wired yet: only `--tls skip` gets this far (`plan`
+/// refuses the others), and skipping TLS reports `"tls": null`.
+fn negotiate_tls(mode: TlsMode) -> Result<Option<Json>, ErrorInfo> {
+    match mode {
+        TlsMode::Skip => Ok(None),
+        other => Err(ErrorInfo::usage(tls_unavailable(other, false).0)),
+    }
+}
+
+fn client_config(plan: &Plan) -> ClientConfig {
+    let mut config = plan.config.clone();
+    if plan.verbose {
+        // The library redacts credentials and escapes control characters in server text.
+        config = config.transcript(|direction, line| {
+            let prefix = match direction {
+                Direction::Client => "C: ",
+                Direction::Server => "S: ",
+            };
+            eprintln!("{prefix}{line}");
+        });
+    }
+    config
+}
+
+/// The server's addresses, before `deadline`. A failed lookup is a `dns` error.
+async fn resolve(target: &Target, deadline: Instant) -> Result<Vec<SocketAddr>, ErrorInfo> {
+    if let Ok(ip) = target.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, target.port)]);
+    }
+    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    match tokio::time::timeout_at(deadline, lookup).await {
+        Err(_) => Err(ErrorInfo::from_error(&Error::Timeout {
+            phase: smtp_courier::proto::Phase::Connect,
+            command: None,
+        })),
+        Ok(Err(e)) => Err(ErrorInfo::dns(format!(
+            "cannot resolve {}: {e}",
+            target.host
+        ))),
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(ErrorInfo::dns(format!("{} has no address", target.host)))
+            } else {
+                Ok(addrs)
+            }
+        }
+    }
+}

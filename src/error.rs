@@ -6,6 +6,7 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::auth::AuthError;
 use crate::proto::address::AddressError;
 use crate::proto::body::BodyError;
 use crate::proto::reply::ReplyError;
@@ -88,9 +89,52 @@ pub enum Error {
     /// The message needs an extension the server does not offer; nothing was sent.
     #[error("server does not offer {0}")]
     Extension(&'static str),
+    /// TLS could not be set up as the policy requires (STARTTLS not offered or refused, a
+    /// failed handshake or verification). Transient: a policy deferral, as Postfix's
+    /// 4.7.4/4.7.5, except for a bad local configuration.
+    #[error("tls: {0}")]
+    Tls(TlsError),
+    /// Authentication could not be done, as the client decided: refused before any AUTH
+    /// command (AUTH not offered, no common mechanism, cleartext not allowed, channel
+    /// binding missing), or a failure detected in the server's SASL messages (a bad SCRAM
+    /// signature or nonce, a malformed challenge), after which the exchange was cancelled
+    /// with `*`. A server's refusal (535, 454, ...) is [`Error::Reply`] with
+    /// [`CommandKind::Auth`].
+    #[error("auth: {0}")]
+    Auth(AuthError),
     /// The caller misused the API. Never caused by anything the peer sent.
     #[error("{0}")]
     Usage(#[from] UsageError),
+}
+
+/// Why TLS failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// TLS is required and the server does not offer STARTTLS.
+    #[error("STARTTLS not offered")]
+    NotOffered,
+    /// The server answered STARTTLS with something other than 220.
+    #[error("STARTTLS refused: {0}")]
+    Refused(Reply),
+    /// The TLS handshake failed.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// The certificate failed PKIX verification and verification is enforced.
+    #[error("certificate verification failed: {0}")]
+    Verification(String),
+    /// The server refused EHLO after the TLS handshake.
+    #[error("EHLO refused after TLS: {0}")]
+    EhloRefused(Reply),
+    /// The local TLS settings are unusable (bad PEM, bad server name).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Self::Tls(e)
+    }
 }
 
 fn fmt_cmd(c: Option<CommandKind>) -> String {
@@ -173,6 +217,10 @@ impl Error {
             | Self::Timeout { .. }
             | Self::Closed { .. }
             | Self::Io { .. } => Severity::Transient,
+            Self::Tls(TlsError::Config(_)) => Severity::Permanent,
+            Self::Tls(_) => Severity::Transient,
+            Self::Auth(e) if e.is_permanent() => Severity::Permanent,
+            Self::Auth(_) => Severity::Transient,
             Self::Body(_) | Self::TooLarge { .. } | Self::Extension(_) | Self::Usage(_) => {
                 Severity::Permanent
             }
@@ -198,6 +246,7 @@ impl Error {
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             Self::Reply { reply, .. } | Self::Greeting { reply } => Some(reply),
+            Self::Tls(TlsError::Refused(reply) | TlsError::EhloRefused(reply)) => Some(reply),
             _ => None,
         }
     }
@@ -216,6 +265,10 @@ impl Error {
     pub fn command(&self) -> Option<CommandKind> {
         match self {
             Self::Reply { command, .. } => Some(*command),
+            Self::Tls(TlsError::EhloRefused(_)) => Some(CommandKind::Ehlo),
+            Self::Tls(TlsError::Config(_)) => None,
+            Self::Tls(_) => Some(CommandKind::StartTls),
+            Self::Auth(_) => Some(CommandKind::Auth),
             Self::Protocol { command, .. }
             | Self::Timeout { command, .. }
             | Self::Closed { command }
@@ -230,8 +283,17 @@ impl Error {
         match self {
             Self::Reply { reply, .. } => reply.code() != ReplyCode::SERVICE_NOT_AVAILABLE,
             Self::TooLarge { .. } | Self::Extension(_) | Self::Usage(_) => true,
+            // Refused before AUTH, or cancelled with `*` (RFC 4954 §4): the server keeps
+            // the connection open.
+            Self::Auth(_) => true,
             _ => false,
         }
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
     }
 }
 

@@ -74,6 +74,13 @@ impl ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// The settings of an existing session, to open another connection like it.
+    pub(crate) fn from_parts(session: SessionConfig, timeouts: Timeouts) -> Self {
+        Self { session, timeouts }
+    }
+}
+
 impl Default for ClientConfig {
     /// EHLO name `localhost`, which is always valid.
     fn default() -> Self {

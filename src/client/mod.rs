@@ -66,9 +66,13 @@ const BODY_BLOCK: usize = 64 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct Client<S> {
-    conn: Conn<S>,
-    session: Session,
-    timeouts: Timeouts,
+    pub(crate) conn: Conn<S>,
+    pub(crate) session: Session,
+    pub(crate) timeouts: Timeouts,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsReport>,
+    /// The RFC 9266 `tls-exporter` value of a TLS 1.3 connection, for SCRAM -PLUS.
+    pub(crate) channel_binding: Option<Vec<u8>>,
 }
 
 /// Opens a TCP connection within `timeout` and turns Nagle's algorithm off: a pipelined
@@ -112,6 +116,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             conn: Conn::new(stream),
             session: Session::new(config.session),
             timeouts: config.timeouts,
+            #[cfg(feature = "tls")]
+            tls: None,
+            channel_binding: None,
         }
     }
 
@@ -153,6 +160,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// The extensions of the last EHLO; `None` after HELO.
     pub fn capabilities(&self) -> Option<&Capabilities> {
         self.session.capabilities()
+    }
+
+    /// What TLS achieved: `None` when TLS was never attempted (skipped, or not offered
+    /// in opportunistic mode); after a plaintext fallback, a report with `fallback` set.
+    #[cfg(feature = "tls")]
+    pub fn tls_report(&self) -> Option<&crate::tls::TlsReport> {
+        self.tls.as_ref()
     }
 
     /// The protocol session.
@@ -284,7 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// Drives the I/O until the session has an event.
-    async fn next_event(&mut self) -> Event {
+    pub(crate) async fn next_event(&mut self) -> Event {
         loop {
             if let Some(ev) = self.session.poll_event() {
                 return ev;
@@ -302,7 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
-    fn unexpected(&mut self, ev: Event) -> Result<(), Error> {
+    pub(crate) fn unexpected(&mut self, ev: Event) -> Result<(), Error> {
         // Events for other operations cannot occur: each public method issues one operation
         // and waits for its event. Treat one as a failure rather than loop forever.
         let err = self
@@ -340,5 +354,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 return;
             }
         }
+    }
+}
+
+/// AUTH (RFC 4954).
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Authenticates with the first usable mechanism: the caller's list in
+    /// `options`, or the strongest the server offers (SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+    /// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN; OAUTHBEARER, XOAUTH2 for a
+    /// token), from the capabilities of the last EHLO, so after STARTTLS the list offered
+    /// over TLS. Mechanisms that reveal the secret need verified TLS or
+    /// [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext). On the
+    /// wire: `AUTH MECH [initial-response]`, then one base64 line per `334` challenge;
+    /// see [`Session::auth`].
+    ///
+    /// After a failure the connection stays open: try other credentials, or QUIT.
+    /// [`Client::send`] refuses to start a transaction (with this error) until an AUTH
+    /// succeeds.
+    ///
+    /// # Errors
+    /// - [`Error::Auth`], before anything is sent and permanent, when no mechanism can be
+    ///   used (AUTH not offered, none in common, cleartext not allowed, channel binding
+    ///   required but unavailable);
+    /// - [`Error::Auth`], transient, when the server's SASL messages fail the client's
+    ///   checks (a bad SCRAM signature or nonce, an absurd iteration count, a malformed
+    ///   challenge): the exchange was cancelled with `*`;
+    /// - [`Error::Reply`] with `CommandKind::Auth`: 535, 534, 538 and 530 permanent, 454
+    ///   transient;
+    /// - a usage error (already authenticated, a transaction running), or a connection
+    ///   error.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future mid-exchange leaves the session unusable.
+    pub async fn authenticate(
+        &mut self,
+        credentials: &crate::auth::Credentials,
+        options: &crate::auth::AuthOptions,
+    ) -> Result<crate::auth::Mechanism, Error> {
+        self.conn.check_idle(&mut self.session);
+        let mechanism = self
+            .session
+            .auth(credentials, options, self.channel_binding.as_deref())?;
+        loop {
+            match self.next_event().await {
+                Event::Auth(r) => return r.map(|()| mechanism),
+                other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// Records the RFC 9266 `tls-exporter` channel binding value (label
+    /// `EXPORTER-Channel-Binding`, no context, 32 bytes) after a TLS 1.3 handshake, or
+    /// `None` (TLS 1.2 has no usable binding here: rustls offers no `tls-unique`).
+    #[allow(dead_code)] // Called by the TLS upgrade once it exports the value.
+    pub(crate) fn set_channel_binding(&mut self, data: Option<Vec<u8>>) {
+        self.channel_binding = data;
     }
 }

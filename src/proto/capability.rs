@@ -64,7 +64,10 @@ impl Capabilities {
                 Some((k, p)) => (k.to_ascii_uppercase(), Some(p)),
                 None => (word.to_ascii_uppercase(), None),
             };
-            if !keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            // RFC 5321 §4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), so
+            // "=PLAIN" (an empty keyword) and "-X" are not keywords.
+            let starts_ok = keyword.starts_with(|c: char| c.is_ascii_alphanumeric());
+            if !starts_ok || !keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 continue;
             }
             let params: Vec<&str> = first_param.into_iter().filter(|p| !p.is_empty()).chain(words).collect();
@@ -241,5 +244,14 @@ mod tests {
         let kw: Vec<String> = c.keywords().collect();
         assert_eq!(kw, ["AUTH login plain", "SIZE", "STARTTLS", "LIMITS RCPTMAX=50 MAILMAX=10", "X-ODD a b"]);
         assert_eq!(caps(b"250 only.domain\r\n").keywords().count(), 0);
+    }
+
+    /// Regression (fuzz corpus `ehlo_capabilities/empty_keyword`): "=PLAIN" used to be kept
+    /// as an empty keyword, and "-X" as a keyword starting with a hyphen.
+    #[test]
+    fn keyword_must_start_with_letter_or_digit() {
+        let c = caps(b"250-x\r\n250-=PLAIN\r\n250--X\r\n250 8BITMIME\r\n");
+        assert_eq!(c.keywords().collect::<Vec<_>>(), ["8BITMIME"]);
+        assert!(c.auth_mechanisms().is_empty() && !c.has(""));
     }
 }

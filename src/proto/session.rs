@@ -88,6 +88,8 @@ pub enum Event {
     Noop(Result<Reply, Error>),
     /// The answer to QUIT (a connection closed instead of answering counts as success).
     Quit(Result<(), Error>),
+    /// The end of an AUTH exchange started by [`Session::auth`].
+    Auth(Result<(), Error>),
 }
 
 /// A reply the session is waiting for, in the order the commands were sent
@@ -102,6 +104,8 @@ enum Expect {
     Rset { user: bool },
     Noop,
     Quit,
+    /// The reply to AUTH or to a continuation line (RFC 4954 §4).
+    Auth,
     Mail,
     Rcpt(usize),
     Data,
@@ -131,6 +135,7 @@ impl Expect {
             Self::Rset { .. } => CommandKind::Rset,
             Self::Noop => CommandKind::Noop,
             Self::Quit => CommandKind::Quit,
+            Self::Auth => CommandKind::Auth,
             Self::Mail => CommandKind::Mail,
             Self::Rcpt(_) => CommandKind::Rcpt,
             Self::Data => CommandKind::Data,
@@ -269,6 +274,10 @@ pub struct Session {
     tls: bool,
     tls_verified: bool,
     replies: u64,
+    auth: Option<auth_exchange::AuthExchange>,
+    authenticated: bool,
+    /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
+    auth_failure: Option<Error>,
 }
 
 impl Session {
@@ -288,7 +297,15 @@ impl Session {
             tls: false,
             tls_verified: false,
             replies: 0,
+            auth: None,
+            authenticated: false,
+            auth_failure: None,
         }
+    }
+
+    /// The settings this session was created with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
     }
 
     /// The greeting, once received.
@@ -407,6 +424,7 @@ impl Session {
     pub fn tls_established(&mut self) {
         self.tls = true;
         self.caps = None;
+        self.authenticated = false;
         self.state = State::Opening;
         let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
         self.send(&ehlo, Expect::Ehlo);
@@ -478,9 +496,14 @@ impl Session {
     /// Nothing is sent and the error applies to every recipient: the sticky error, a usage
     /// error, [`Error::TooLarge`] when the declared size exceeds the server's SIZE limit
     /// (RFC 1870), [`Error::Extension`] when the envelope needs SMTPUTF8 and the server
-    /// lacks it (RFC 6531 §3.4).
+    /// lacks it (RFC 6531 §3.4), or the error of the last AUTH when it failed (and none
+    /// succeeded since).
     pub fn mail(&mut self, envelope: Envelope) -> Result<(), Error> {
         self.check_ready()?;
+        if let Some(e) = &self.auth_failure {
+            // No mail after a failed AUTH: it would go out unauthenticated.
+            return Err(e.clone());
+        }
         let caps = self.caps.clone().unwrap_or_default();
         let mut params = Vec::new();
         if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
@@ -508,6 +531,11 @@ impl Session {
         };
         if std::mem::take(&mut self.need_rset) {
             self.send(&Command::Rset, Expect::Rset { user: false });
+            if !self.pipelining() {
+                // RFC 2920 §3: no grouping without PIPELINING; MAIL follows the RSET reply.
+                self.tx = Some(tx);
+                return Ok(());
+            }
         }
         let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
         self.send(&mail, Expect::Mail);
@@ -576,8 +604,12 @@ impl Session {
     /// after the 220 reply to STARTTLS. Protocol errors poison the session and end any
     /// running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
+        // These bytes were read before any command queued while handling them was sent,
+        // so they can answer only the commands awaited now; more replies are unsolicited
+        // and must never be paired with a later command.
+        let mut answerable = self.expect.len();
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
-            let Some(&front) = self.expect.front() else {
+            let Some(&front) = self.expect.front().filter(|_| answerable > 0) else {
                 self.fail_protocol(None, ProtocolError::Unsolicited);
                 return;
             };
@@ -590,6 +622,7 @@ impl Session {
                 }
             };
             self.expect.pop_front();
+            answerable = answerable.saturating_sub(1);
             self.replies = self.replies.wrapping_add(1);
             let reply = if self.caps.as_ref().is_some_and(Capabilities::enhanced_status_codes) {
                 reply.with_enhanced_code_from_text()
@@ -598,7 +631,7 @@ impl Session {
             };
             if let Some(t) = &self.config.transcript {
                 for (i, line) in reply.lines().iter().enumerate() {
-                    let sep = if i + 1 == reply.lines().len() { ' ' } else { '-' };
+                    let sep = if i.saturating_add(1) == reply.lines().len() { ' ' } else { '-' };
                     let mut s = format!("{}{sep}", reply.code());
                     push_escaped(&mut s, line);
                     t(Direction::Server, &s);
@@ -611,11 +644,27 @@ impl Session {
                 self.state = State::Closing;
             }
             self.handle_reply(front, reply);
+            if matches!(front, Expect::Greeting | Expect::Ehlo | Expect::Helo) {
+                // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
+                // the driver waits for one Ready, and `abort` only answered what was
+                // still pending.
+                if let State::Poisoned(e) = &self.state {
+                    if !self.events.iter().any(|e| matches!(e, Event::Ready(_))) {
+                        self.events.push_back(Event::Ready(Err(e.clone())));
+                    }
+                }
+            }
             if front == Expect::StartTls && matches!(self.events.back(), Some(Event::StartTls(Ok(())))) {
                 // RFC 3207 §4.2 / CVE-2021-38371: nothing may follow the 220 in plaintext.
                 if !buf.is_empty() || self.parser.is_partial() {
                     self.events.pop_back();
-                    self.fail_protocol(Some(CommandKind::StartTls), ProtocolError::DataAfterStartTls);
+                    let err = Error::Protocol {
+                        command: Some(CommandKind::StartTls),
+                        error: ProtocolError::DataAfterStartTls,
+                    };
+                    // The driver waits for the answer to STARTTLS: it is this error.
+                    self.events.push_back(Event::StartTls(Err(err.clone())));
+                    self.abort(err);
                 }
                 return;
             }
@@ -668,6 +717,7 @@ impl Session {
                 Expect::Rset { user: true } => Event::Reset(Err(err.clone())),
                 Expect::Noop => Event::Noop(Err(err.clone())),
                 Expect::Quit => Event::Quit(Err(err.clone())),
+                Expect::Auth => Event::Auth(Err(err.clone())),
                 _ => continue,
             };
             // One Ready per open attempt.
@@ -733,6 +783,17 @@ impl Session {
                 let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Rset)) };
                 if user {
                     self.events.push_back(Event::Reset(result));
+                } else if !self.expect.contains(&Expect::Mail) {
+                    // Lock-step: the RSET before a transaction was sent alone; now MAIL.
+                    // Its own reply decides the transaction, whatever RSET got.
+                    let mail = self
+                        .tx
+                        .as_ref()
+                        .filter(|t| t.mail.is_none())
+                        .map(|t| Command::Mail(t.envelope.from().clone(), t.mail_params.clone()));
+                    if let Some(mail) = mail {
+                        self.send(&mail, Expect::Mail);
+                    }
                 }
             }
             Expect::Noop => {
@@ -743,6 +804,7 @@ impl Session {
                 let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Quit)) };
                 self.events.push_back(Event::Quit(result));
             }
+            Expect::Auth => self.handle_auth_reply(reply),
             Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd { .. } => {
                 self.handle_tx_reply(expect, reply);
             }
@@ -849,6 +911,9 @@ impl Session {
         }
     }
 }
+
+#[path = "session_auth.rs"]
+mod auth_exchange;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

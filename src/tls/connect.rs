@@ -1,0 +1,240 @@
+//! STARTTLS (RFC 3207), implicit TLS (RFC 8314), and the connection policy that chooses
+//! between TLS, failure and plaintext fallback.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::{MaybeTls, TlsConfig, TlsMode, TlsReport, new_outcome, verify};
+use crate::client::{Client, ClientConfig, connect_tcp};
+use crate::error::{Error, TlsError, UsageError};
+use crate::proto::{CommandKind, Event, Phase};
+
+/// Connects to `host:port` (or `addr` when given: the host is then only the TLS name) and
+/// sets the session up as `tls` says, including any plaintext fallback.
+///
+/// # Errors
+/// As [`Client::establish`].
+pub async fn connect(
+    host: &str,
+    port: u16,
+    config: ClientConfig,
+    tls: &TlsConfig,
+) -> Result<Client<MaybeTls<TcpStream>>, Error> {
+    let dial = host.trim_start_matches('[').trim_end_matches(']');
+    let stream = connect_tcp((dial, port), config.get_timeouts().connect).await?;
+    let mut client = Client::new(MaybeTls::Plain(stream), config);
+    client.establish(tls, host).await?;
+    Ok(client)
+}
+
+/// Turns the error of a failed handshake into the error to report.
+fn handshake_error(e: &std::io::Error, outcome: &verify::Outcome, tls: &TlsConfig) -> Error {
+    let verdict = outcome.lock().ok().and_then(|g| g.clone());
+    match verdict {
+        Some(Err(why)) if tls.enforces_verification() => TlsError::Verification(why).into(),
+        _ => TlsError::Handshake(e.to_string()).into(),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
+    /// Sends STARTTLS, checks that nothing followed the 220 in plaintext, performs the
+    /// handshake within the TLS-handshake deadline, forgets every capability and sends
+    /// EHLO again (RFC 3207 §4.2).
+    ///
+    /// `host` is the name to verify unless [`TlsConfig::server_name`] overrides it.
+    ///
+    /// # Errors
+    /// - [`TlsError::Refused`] for any reply but 220; the connection is still usable in
+    ///   plaintext;
+    /// - [`Error::Protocol`] when bytes followed the 220 (response injection); the
+    ///   connection is dropped;
+    /// - [`TlsError::Verification`] when verification is enforced and fails,
+    ///   [`TlsError::Handshake`] for other handshake failures, [`Error::Timeout`] with
+    ///   [`Phase::TlsHandshake`]; the connection is unusable;
+    /// - [`TlsError::EhloRefused`] when EHLO fails after the handshake.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe.
+    pub async fn starttls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
+        let name = tls.name_for(host)?;
+        let outcome = new_outcome();
+        let rustls_config = tls.rustls_config(outcome.clone())?;
+        if self.conn.io.is_tls() {
+            return Err(UsageError::InvalidState("TLS is already active").into());
+        }
+        self.conn.check_idle(&mut self.session);
+        self.session.starttls()?;
+        loop {
+            match self.next_event().await {
+                Event::StartTls(Ok(())) => break,
+                Event::StartTls(Err(Error::Reply { reply, .. })) => return Err(TlsError::Refused(reply).into()),
+                Event::StartTls(Err(e)) => {
+                    if self.session.error().is_some() {
+                        // Unusable (bytes injected after the 220, a lost connection): drop
+                        // the connection now rather than when the caller drops the client.
+                        self.conn.io = MaybeTls::Upgrading;
+                    }
+                    return Err(e);
+                }
+                other => self.unexpected(other)?,
+            }
+        }
+        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading) else {
+            return Err(UsageError::InvalidState("TLS is already active").into());
+        };
+        let limit = self.timeouts.get(Phase::TlsHandshake);
+        let handshake = TlsConnector::from(rustls_config).connect(name, plain);
+        let stream = match tokio::time::timeout(limit, handshake).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let err = handshake_error(&e, &outcome, tls);
+                self.session.abort(err.clone());
+                return Err(err);
+            }
+            Err(_) => {
+                let err = Error::Timeout {
+                    phase: Phase::TlsHandshake,
+                    command: Some(CommandKind::StartTls),
+                };
+                self.session.abort(err.clone());
+                return Err(err);
+            }
+        };
+        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, false);
+        self.conn.io = MaybeTls::Tls(Box::new(stream));
+        self.after_handshake(&report);
+        self.session.tls_established();
+        loop {
+            match self.next_event().await {
+                Event::Ready(Ok(())) => break,
+                Event::Ready(Err(Error::Reply { reply, .. })) => return Err(TlsError::EhloRefused(reply).into()),
+                Event::Ready(Err(e)) => return Err(e),
+                other => self.unexpected(other)?,
+            }
+        }
+        Ok(report)
+    }
+
+    fn after_handshake(&mut self, report: &TlsReport) {
+        self.session.set_tls_active();
+        self.session.set_tls_verified(report.verified);
+        self.tls = Some(report.clone());
+    }
+
+    /// Implicit TLS (RFC 8314): the handshake before the greeting. Call on a fresh client,
+    /// before [`Client::handshake`].
+    ///
+    /// # Errors
+    /// As the handshake part of [`Client::starttls`].
+    pub async fn start_implicit_tls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
+        let name = tls.name_for(host)?;
+        let outcome = new_outcome();
+        let rustls_config = tls.rustls_config(outcome.clone())?;
+        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading) else {
+            return Err(UsageError::InvalidState("TLS is already active").into());
+        };
+        let limit = self.timeouts.get(Phase::TlsHandshake);
+        let handshake = TlsConnector::from(rustls_config).connect(name, plain);
+        let stream = match tokio::time::timeout(limit, handshake).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let err = handshake_error(&e, &outcome, tls);
+                self.session.abort(err.clone());
+                return Err(err);
+            }
+            Err(_) => {
+                let err = Error::Timeout {
+                    phase: Phase::TlsHandshake,
+                    command: None,
+                };
+                self.session.abort(err.clone());
+                return Err(err);
+            }
+        };
+        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, true);
+        self.conn.io = MaybeTls::Tls(Box::new(stream));
+        self.after_handshake(&report);
+        Ok(report)
+    }
+}
+
+impl Client<MaybeTls<TcpStream>> {
+    /// Sets the session up as `tls` says: greeting, EHLO, and STARTTLS or implicit TLS.
+    /// On failure the client keeps what it learned (greeting, capabilities, TLS report)
+    /// for reporting.
+    ///
+    /// - [`TlsMode::Skip`]: greeting and EHLO.
+    /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
+    /// - [`TlsMode::Opportunistic`]: STARTTLS when offered. Not offered: plaintext, and
+    ///   [`Client::tls_report`] stays `None`. Refused, or a failed handshake: a
+    ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
+    ///   refused STARTTLS continues in plaintext on the same connection and a failed
+    ///   handshake reconnects to the same address and skips STARTTLS; the report says
+    ///   `fallback`.
+    /// - [`TlsMode::RequiredStartTls`]: STARTTLS not offered, refused, a failed handshake
+    ///   or (when enforced) a failed verification is a transient [`TlsError`], and nothing
+    ///   else is sent in the clear.
+    ///
+    /// # Errors
+    /// See above, plus everything [`Client::handshake`] returns.
+    pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
+        match tls.mode() {
+            TlsMode::Skip => self.handshake().await,
+            TlsMode::Implicit => {
+                self.start_implicit_tls(tls, host).await?;
+                self.handshake().await
+            }
+            TlsMode::Opportunistic | TlsMode::RequiredStartTls => {
+                self.handshake().await?;
+                let offered = self.capabilities().is_some_and(|c| c.starttls());
+                if !offered {
+                    return if tls.mode() == TlsMode::RequiredStartTls {
+                        Err(self.refuse_plaintext(TlsError::NotOffered.into()))
+                    } else {
+                        Ok(())
+                    };
+                }
+                let peer = match &self.conn.io {
+                    MaybeTls::Plain(s) => s.peer_addr().ok(),
+                    _ => None,
+                };
+                match self.starttls(tls, host).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if tls.fallback_allowed() => self.fall_back(e, peer).await,
+                    Err(e) => Err(self.refuse_plaintext(e)),
+                }
+            }
+        }
+    }
+
+    /// The policy forbids going on without TLS: poison the session, so that no MAIL, RCPT,
+    /// DATA or AUTH can follow in the clear even if the caller ignores the error.
+    fn refuse_plaintext(&mut self, e: Error) -> Error {
+        self.session.abort(e.clone());
+        e
+    }
+
+    async fn fall_back(&mut self, e: Error, peer: Option<std::net::SocketAddr>) -> Result<(), Error> {
+        let why = e.to_string();
+        if self.is_usable() {
+            // STARTTLS refused with a reply: go on in plaintext on this connection, as
+            // Postfix's "may" does.
+            self.tls = Some(TlsReport::fallback(why));
+            return Ok(());
+        }
+        let handshake_failed = matches!(e, Error::Tls(TlsError::Handshake(_) | TlsError::Verification(_)))
+            || matches!(e, Error::Timeout { phase: Phase::TlsHandshake, .. });
+        if !handshake_failed {
+            return Err(e);
+        }
+        // The handshake failed: the connection is unusable, so reconnect to the same
+        // address and skip STARTTLS this time.
+        let Some(addr) = peer else { return Err(e) };
+        let config = ClientConfig::from_parts(self.session.config().clone(), self.timeouts);
+        let stream = connect_tcp(addr, self.timeouts.connect).await?;
+        *self = Self::new(MaybeTls::Plain(stream), config);
+        self.tls = Some(TlsReport::fallback(why));
+        self.handshake().await
+    }
+}

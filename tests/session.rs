@@ -1,0 +1,603 @@
+//! The async `Client` against scripted servers: opening, fallbacks, RSET, QUIT, several
+//! transactions, malformed and hostile replies, timeouts, and the message data on the wire.
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use smtp_courier::proto::body::{BodyError, LineEndings};
+use smtp_courier::proto::reply::ReplyError;
+use smtp_courier::proto::{CommandKind, Phase, Timeouts};
+use smtp_courier::{Client, Envelope, Error, ProtocolError, RecipientStatus};
+use support::*;
+
+fn env(to: &[&str]) -> Envelope {
+    Envelope::new("a@example.org", to.iter().copied()).unwrap()
+}
+
+/// A complete pipelined transaction for one recipient with `body_wire` as the data.
+fn pipelined_tx(to: &str, body_wire: &str) -> Vec<Step> {
+    vec![
+        expect(format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\nDATA\r\n")),
+        send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n"),
+        data(body_wire),
+        send("250 2.0.0 queued\r\n"),
+    ]
+}
+
+#[track_caller]
+fn assert_protocol(err: &Error, command: Option<CommandKind>, error: ProtocolError) {
+    match err {
+        Error::Protocol { command: c, error: e } => {
+            assert_eq!((*c, e), (command, &error), "{err}");
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    assert!(err.is_transient());
+}
+
+// --- greeting ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn malformed_greeting() {
+    // Something other than SMTP on the port: an SSH banner.
+    let (io, server) = ScriptedServer::start(script![send("SSH-2.0-OpenSSH_9.6\r\n"), silence(100)]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert_protocol(&err, None, ProtocolError::Reply(ReplyError::BadCode));
+    server.finish().await;
+
+    // Twin: a real greeting opens the session.
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING)]);
+    let client = Client::open(io, config()).await.unwrap();
+    assert_eq!(client.greeting().unwrap().code().as_u16(), 220);
+    assert!(client.capabilities().unwrap().pipelining());
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn no_greeting_and_close() {
+    // A server at its connection limit that accepts and drops the connection at once.
+    let (io, server) = ScriptedServer::start(script![close()]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert!(matches!(err, Error::Closed { command: None }), "{err:?}");
+    assert!(err.is_transient());
+    server.finish().await;
+
+    // Twin: the same server with a greeting.
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PLAIN), close()]);
+    Client::open(io, config()).await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn greeting_that_never_comes_times_out() {
+    // A tarpit that accepts the connection and says nothing.
+    let config = config().timeouts(Timeouts::all(Duration::from_millis(150)));
+    let (io, server) = ScriptedServer::start(script![silence(400)]);
+    let err = Client::open(io, config.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { phase: Phase::Greeting, command: None }), "{err:?}");
+    assert!(err.is_timeout() && err.is_transient());
+    server.finish().await;
+
+    // Twin: a greeting within the limit.
+    let (io, server) = ScriptedServer::start(script![sleep(20), open(EHLO_PLAIN)]);
+    Client::open(io, config).await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn greeting_521_554_421() {
+    for (greeting, permanent) in [
+        // RFC 7504: a host that never accepts mail says 521 instead of 220.
+        ("521 5.3.2 mx.example does not accept mail\r\n", true),
+        // RFC 5321 §3.1: 554 instead of 220, "no SMTP service here" (blocklisted client).
+        ("554 5.7.1 mx.example client host blocked\r\n", true),
+        // Overloaded server: 421 and close.
+        ("421 4.3.2 mx.example too busy, try later\r\n", false),
+    ] {
+        let (io, server) = ScriptedServer::start(script![send(greeting), silence(50)]);
+        let err = Client::open(io, config()).await.unwrap_err();
+        match &err {
+            Error::Greeting { reply } => assert_eq!(reply.code().as_u16().to_string(), greeting[..3]),
+            other => panic!("expected Error::Greeting, got {other:?}"),
+        }
+        assert_eq!(err.is_permanent(), permanent, "{greeting}");
+        assert!(!err.connection_usable());
+        server.finish().await;
+    }
+}
+
+// --- malformed replies -----------------------------------------------------------------
+
+#[tokio::test]
+async fn malformed_reply_code() {
+    // A "fixup" firewall (Cisco PIX mailguard style) that overwrites reply bytes with X.
+    let (io, server) = ScriptedServer::start(script![open("2X0 mx.example\r\n"), silence(50)]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert_protocol(&err, Some(CommandKind::Ehlo), ProtocolError::Reply(ReplyError::BadCode));
+    server.finish().await;
+
+    // Twin: the same reply unmangled.
+    let (io, server) = ScriptedServer::start(script![open("250 mx.example\r\n")]);
+    Client::open(io, config()).await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn mismatched_multiline_codes() {
+    // A proxy that splices two replies into one multiline reply.
+    let (io, server) =
+        ScriptedServer::start(script![open("250-mx.example\r\n550 5.7.1 relay denied\r\n"), silence(50)]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert_protocol(
+        &err,
+        Some(CommandKind::Ehlo),
+        ProtocolError::Reply(ReplyError::MixedCodes { first: 250, line: 550 }),
+    );
+    server.finish().await;
+
+    // Twin: consistent codes.
+    let (io, server) = ScriptedServer::start(script![open("250-mx.example\r\n250 PIPELINING\r\n")]);
+    let client = Client::open(io, config()).await.unwrap();
+    assert!(client.capabilities().unwrap().pipelining());
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn endless_reply_line() {
+    // A tarpit that streams one reply line forever and never sends a newline.
+    let (io, server) = ScriptedServer::start(script![send("220 "), forever("x".repeat(64))]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert_protocol(&err, None, ProtocolError::Reply(ReplyError::LineTooLong));
+    server.finish().await;
+
+    // Twin: a long (1000 octets) but finite line is fine.
+    let long = format!("220 {}\r\n", "x".repeat(994));
+    let (io, server) = ScriptedServer::start(script![
+        send(long),
+        expect("EHLO localhost\r\n"),
+        send("250 mx.example\r\n"),
+    ]);
+    Client::open(io, config()).await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn endless_multiline_reply() {
+    // A broken or hostile server that answers EHLO with "250-" lines forever.
+    let (io, server) = ScriptedServer::start(script![
+        send("220 mx.example ESMTP\r\n"),
+        expect("EHLO localhost\r\n"),
+        forever("250-X-FILLER\r\n"),
+    ]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert_protocol(&err, Some(CommandKind::Ehlo), ProtocolError::Reply(ReplyError::TooManyLines));
+    server.finish().await;
+
+    // Twin: a long but finite EHLO reply.
+    let mut ehlo = "250-mx.example\r\n".to_string();
+    ehlo.push_str(&"250-X-FILLER\r\n".repeat(100));
+    ehlo.push_str("250 PIPELINING\r\n");
+    let (io, server) = ScriptedServer::start(script![open(&ehlo)]);
+    let client = Client::open(io, config()).await.unwrap();
+    assert!(client.capabilities().unwrap().pipelining());
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn dripping_reply_times_out_as_a_whole() {
+    // A tarpit that sends its greeting one byte at a time: every byte comes well within
+    // the limit, the reply as a whole does not.
+    let greeting = "220 mx.example ESMTP\r\n"; // 22 bytes
+    let config = config().timeouts(Timeouts::all(Duration::from_millis(500)));
+    let (io, server) = ScriptedServer::start(script![drip(greeting, 100)]);
+    let err = Client::open(io, config.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { phase: Phase::Greeting, command: None }), "{err:?}");
+    server.finish().await;
+
+    // Twin: the same drip, fast enough to finish within the limit.
+    let (io, server) = ScriptedServer::start(script![
+        drip(greeting, 2),
+        expect("EHLO localhost\r\n"),
+        send(EHLO_PLAIN),
+    ]);
+    Client::open(io, config).await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn dripping_final_reply_times_out_and_is_never_success() {
+    // A slow server that trickles the reply to the end of data.
+    let config = config().timeouts(Timeouts::all(Duration::from_millis(400)));
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        drip("250 2.0.0 queued\r\n", 60),
+    ]);
+    let mut client = Client::open(io, config).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let r = &report.recipients[0];
+    assert!(
+        matches!(
+            r.result,
+            Err(Error::Timeout { phase: Phase::DataTermination, command: Some(CommandKind::DataEnd) })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.status(), RecipientStatus::Transient);
+    assert!(!client.is_usable());
+    drop(client);
+    server.finish().await;
+}
+
+// --- EHLO, RSET, QUIT, several transactions ------------------------------------------------
+
+#[tokio::test]
+async fn ehlo_refused_falls_back_to_helo() {
+    // An RFC 821-only server (old appliances) that does not know EHLO.
+    let (io, server) = ScriptedServer::start(script![
+        send("220 old.example SMTP\r\n"),
+        expect("EHLO localhost\r\n"),
+        send("502 5.5.2 Error: command not recognized\r\n"),
+        expect("HELO localhost\r\n"),
+        send("250 old.example\r\n"),
+        // No extensions after HELO: lock-step, no SIZE.
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        silence(30),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<b@example.net>\r\n"),
+        silence(30),
+        send("250 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        send("250 ok\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    assert!(client.capabilities().is_none());
+    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    assert!(report.all_delivered(), "{report:?}");
+    client.quit().await.unwrap();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn ehlo_and_helo_refused() {
+    // A server that refuses both greetings' commands (a 550 policy block on the name).
+    let (io, server) = ScriptedServer::start(script![
+        send("220 mx.example\r\n"),
+        expect("EHLO localhost\r\n"),
+        send("500 5.5.1 unknown\r\n"),
+        expect("HELO localhost\r\n"),
+        send("550 5.7.1 bad HELO name\r\n"),
+        silence(50),
+    ]);
+    let err = Client::open(io, config()).await.unwrap_err();
+    assert!(matches!(err, Error::Reply { command: CommandKind::Helo, .. }), "{err:?}");
+    assert!(err.is_permanent());
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn rset_before_second_transaction_in_lock_step() {
+    // Postfix answers "503 5.5.1 Error: nested MAIL command" to a MAIL sent while a
+    // transaction is still open: after the refused one, the client resets first, and
+    // without PIPELINING it waits for the RSET reply before MAIL.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PLAIN),
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n"),
+        expect("RCPT TO:<gone@example.net>\r\n"),
+        send("550 5.1.1 no such user\r\n"),
+        // No DATA (every recipient was refused): RSET is the next thing on the wire.
+        expect("RSET\r\n"),
+        silence(50),
+        send("250 2.0.0 ok\r\n"),
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n"),
+        expect("RCPT TO:<b@example.net>\r\n"),
+        send("250 2.1.5 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        data("second\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n"),
+        // Success: no RSET before the third.
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n"),
+        expect("RCPT TO:<b@example.net>\r\n"),
+        send("250 2.1.5 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        data("third\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let first = client.send_bytes(&env(&["gone@example.net"]), b"first\r\n").await.unwrap();
+    assert_eq!(first.recipients[0].status(), RecipientStatus::Permanent);
+    assert!(first.data.is_none());
+    let second = client.send_bytes(&env(&["b@example.net"]), b"second\r\n").await.unwrap();
+    assert!(second.all_delivered(), "{second:?}");
+    let third = client.send_bytes(&env(&["b@example.net"]), b"third\r\n").await.unwrap();
+    assert!(third.all_delivered(), "{third:?}");
+    drop(client);
+    let t = server.finish().await;
+    assert_eq!(t.data, [b"second\r\n.\r\n".to_vec(), b"third\r\n.\r\n".to_vec()]);
+}
+
+#[tokio::test]
+async fn many_transactions_on_one_connection() {
+    // A relay taking a queue run of many messages over one connection, some refused.
+    let mut steps = open(EHLO_PIPELINING);
+    let mut need_rset = false;
+    for i in 0..8 {
+        let rset = if need_rset { "RSET\r\n" } else { "" };
+        let rset_reply = if need_rset { "250 ok\r\n" } else { "" };
+        steps.push(expect(format!("{rset}MAIL FROM:<a@example.org>\r\nRCPT TO:<u{i}@example.net>\r\nDATA\r\n")));
+        if i % 3 == 2 {
+            steps.push(send(format!("{rset_reply}250 ok\r\n550 5.1.1 no u{i}\r\n554 5.5.1 no valid recipients\r\n")));
+            need_rset = true;
+        } else {
+            steps.push(send(format!("{rset_reply}250 ok\r\n250 ok\r\n354 go\r\n")));
+            steps.push(data(format!("message {i}\r\n.\r\n")));
+            steps.push(send(format!("250 2.0.0 queued as {i}\r\n")));
+            need_rset = false;
+        }
+    }
+    steps.push(expect("QUIT\r\n"));
+    steps.push(send("221 2.0.0 bye\r\n"));
+    let (io, server) = ScriptedServer::start(steps);
+    let mut client = Client::open(io, config()).await.unwrap();
+    for i in 0..8 {
+        let to = format!("u{i}@example.net");
+        let report = client
+            .send_bytes(&env(&[to.as_str()]), format!("message {i}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let status = report.recipients[0].status();
+        if i % 3 == 2 {
+            assert_eq!(status, RecipientStatus::Permanent, "{i}");
+            assert_eq!(report.recipients[0].command(), Some(CommandKind::Rcpt));
+        } else {
+            assert_eq!(status, RecipientStatus::Delivered, "{i}");
+            assert_eq!(report.data.unwrap().message(), format!("2.0.0 queued as {i}"));
+        }
+        assert!(client.is_usable());
+    }
+    client.quit().await.unwrap();
+    let t = server.finish().await;
+    assert_eq!(t.data.len(), 6);
+}
+
+#[tokio::test]
+async fn quit_221_and_close_after_quit() {
+    // A polite server: 221, then it closes.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PLAIN),
+        expect("QUIT\r\n"),
+        send("221 2.0.0 bye\r\n"),
+        close(),
+    ]);
+    let client = Client::open(io, config()).await.unwrap();
+    client.quit().await.unwrap();
+    server.finish().await;
+
+    // A server (Exim under load) that closes on QUIT without answering: still fine.
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PLAIN), expect("QUIT\r\n"), close()]);
+    let client = Client::open(io, config()).await.unwrap();
+    client.quit().await.unwrap();
+    server.finish().await;
+
+    // Negative: a refusal of QUIT is reported.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PLAIN),
+        expect("QUIT\r\n"),
+        send("500 5.5.1 what?\r\n"),
+    ]);
+    let client = Client::open(io, config()).await.unwrap();
+    let err = client.quit().await.unwrap_err();
+    assert!(matches!(err, Error::Reply { command: CommandKind::Quit, .. }), "{err:?}");
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn rset_and_noop_on_request() {
+    // The replies a Postfix server gives to RSET and NOOP.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("RSET\r\n"),
+        send("250 2.0.0 Ok\r\n"),
+        expect("NOOP\r\n"),
+        send("250 2.0.0 Ok\r\n"),
+        expect("RSET\r\n"),
+        send("421 4.4.2 shutting down\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    client.rset().await.unwrap();
+    assert_eq!(client.noop().await.unwrap().message(), "2.0.0 Ok");
+    let err = client.rset().await.unwrap_err();
+    assert!(err.is_transient() && !err.connection_usable(), "{err:?}");
+    assert!(!client.is_usable());
+    drop(client);
+    server.finish().await;
+}
+
+// --- unsolicited replies ------------------------------------------------------------------
+
+#[tokio::test]
+async fn stray_reply_after_transaction_is_never_paired() {
+    // A buggy proxy that repeats the final reply of a transaction.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n250 2.0.0 queued\r\n"),
+        // The client must not send anything more: not NOOP, not MAIL.
+        silence(100),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    assert!(report.all_delivered(), "the transaction itself was answered: {report:?}");
+    let err = client.noop().await.unwrap_err();
+    assert_protocol(&err, None, ProtocolError::Unsolicited);
+    assert!(client.send_bytes(&env(&["c@example.net"]), b"x").await.is_err());
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn unsolicited_reply_while_idle() {
+    // A server that speaks while no command is outstanding (a reply meant for someone
+    // else, or a misconfigured load balancer health check). It arrives while the client is
+    // idle; the next operation must not take it as its answer.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        sleep(20),
+        send("250 2.0.0 Ok\r\n"),
+        silence(150),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let err = client.noop().await.unwrap_err();
+    assert_protocol(&err, None, ProtocolError::Unsolicited);
+    drop(client);
+    server.finish().await;
+
+    // Twin: the same reply to an actual NOOP.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("NOOP\r\n"),
+        send("250 2.0.0 Ok\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(client.noop().await.unwrap().code().as_u16(), 250);
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_421_then_close() {
+    // Postfix after smtpd_timeout on an idle connection: "421 4.4.2 … Error: timeout
+    // exceeded", then it closes. The next transaction fails before sending anything.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        send("421 4.4.2 mx.example Error: timeout exceeded\r\n"),
+        close(),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let err = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(!client.is_usable());
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn second_reply_in_lock_step_is_not_taken_for_the_next_command() {
+    // A server that answers MAIL twice. Without PIPELINING the RCPT is sent only after
+    // the MAIL reply, so the second reply, which came with the first, cannot be its answer.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PLAIN),
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
+        silence(100),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let r = &report.recipients[0];
+    assert!(
+        matches!(&r.result, Err(Error::Protocol { error: ProtocolError::Unsolicited, .. })),
+        "{r:?}"
+    );
+    assert_eq!(r.status(), RecipientStatus::Transient);
+    drop(client);
+    server.finish().await;
+}
+
+// --- the message data on the wire ---------------------------------------------------------
+
+#[tokio::test]
+async fn dot_stuffing_and_bare_lf_on_the_wire() {
+    // What a server receives: leading dots doubled (RFC 5321 §4.5.2), every bare LF and
+    // bare CR turned into CRLF, and no early end of data for "\n.\n" (SMTP smuggling).
+    let message = b"Subject: dots\n\n.leading dot\n..two\nsmuggle\n.\nMAIL FROM:<x@y>\r\nlast\rline";
+    let wire = "Subject: dots\r\n\r\n..leading dot\r\n...two\r\nsmuggle\r\n..\r\nMAIL FROM:<x@y>\r\nlast\r\nline\r\n.\r\n";
+    let size = 79; // the message with CRLF line endings and a final CRLF, before stuffing
+    let (io, server) = ScriptedServer::start(script![
+        open("250-mx.example\r\n250-PIPELINING\r\n250 SIZE 100000\r\n"),
+        expect(format!(
+            "MAIL FROM:<a@example.org> SIZE={size}\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+        )),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data(wire),
+        send("250 ok\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), message).await.unwrap();
+    assert!(report.all_delivered(), "{report:?}");
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn strict_line_endings_refuse_bare_lf_before_sending() {
+    // A submission client configured like mox: bare LF is refused, not repaired.
+    let strict = config().line_endings(LineEndings::Strict);
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), silence(100)]);
+    let mut client = Client::open(io, strict.clone()).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), b"a\r\nb\nc\r\n").await.unwrap();
+    assert!(matches!(report.error, Some(Error::Body(BodyError::BareLf(4)))), "{report:?}");
+    assert_eq!(report.recipients[0].status(), RecipientStatus::Permanent);
+    assert!(client.is_usable(), "nothing was sent, the session goes on");
+    drop(client);
+    let t = server.finish().await;
+    assert_eq!(t.received, b"EHLO localhost\r\n");
+
+    // Twin: CRLF-only content goes through in strict mode.
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), pipelined_tx("b@example.net", "a\r\nb\r\nc\r\n.\r\n")]);
+    let mut client = Client::open(io, strict).await.unwrap();
+    let report = client.send_bytes(&env(&["b@example.net"]), b"a\r\nb\r\nc\r\n").await.unwrap();
+    assert!(report.all_delivered(), "{report:?}");
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn body_is_streamed_and_terminator_goes_with_last_block() {
+    // A large message from a reader: streamed in blocks, the end of data written together
+    // with the last block (so a server with delayed ACKs does not wait for a lone ".").
+    let line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrst\r\n"; // 68
+    let body = line.repeat(1500); // 102000 bytes: more than one 64 KiB block
+    let mut wire = body.clone();
+    wire.push_str(".\r\n");
+    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), pipelined_tx("b@example.net", &wire)]);
+    let log = io.log();
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client.send(&env(&["b@example.net"]), body.as_bytes()).await.unwrap();
+    assert!(report.all_delivered(), "{report:?}");
+    drop(client);
+    let t = server.finish().await;
+
+    // Where the data and its terminator sit in the client's byte stream.
+    let data_start = t.received.len() - wire.len();
+    let term = t.received.len() - 3;
+    let last_line = term - line.len();
+    let w = log.write_covering(term).expect("terminator written");
+    assert!(
+        w.offset <= last_line,
+        "the terminator went out without the last block of content: {w:?}"
+    );
+    // And the content was not all buffered into one write: the first block went earlier.
+    let first = log.write_covering(data_start).unwrap();
+    assert!(first.offered < wire.len(), "whole message in one write: {first:?}");
+}
