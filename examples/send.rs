@@ -14,10 +14,14 @@
 //!     --from me@example.org --to you@example.net --json
 //! ```
 //!
-//! TLS, AUTH, direct MX delivery and the message extensions (`--8bitmime`, `--smtputf8`,
+//! TLS follows the library's [`TlsConfig`](smtp_courier::tls::TlsConfig): `--tls` picks
+//! the mode (default `starttls`), `--tls-verify`/`--tls-ignore-errors` the verification,
+//! `--level` a Postfix-style preset, and the `tls` object of the JSON result is the
+//! library's [`TlsReport`](smtp_courier::tls::TlsReport).
+//!
+//! Direct MX delivery and the message extensions (`--8bitmime`, `--smtputf8`,
 //! `--requiretls`, CHUNKING) are not wired yet: their flags parse, and answer a usage
-//! error naming the flag until the feature lands. `--tls` defaults to `starttls`, as the
-//! contract says, so for now every run needs `--tls skip`.
+//! error naming the flag until the feature lands.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::proto::{Direction, Domain, Mailbox, ReversePath, Timeouts};
+use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -209,7 +214,7 @@ struct Plan {
     target: Target,
     envelope: Envelope,
     config: ClientConfig,
-    tls: TlsMode,
+    tls: TlsConfig,
     timeouts: Timeouts,
     message: Vec<u8>,
     repeat: u32,
@@ -340,9 +345,7 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
             "{flag} is not available yet in this version of send"
         )));
     }
-    if tls != TlsMode::Skip {
-        return Err(tls_unavailable(tls, args.tls.is_none()));
-    }
+    let tls_config = tls_config(args, tls)?;
 
     let message = match &args.data {
         Some(path) => read_message(path)?,
@@ -357,7 +360,7 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         target,
         envelope,
         config,
-        tls,
+        tls: tls_config,
         timeouts,
         message,
         repeat: args.repeat,
@@ -376,17 +379,53 @@ fn tls_mode(args: &Args) -> TlsMode {
     }
 }
 
+/// The library's TLS settings for the flags: `--level` is a preset, the other flags
+/// refine `--tls`.
+fn tls_config(args: &Args, mode: TlsMode) -> Result<TlsConfig, UsageError> {
+    use smtp_courier::tls::{Level as L, TlsMode as M};
+    let mut config = match args.level {
+        Some(Level::None) => TlsConfig::from_level(L::None),
+        Some(Level::May) => TlsConfig::from_level(L::May),
+        Some(Level::Encrypt) => TlsConfig::from_level(L::Encrypt),
+        Some(Level::Verify) => TlsConfig::from_level(L::Verify),
+        Some(Level::Secure) => TlsConfig::from_level(L::Secure),
+        None => TlsConfig::new(match mode {
+            TlsMode::Skip => M::Skip,
+            TlsMode::Opportunistic => M::Opportunistic,
+            TlsMode::Starttls => M::RequiredStartTls,
+            TlsMode::Implicit => M::Implicit,
+        })
+        .fallback(args.tls_fallback),
+    };
+    if let Some(v) = args.tls_verify {
+        config = config.with_verification(match v {
+            TlsVerify::Pkix => CertVerification::Pkix,
+            TlsVerify::None => CertVerification::None,
+        });
+    }
+    config = config.ignore_verification_errors(args.tls_ignore_errors);
+    if let Some(path) = &args.tls_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| UsageError(format!("--tls-ca {}: {e}", path.display())))?;
+        config = config
+            .add_roots_pem(&pem)
+            .map_err(|e| UsageError(format!("--tls-ca {}: {e}", path.display())))?;
+    }
+    if let Some(name) = &args.tls_name {
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(UsageError(format!("--tls-name {name:?}: invalid name")));
+        }
+        config = config.server_name(name.as_str());
+    }
+    // Never fall back to plaintext with credentials or a REQUIRETLS message.
+    Ok(config.confidential(args.auth_user.is_some() || args.requiretls))
+}
+
 /// Flags whose feature has not landed yet. The contract: such a flag answers a usage error
 /// naming it until the feature lands. When one lands, delete its line and wire it into
 /// [`open_session`] (TLS) or [`run`] (message options).
 fn unavailable_flag(args: &Args) -> Option<&'static str> {
     [
-        (args.level.is_some(), "--level"),
-        (args.tls_verify.is_some(), "--tls-verify"),
-        (args.tls_ignore_errors, "--tls-ignore-errors"),
-        (args.tls_ca.is_some(), "--tls-ca"),
-        (args.tls_name.is_some(), "--tls-name"),
-        (args.tls_fallback, "--tls-fallback"),
         (args.auth_user.is_some(), "--auth-user"),
         (args.auth_pass.is_some(), "--auth-pass"),
         (args.auth_mech.is_some(), "--auth-mech"),
@@ -398,22 +437,6 @@ fn unavailable_flag(args: &Args) -> Option<&'static str> {
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
-}
-
-/// TLS is not wired yet: every mode but `skip` is refused, naming the flag. This is also
-/// what the default (`starttls`) answers, so that nothing is ever sent in plaintext where
-/// the contract promises TLS.
-fn tls_unavailable(mode: TlsMode, defaulted: bool) -> UsageError {
-    let name = match mode {
-        TlsMode::Skip => "skip",
-        TlsMode::Opportunistic => "opportunistic",
-        TlsMode::Starttls => "starttls",
-        TlsMode::Implicit => "implicit",
-    };
-    let how = if defaulted { " (the default)" } else { "" };
-    UsageError(format!(
-        "--tls {name}{how} is not available yet in this version of send; use --tls skip"
-    ))
 }
 
 /// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 address.
@@ -575,7 +598,10 @@ async fn run(plan: &Plan) -> Outcome {
 ///
 /// TLS and AUTH are wired in here when they land: implicit TLS wraps the stream before
 /// the greeting, STARTTLS and AUTH follow EHLO ([`negotiate_tls`] fills `outcome.tls`).
-async fn open_session(plan: &Plan, outcome: &mut Outcome) -> Result<Client<TcpStream>, ErrorInfo> {
+async fn open_session(
+    plan: &Plan,
+    outcome: &mut Outcome,
+) -> Result<Client<MaybeTls<TcpStream>>, ErrorInfo> {
     // One deadline for the name lookup and the TCP connection together.
     let deadline = Instant::now() + plan.timeouts.connect;
     let addrs = resolve(&plan.target, deadline).await?;
@@ -583,25 +609,29 @@ async fn open_session(plan: &Plan, outcome: &mut Outcome) -> Result<Client<TcpSt
     let stream = connect_tcp(&addrs[..], left)
         .await
         .map_err(|e| ErrorInfo::from_error(&e))?;
-    let mut client = Client::new(stream, client_config(plan));
-    let res = client.handshake().await;
+    let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
+    // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with the
+    // library's fallback rules).
+    let res = client.establish(&plan.tls, &plan.target.host).await;
     outcome.greeting = client.greeting().cloned();
     outcome.capabilities = client
         .capabilities()
         .map(|c| c.keywords().collect())
         .unwrap_or_default();
+    outcome.tls = client.tls_report().map(tls_json);
     res.map_err(|e| ErrorInfo::from_error(&e))?;
-    outcome.tls = negotiate_tls(plan.tls)?;
     Ok(client)
 }
 
-/// The TLS step after EHLO. Not wired yet: only `--tls skip` gets this far (`plan`
-/// refuses the others), and skipping TLS reports `"tls": null`.
-fn negotiate_tls(mode: TlsMode) -> Result<Option<Json>, ErrorInfo> {
-    match mode {
-        TlsMode::Skip => Ok(None),
-        other => Err(ErrorInfo::usage(tls_unavailable(other, false).0)),
-    }
+/// The contract's `tls` object.
+fn tls_json(r: &smtp_courier::tls::TlsReport) -> Json {
+    Json::obj([
+        ("version", r.version.as_deref().into()),
+        ("cipher", r.cipher.as_deref().into()),
+        ("verified", r.verified.into()),
+        ("verify_error", r.verify_error.as_deref().into()),
+        ("fallback", r.fallback.into()),
+    ])
 }
 
 fn client_config(plan: &Plan) -> ClientConfig {

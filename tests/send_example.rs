@@ -522,18 +522,7 @@ async fn usage_errors_exit_64_and_send_nothing() {
         );
     }
 
-    // The default TLS mode (starttls) is not available yet; nor is MX delivery.
-    let run = send(&[
-        "--server",
-        &server,
-        "--from",
-        "me@example.org",
-        "--to",
-        "a@example.net",
-    ])
-    .await;
-    assert_eq!(run.status, 64);
-    assert!(run.stderr.contains("--tls starttls"), "{}", run.stderr);
+    // MX delivery is not available yet: no --server is a usage error.
     let run = send(&[
         "--tls",
         "skip",
@@ -548,6 +537,28 @@ async fn usage_errors_exit_64_and_send_nothing() {
 
     assert_eq!(sink.stats().connections, 1, "no usage error may connect");
     assert_eq!(sink.messages().len(), 1);
+
+    // The default TLS mode is starttls: the sink offers no STARTTLS, so the run fails
+    // with a transient tls error and nothing is sent in plaintext.
+    let run = send(&[
+        "--server",
+        &server,
+        "--from",
+        "me@example.org",
+        "--to",
+        "a@example.net",
+        "--json",
+    ])
+    .await;
+    assert_eq!(run.status, 75, "stderr: {}", run.stderr);
+    let v = run.json();
+    assert_eq!(v["error"]["kind"], "tls");
+    assert_eq!(v["error"]["permanent"], false);
+    assert_eq!(v["error"]["command"], "STARTTLS");
+    assert_eq!(v["tls"], serde_json::Value::Null);
+    assert_eq!(v["transactions"][0]["recipients"][0]["status"], "transient");
+    assert_eq!(sink.stats().connections, 2);
+    assert_eq!(sink.messages().len(), 1, "nothing sent without TLS");
 }
 
 #[tokio::test]
@@ -817,20 +828,23 @@ async fn sink_answers_odd_input_and_keeps_serving() {
     use tokio::io::AsyncReadExt;
     let sink = Sink::start().await.unwrap();
     let mut raw = tokio::net::TcpStream::connect(sink.addr()).await.unwrap();
-    raw.write_all(b"\xff\xfe\r\nMAIL FROM:<a@b>\r\nEHLO x\r\nRCPT TO:<c\rd@e>\r\nDATA\r\n")
-        .await
-        .unwrap();
+    raw.write_all(
+        b"\xff\xfe\r\nMAIL FROM:<a@b>\r\nEHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c\rd@e>\r\nDATA\r\n",
+    )
+    .await
+    .unwrap();
     raw.write_all(&vec![b'x'; 10_000]).await.unwrap();
     let mut replies = Vec::new();
     raw.read_to_end(&mut replies).await.unwrap();
     let replies = String::from_utf8_lossy(&replies);
     let codes: Vec<&str> = replies.lines().filter_map(|l| l.get(..4)).collect();
-    // Greeting, unknown command, MAIL before EHLO, the EHLO reply (5 lines), a RCPT with a
-    // control character, DATA without a transaction, then the over-long line closes it.
+    // Greeting, unknown command, MAIL before EHLO, the EHLO reply (5 lines), MAIL, a RCPT
+    // with a control character, DATA without a recipient, then the over-long line closes it.
     assert_eq!(
         codes,
         [
-            "220 ", "502 ", "503 ", "250-", "250-", "250-", "250-", "250 ", "501 ", "503 ", "500 "
+            "220 ", "502 ", "503 ", "250-", "250-", "250-", "250-", "250 ", "250 ", "501 ", "554 ",
+            "500 "
         ],
         "{replies}"
     );

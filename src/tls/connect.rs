@@ -119,6 +119,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     fn after_handshake(&mut self, report: &TlsReport) {
         self.session.set_tls_active();
         self.session.set_tls_verified(report.verified);
+        // RFC 9266: the TLS 1.3 exporter is what SCRAM -PLUS binds to (None for TLS 1.2).
+        self.set_channel_binding(report.tls_exporter.clone());
         self.tls = Some(report.clone());
     }
 
@@ -162,7 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
 impl Client<MaybeTls<TcpStream>> {
     /// Sets the session up as `tls` says: greeting, EHLO, and STARTTLS or implicit TLS.
     /// On failure the client keeps what it learned (greeting, capabilities, TLS report)
-    /// for reporting.
+    /// for reporting, but the session is unusable: nothing more is sent on it.
     ///
     /// - [`TlsMode::Skip`]: greeting and EHLO.
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.

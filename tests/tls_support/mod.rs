@@ -129,11 +129,14 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Picks one of the certificates of [`PKI`].
+pub type CertOf = fn(&Pki) -> &Leaf;
+
 /// How the server sets TLS up.
 #[derive(Clone, Copy)]
 pub struct TlsSetup {
     /// The certificate it presents.
-    pub cert: fn(&Pki) -> &Leaf,
+    pub cert: CertOf,
     /// TLS 1.2 only (the default offers 1.3 and 1.2).
     pub tls12_only: bool,
     /// Ask for a client certificate (optional) and record it.
@@ -143,7 +146,7 @@ pub struct TlsSetup {
 }
 
 impl TlsSetup {
-    pub fn with(cert: fn(&Pki) -> &Leaf) -> Self {
+    pub fn with(cert: CertOf) -> Self {
         Self {
             cert,
             tls12_only: false,
