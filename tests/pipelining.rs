@@ -39,11 +39,21 @@ async fn transact(
 }
 
 #[track_caller]
-fn assert_refused(report: &TransactionReport, i: usize, command: CommandKind, code: u16, status: RecipientStatus) {
+fn assert_refused(
+    report: &TransactionReport,
+    i: usize,
+    command: CommandKind,
+    code: u16,
+    status: RecipientStatus,
+) {
     let r = &report.recipients[i];
     let e = r.result.as_ref().expect_err("refused");
     assert_eq!(e.command(), Some(command), "recipient {i}: {e}");
-    assert_eq!(e.code().map(|c| c.as_u16()), Some(code), "recipient {i}: {e}");
+    assert_eq!(
+        e.code().map(|c| c.as_u16()),
+        Some(code),
+        "recipient {i}: {e}"
+    );
     assert_eq!(r.status(), status, "recipient {i}: {e}");
 }
 
@@ -68,7 +78,10 @@ async fn group_goes_out_in_one_write() {
     let t = server.finish().await;
     let mail_at = t.received.windows(4).position(|w| w == b"MAIL").unwrap();
     let w = log.write_covering(mail_at).unwrap();
-    assert!(w.offset == mail_at && w.offered >= g.len(), "group split across writes: {w:?}");
+    assert!(
+        w.offset == mail_at && w.offered >= g.len(),
+        "group split across writes: {w:?}"
+    );
 
     // Twin: without PIPELINING each command is its own write, after the previous reply.
     let (io, server) = ScriptedServer::start(script![
@@ -86,11 +99,20 @@ async fn group_goes_out_in_one_write() {
     ]);
     let log = io.log();
     let mut client = Client::open(io, config()).await.unwrap();
-    assert!(client.send_bytes(&env(&["b@example.net"]), b"hi").await.unwrap().all_delivered());
+    assert!(
+        client
+            .send_bytes(&env(&["b@example.net"]), b"hi")
+            .await
+            .unwrap()
+            .all_delivered()
+    );
     drop(client);
     let t = server.finish().await;
     let mail_at = t.received.windows(4).position(|w| w == b"MAIL").unwrap();
-    assert_eq!(log.write_covering(mail_at).unwrap().offered, "MAIL FROM:<a@example.org>\r\n".len());
+    assert_eq!(
+        log.write_covering(mail_at).unwrap().offered,
+        "MAIL FROM:<a@example.org>\r\n".len()
+    );
 }
 
 #[tokio::test]
@@ -100,10 +122,15 @@ async fn server_answering_as_it_reads_does_not_deadlock() {
     // block on its write while the server blocks on its replies.
     let to: Vec<String> = (0..60).map(|i| format!("user{i}@example.net")).collect();
     let to: Vec<&str> = to.iter().map(String::as_str).collect();
-    let mut steps = vec![expect("MAIL FROM:<a@example.org>\r\n"), send("250 2.1.0 ok\r\n")];
+    let mut steps = vec![
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n"),
+    ];
     for r in &to {
         steps.push(expect(format!("RCPT TO:<{r}>\r\n")));
-        steps.push(send("250 2.1.5 ok, and a reply text long enough to fill the pipe\r\n"));
+        steps.push(send(
+            "250 2.1.5 ok, and a reply text long enough to fill the pipe\r\n",
+        ));
     }
     steps.push(expect("DATA\r\n"));
     steps.push(send("354 go\r\n"));
@@ -118,7 +145,13 @@ async fn server_answering_as_it_reads_does_not_deadlock() {
 async fn rcpt_refusals_mixed_with_accepted() {
     // Greylisting (451), unknown user (550) and a recipient limit (552, RFC 5321
     // §4.5.3.1.10: treated as 452) in one batch, as Postfix gives them.
-    let to = ["ok1@example.net", "grey@example.net", "gone@example.net", "many@example.net", "ok2@example.net"];
+    let to = [
+        "ok1@example.net",
+        "grey@example.net",
+        "gone@example.net",
+        "many@example.net",
+        "ok2@example.net",
+    ];
     let steps = vec![
         expect(group(&to)),
         send(
@@ -131,9 +164,27 @@ async fn rcpt_refusals_mixed_with_accepted() {
     let (report, _) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
     assert!(report.error.is_none(), "{report:?}");
     assert_eq!(report.recipients[0].status(), RecipientStatus::Delivered);
-    assert_refused(&report, 1, CommandKind::Rcpt, 451, RecipientStatus::Transient);
-    assert_refused(&report, 2, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
-    assert_refused(&report, 3, CommandKind::Rcpt, 552, RecipientStatus::Transient);
+    assert_refused(
+        &report,
+        1,
+        CommandKind::Rcpt,
+        451,
+        RecipientStatus::Transient,
+    );
+    assert_refused(
+        &report,
+        2,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_refused(
+        &report,
+        3,
+        CommandKind::Rcpt,
+        552,
+        RecipientStatus::Transient,
+    );
     assert_eq!(report.recipients[4].status(), RecipientStatus::Delivered);
     assert_eq!(report.delivered().count(), 2);
     assert_eq!(report.data.as_ref().unwrap().code().as_u16(), 250);
@@ -143,7 +194,10 @@ async fn rcpt_refusals_mixed_with_accepted() {
 async fn mail_refused_550_and_451() {
     // Postfix refusing the sender (550 blocklisted / 451 temporary lookup failure), then
     // answering the rest of the group with 503 "need MAIL" / "need RCPT".
-    for (code, status) in [(550, RecipientStatus::Permanent), (451, RecipientStatus::Transient)] {
+    for (code, status) in [
+        (550, RecipientStatus::Permanent),
+        (451, RecipientStatus::Transient),
+    ] {
         let to = ["b@example.net", "c@example.net"];
         let steps = vec![
             expect(group(&to)),
@@ -156,7 +210,10 @@ async fn mail_refused_550_and_451() {
         for i in 0..2 {
             assert_refused(&report, i, CommandKind::Mail, code, status);
         }
-        assert_eq!(report.error.as_ref().and_then(Error::command), Some(CommandKind::Mail));
+        assert_eq!(
+            report.error.as_ref().and_then(Error::command),
+            Some(CommandKind::Mail)
+        );
         assert!(t.data.is_empty());
     }
     // Twin: the same group accepted.
@@ -166,7 +223,14 @@ async fn mail_refused_550_and_451() {
         data("hi\r\n.\r\n"),
         send("250 ok\r\n"),
     ];
-    let (report, _) = transact(config(), EHLO_PIPELINING, steps, &["b@example.net"], b"hi\r\n").await;
+    let (report, _) = transact(
+        config(),
+        EHLO_PIPELINING,
+        steps,
+        &["b@example.net"],
+        b"hi\r\n",
+    )
+    .await;
     assert!(report.all_delivered());
 }
 
@@ -174,27 +238,48 @@ async fn mail_refused_550_and_451() {
 async fn data_refused_554_and_451() {
     // DATA refused although recipients were accepted (a policy check at DATA, as Postfix
     // smtpd_data_restrictions, or a temporary queue-file error).
-    for (code, status) in [(554, RecipientStatus::Permanent), (451, RecipientStatus::Transient)] {
+    for (code, status) in [
+        (554, RecipientStatus::Permanent),
+        (451, RecipientStatus::Transient),
+    ] {
         let to = ["b@example.net", "gone@example.net"];
         let steps = vec![
             expect(group(&to)),
-            send(format!("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n{code} no data for you\r\n")),
+            send(format!(
+                "250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n{code} no data for you\r\n"
+            )),
             silence(50),
         ];
         let (report, t) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
         assert_refused(&report, 0, CommandKind::Data, code, status);
-        assert_refused(&report, 1, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
+        assert_refused(
+            &report,
+            1,
+            CommandKind::Rcpt,
+            550,
+            RecipientStatus::Permanent,
+        );
         assert!(t.data.is_empty(), "no message data after a refused DATA");
     }
     // The same codes as the final reply, after the data.
-    for (code, status) in [(554, RecipientStatus::Permanent), (451, RecipientStatus::Transient)] {
+    for (code, status) in [
+        (554, RecipientStatus::Permanent),
+        (451, RecipientStatus::Transient),
+    ] {
         let steps = vec![
             expect(group(&["b@example.net"])),
             send("250 ok\r\n250 ok\r\n354 go\r\n"),
             data("hi\r\n.\r\n"),
             send(format!("{code} content refused\r\n")),
         ];
-        let (report, _) = transact(config(), EHLO_PIPELINING, steps, &["b@example.net"], b"hi\r\n").await;
+        let (report, _) = transact(
+            config(),
+            EHLO_PIPELINING,
+            steps,
+            &["b@example.net"],
+            b"hi\r\n",
+        )
+        .await;
         assert_refused(&report, 0, CommandKind::DataEnd, code, status);
     }
 }
@@ -218,8 +303,20 @@ async fn all_recipients_refused_sends_no_data() {
         show(&t.received),
         show(b"EHLO localhost\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<x@example.net>\r\nRCPT TO:<y@example.net>\r\n")
     );
-    assert_refused(&report, 0, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
-    assert_refused(&report, 1, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_refused(
+        &report,
+        1,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
     assert!(report.data.is_none() && report.error.is_some());
 
     // Twin: one accepted recipient, and DATA and the data follow.
@@ -241,13 +338,21 @@ async fn all_recipients_refused_sends_no_data() {
     // Pipelined: DATA was in the group; the server refuses it, and no data follows.
     let steps = vec![
         expect(group(&to)),
-        send("250 ok\r\n550 5.1.1 unknown\r\n550 5.1.1 unknown\r\n554 5.5.1 no valid recipients\r\n"),
+        send(
+            "250 ok\r\n550 5.1.1 unknown\r\n550 5.1.1 unknown\r\n554 5.5.1 no valid recipients\r\n",
+        ),
         silence(100),
     ];
     let (report, t) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
     assert!(t.data.is_empty());
     assert!(t.received.ends_with(b"DATA\r\n"));
-    assert_refused(&report, 0, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
 }
 
 #[tokio::test]
@@ -261,9 +366,22 @@ async fn data_354_without_accepted_recipients_gets_empty_data() {
         data(".\r\n"),
         send("554 5.5.1 no valid recipients\r\n"),
     ];
-    let (report, t) = transact(config(), EHLO_PIPELINING, steps, &["x@example.net"], b"secret\r\n").await;
+    let (report, t) = transact(
+        config(),
+        EHLO_PIPELINING,
+        steps,
+        &["x@example.net"],
+        b"secret\r\n",
+    )
+    .await;
     assert_eq!(t.data, [b".\r\n".to_vec()]);
-    assert_refused(&report, 0, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
 }
 
 #[tokio::test]
@@ -271,11 +389,19 @@ async fn mail_550_then_hang_up_stays_permanent() {
     // A server that refuses the sender and hangs up without answering the rest of the
     // group (mox's pipelining tests model this): the 550 already read decides.
     for (reply, code, status) in [
-        ("550 5.7.1 sender blocked\r\n", 550, RecipientStatus::Permanent),
+        (
+            "550 5.7.1 sender blocked\r\n",
+            550,
+            RecipientStatus::Permanent,
+        ),
         ("451 4.3.0 try later\r\n", 451, RecipientStatus::Transient),
     ] {
         let to = ["b@example.net", "c@example.net"];
-        let steps = vec![expect("MAIL FROM:<a@example.org>\r\n"), send(reply), close()];
+        let steps = vec![
+            expect("MAIL FROM:<a@example.org>\r\n"),
+            send(reply),
+            close(),
+        ];
         let (report, _) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
         assert_refused(&report, 0, CommandKind::Mail, code, status);
         assert_refused(&report, 1, CommandKind::Mail, code, status);
@@ -288,13 +414,30 @@ async fn mail_550_then_hang_up_stays_permanent() {
         close(),
     ];
     let (report, _) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
-    assert_refused(&report, 0, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
-    assert!(matches!(report.recipients[1].result, Err(Error::Closed { .. })), "{report:?}");
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert!(
+        matches!(report.recipients[1].result, Err(Error::Closed { .. })),
+        "{report:?}"
+    );
     // Twin: a hang-up before any reply is transient for everyone.
     let steps = vec![expect("MAIL FROM:<a@example.org>\r\n"), close()];
     let (report, _) = transact(config(), EHLO_PIPELINING, steps, &to, b"hi\r\n").await;
     for r in &report.recipients {
-        assert!(matches!(r.result, Err(Error::Closed { command: Some(CommandKind::Mail) })), "{r:?}");
+        assert!(
+            matches!(
+                r.result,
+                Err(Error::Closed {
+                    command: Some(CommandKind::Mail)
+                })
+            ),
+            "{r:?}"
+        );
         assert_eq!(r.status(), RecipientStatus::Transient);
     }
 }
@@ -309,12 +452,32 @@ async fn close_after_final_dot_is_never_success() {
         data("hi\r\n.\r\n"),
         close(),
     ];
-    let (report, _) =
-        transact(config(), EHLO_PIPELINING, steps, &["b@example.net", "gone@example.net"], b"hi\r\n").await;
+    let (report, _) = transact(
+        config(),
+        EHLO_PIPELINING,
+        steps,
+        &["b@example.net", "gone@example.net"],
+        b"hi\r\n",
+    )
+    .await;
     let r = &report.recipients[0];
-    assert!(matches!(r.result, Err(Error::Closed { command: Some(CommandKind::DataEnd) })), "{r:?}");
+    assert!(
+        matches!(
+            r.result,
+            Err(Error::Closed {
+                command: Some(CommandKind::DataEnd)
+            })
+        ),
+        "{r:?}"
+    );
     assert_eq!(r.status(), RecipientStatus::Transient);
-    assert_refused(&report, 1, CommandKind::Rcpt, 550, RecipientStatus::Permanent);
+    assert_refused(
+        &report,
+        1,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
     assert!(report.data.is_none());
     assert!(report.error.as_ref().unwrap().is_transient());
 
@@ -326,7 +489,14 @@ async fn close_after_final_dot_is_never_success() {
         send("250 2.0.0 queued\r\n"),
         close(),
     ];
-    let (report, _) = transact(config(), EHLO_PIPELINING, steps, &["b@example.net"], b"hi\r\n").await;
+    let (report, _) = transact(
+        config(),
+        EHLO_PIPELINING,
+        steps,
+        &["b@example.net"],
+        b"hi\r\n",
+    )
+    .await;
     assert!(report.all_delivered(), "{report:?}");
 }
 
@@ -342,7 +512,13 @@ async fn service_closing_421_mid_group() {
     let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), steps]);
     let mut client = Client::open(io, config()).await.unwrap();
     let report = client.send_bytes(&env(&to), b"hi\r\n").await.unwrap();
-    assert_refused(&report, 0, CommandKind::Rcpt, 421, RecipientStatus::Transient);
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        421,
+        RecipientStatus::Transient,
+    );
     assert_eq!(report.recipients[1].status(), RecipientStatus::Transient);
     assert!(!client.is_usable());
     assert!(client.send_bytes(&env(&to), b"hi\r\n").await.is_err());
@@ -364,9 +540,15 @@ async fn rset_joins_the_next_group_after_a_failure() {
         send("250 queued\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    let first = client.send_bytes(&env(&["gone@example.net"]), b"hi\r\n").await.unwrap();
+    let first = client
+        .send_bytes(&env(&["gone@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     assert!(first.error.is_some());
-    let second = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let second = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     assert!(second.all_delivered(), "{second:?}");
     drop(client);
     server.finish().await;
@@ -382,8 +564,14 @@ async fn rset_joins_the_next_group_after_a_failure() {
         send("250 queued\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    client.send_bytes(&env(&["gone@example.net"]), b"hi\r\n").await.unwrap();
-    let second = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    client
+        .send_bytes(&env(&["gone@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
+    let second = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     assert!(second.all_delivered(), "{second:?}");
     drop(client);
     server.finish().await;

@@ -490,6 +490,7 @@ async fn usage_errors_exit_64_and_send_nothing() {
             "opportunistic",
         ),
         (&["--to", "a@example.net", "--8bitmime"], "--8bitmime"),
+        (&["--to", "a@example.net", "--auth-pass", "p"], "--auth-pass"),
         (
             &[
                 "--to",
@@ -498,8 +499,10 @@ async fn usage_errors_exit_64_and_send_nothing() {
                 "u",
                 "--auth-pass",
                 "p",
+                "--auth-mech",
+                "PLAIN,BOGUS",
             ],
-            "--auth-user",
+            "--auth-mech",
         ),
         (&["--to", "a@example.net", "--level", "secure"], "--level"),
         (&["--to", "a@example.net", "--repeat", "0"], "--repeat"),
@@ -559,6 +562,37 @@ async fn usage_errors_exit_64_and_send_nothing() {
     assert_eq!(v["transactions"][0]["recipients"][0]["status"], "transient");
     assert_eq!(sink.stats().connections, 2);
     assert_eq!(sink.messages().len(), 1, "nothing sent without TLS");
+}
+
+#[tokio::test]
+async fn auth_not_offered_is_a_permanent_auth_error_before_mail() {
+    // A server that offers no AUTH (the sink), asked for credentials: the run fails with
+    // kind auth, permanent, and no MAIL is sent. Twin: without credentials it delivers.
+    let sink = Sink::start().await.unwrap();
+    let server = sink.addr().to_string();
+    let base = [
+        "--server",
+        server.as_str(),
+        "--tls",
+        "skip",
+        "--json",
+        "--from",
+        "me@example.org",
+        "--to",
+        "a@example.net",
+    ];
+    let run = send(&base).await;
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert_eq!(sink.messages().len(), 1);
+
+    let run = send(&[&base[..], &["--auth-user", "u", "--auth-pass", "p"]].concat()).await;
+    assert_eq!(run.status, 69, "stderr: {}", run.stderr);
+    let v = run.json();
+    assert_eq!(v["error"]["kind"], "auth");
+    assert_eq!(v["error"]["permanent"], true);
+    assert_eq!(v["auth"], serde_json::Value::Null);
+    assert_eq!(v["transactions"][0]["recipients"][0]["status"], "permanent");
+    assert_eq!(sink.messages().len(), 1, "no MAIL after a failed AUTH");
 }
 
 #[tokio::test]

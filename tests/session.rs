@@ -19,7 +19,9 @@ fn env(to: &[&str]) -> Envelope {
 /// A complete pipelined transaction for one recipient with `body_wire` as the data.
 fn pipelined_tx(to: &str, body_wire: &str) -> Vec<Step> {
     vec![
-        expect(format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\nDATA\r\n")),
+        expect(format!(
+            "MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\nDATA\r\n"
+        )),
         send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n"),
         data(body_wire),
         send("250 2.0.0 queued\r\n"),
@@ -29,7 +31,10 @@ fn pipelined_tx(to: &str, body_wire: &str) -> Vec<Step> {
 #[track_caller]
 fn assert_protocol(err: &Error, command: Option<CommandKind>, error: ProtocolError) {
     match err {
-        Error::Protocol { command: c, error: e } => {
+        Error::Protocol {
+            command: c,
+            error: e,
+        } => {
             assert_eq!((*c, e), (command, &error), "{err}");
         }
         other => panic!("expected a protocol error, got {other:?}"),
@@ -42,7 +47,8 @@ fn assert_protocol(err: &Error, command: Option<CommandKind>, error: ProtocolErr
 #[tokio::test]
 async fn malformed_greeting() {
     // Something other than SMTP on the port: an SSH banner.
-    let (io, server) = ScriptedServer::start(script![send("SSH-2.0-OpenSSH_9.6\r\n"), silence(100)]);
+    let (io, server) =
+        ScriptedServer::start(script![send("SSH-2.0-OpenSSH_9.6\r\n"), silence(100)]);
     let err = Client::open(io, config()).await.unwrap_err();
     assert_protocol(&err, None, ProtocolError::Reply(ReplyError::BadCode));
     server.finish().await;
@@ -74,10 +80,19 @@ async fn no_greeting_and_close() {
 #[tokio::test]
 async fn greeting_that_never_comes_times_out() {
     // A tarpit that accepts the connection and says nothing.
-    let config = config().timeouts(Timeouts::all(Duration::from_millis(150)));
-    let (io, server) = ScriptedServer::start(script![silence(400)]);
+    let config = config().timeouts(Timeouts::all(Duration::from_millis(250)));
+    let (io, server) = ScriptedServer::start(script![silence(600)]);
     let err = Client::open(io, config.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { phase: Phase::Greeting, command: None }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: Phase::Greeting,
+                command: None
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.is_timeout() && err.is_transient());
     server.finish().await;
 
@@ -100,7 +115,9 @@ async fn greeting_521_554_421() {
         let (io, server) = ScriptedServer::start(script![send(greeting), silence(50)]);
         let err = Client::open(io, config()).await.unwrap_err();
         match &err {
-            Error::Greeting { reply } => assert_eq!(reply.code().as_u16().to_string(), greeting[..3]),
+            Error::Greeting { reply } => {
+                assert_eq!(reply.code().as_u16().to_string(), greeting[..3])
+            }
             other => panic!("expected Error::Greeting, got {other:?}"),
         }
         assert_eq!(err.is_permanent(), permanent, "{greeting}");
@@ -116,7 +133,11 @@ async fn malformed_reply_code() {
     // A "fixup" firewall (Cisco PIX mailguard style) that overwrites reply bytes with X.
     let (io, server) = ScriptedServer::start(script![open("2X0 mx.example\r\n"), silence(50)]);
     let err = Client::open(io, config()).await.unwrap_err();
-    assert_protocol(&err, Some(CommandKind::Ehlo), ProtocolError::Reply(ReplyError::BadCode));
+    assert_protocol(
+        &err,
+        Some(CommandKind::Ehlo),
+        ProtocolError::Reply(ReplyError::BadCode),
+    );
     server.finish().await;
 
     // Twin: the same reply unmangled.
@@ -128,13 +149,18 @@ async fn malformed_reply_code() {
 #[tokio::test]
 async fn mismatched_multiline_codes() {
     // A proxy that splices two replies into one multiline reply.
-    let (io, server) =
-        ScriptedServer::start(script![open("250-mx.example\r\n550 5.7.1 relay denied\r\n"), silence(50)]);
+    let (io, server) = ScriptedServer::start(script![
+        open("250-mx.example\r\n550 5.7.1 relay denied\r\n"),
+        silence(50)
+    ]);
     let err = Client::open(io, config()).await.unwrap_err();
     assert_protocol(
         &err,
         Some(CommandKind::Ehlo),
-        ProtocolError::Reply(ReplyError::MixedCodes { first: 250, line: 550 }),
+        ProtocolError::Reply(ReplyError::MixedCodes {
+            first: 250,
+            line: 550,
+        }),
     );
     server.finish().await;
 
@@ -174,7 +200,11 @@ async fn endless_multiline_reply() {
         forever("250-X-FILLER\r\n"),
     ]);
     let err = Client::open(io, config()).await.unwrap_err();
-    assert_protocol(&err, Some(CommandKind::Ehlo), ProtocolError::Reply(ReplyError::TooManyLines));
+    assert_protocol(
+        &err,
+        Some(CommandKind::Ehlo),
+        ProtocolError::Reply(ReplyError::TooManyLines),
+    );
     server.finish().await;
 
     // Twin: a long but finite EHLO reply.
@@ -196,7 +226,16 @@ async fn dripping_reply_times_out_as_a_whole() {
     let config = config().timeouts(Timeouts::all(Duration::from_millis(500)));
     let (io, server) = ScriptedServer::start(script![drip(greeting, 100)]);
     let err = Client::open(io, config.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { phase: Phase::Greeting, command: None }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: Phase::Greeting,
+                command: None
+            }
+        ),
+        "{err:?}"
+    );
     server.finish().await;
 
     // Twin: the same drip, fast enough to finish within the limit.
@@ -220,18 +259,41 @@ async fn dripping_final_reply_times_out_and_is_never_success() {
         data("hi\r\n.\r\n"),
         drip("250 2.0.0 queued\r\n", 60),
     ]);
-    let mut client = Client::open(io, config).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let mut client = Client::open(io, config.clone()).await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     let r = &report.recipients[0];
     assert!(
         matches!(
             r.result,
-            Err(Error::Timeout { phase: Phase::DataTermination, command: Some(CommandKind::DataEnd) })
+            Err(Error::Timeout {
+                phase: Phase::DataTermination,
+                command: Some(CommandKind::DataEnd)
+            })
         ),
         "{r:?}"
     );
     assert_eq!(r.status(), RecipientStatus::Transient);
     assert!(!client.is_usable());
+    drop(client);
+    server.finish().await;
+
+    // Twin: the same reply dripped fast enough is a delivery.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        drip("250 2.0.0 queued\r\n", 2),
+    ]);
+    let mut client = Client::open(io, config).await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
+    assert!(report.all_delivered(), "{report:?}");
     drop(client);
     server.finish().await;
 }
@@ -263,7 +325,10 @@ async fn ehlo_refused_falls_back_to_helo() {
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
     assert!(client.capabilities().is_none());
-    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     assert!(report.all_delivered(), "{report:?}");
     client.quit().await.unwrap();
     server.finish().await;
@@ -281,7 +346,16 @@ async fn ehlo_and_helo_refused() {
         silence(50),
     ]);
     let err = Client::open(io, config()).await.unwrap_err();
-    assert!(matches!(err, Error::Reply { command: CommandKind::Helo, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Reply {
+                command: CommandKind::Helo,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.is_permanent());
     server.finish().await;
 }
@@ -320,16 +394,28 @@ async fn rset_before_second_transaction_in_lock_step() {
         send("250 2.0.0 queued\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    let first = client.send_bytes(&env(&["gone@example.net"]), b"first\r\n").await.unwrap();
+    let first = client
+        .send_bytes(&env(&["gone@example.net"]), b"first\r\n")
+        .await
+        .unwrap();
     assert_eq!(first.recipients[0].status(), RecipientStatus::Permanent);
     assert!(first.data.is_none());
-    let second = client.send_bytes(&env(&["b@example.net"]), b"second\r\n").await.unwrap();
+    let second = client
+        .send_bytes(&env(&["b@example.net"]), b"second\r\n")
+        .await
+        .unwrap();
     assert!(second.all_delivered(), "{second:?}");
-    let third = client.send_bytes(&env(&["b@example.net"]), b"third\r\n").await.unwrap();
+    let third = client
+        .send_bytes(&env(&["b@example.net"]), b"third\r\n")
+        .await
+        .unwrap();
     assert!(third.all_delivered(), "{third:?}");
     drop(client);
     let t = server.finish().await;
-    assert_eq!(t.data, [b"second\r\n.\r\n".to_vec(), b"third\r\n.\r\n".to_vec()]);
+    assert_eq!(
+        t.data,
+        [b"second\r\n.\r\n".to_vec(), b"third\r\n.\r\n".to_vec()]
+    );
 }
 
 #[tokio::test]
@@ -340,9 +426,13 @@ async fn many_transactions_on_one_connection() {
     for i in 0..8 {
         let rset = if need_rset { "RSET\r\n" } else { "" };
         let rset_reply = if need_rset { "250 ok\r\n" } else { "" };
-        steps.push(expect(format!("{rset}MAIL FROM:<a@example.org>\r\nRCPT TO:<u{i}@example.net>\r\nDATA\r\n")));
+        steps.push(expect(format!(
+            "{rset}MAIL FROM:<a@example.org>\r\nRCPT TO:<u{i}@example.net>\r\nDATA\r\n"
+        )));
         if i % 3 == 2 {
-            steps.push(send(format!("{rset_reply}250 ok\r\n550 5.1.1 no u{i}\r\n554 5.5.1 no valid recipients\r\n")));
+            steps.push(send(format!(
+                "{rset_reply}250 ok\r\n550 5.1.1 no u{i}\r\n554 5.5.1 no valid recipients\r\n"
+            )));
             need_rset = true;
         } else {
             steps.push(send(format!("{rset_reply}250 ok\r\n250 ok\r\n354 go\r\n")));
@@ -367,7 +457,10 @@ async fn many_transactions_on_one_connection() {
             assert_eq!(report.recipients[0].command(), Some(CommandKind::Rcpt));
         } else {
             assert_eq!(status, RecipientStatus::Delivered, "{i}");
-            assert_eq!(report.data.unwrap().message(), format!("2.0.0 queued as {i}"));
+            assert_eq!(
+                report.data.unwrap().message(),
+                format!("2.0.0 queued as {i}")
+            );
         }
         assert!(client.is_usable());
     }
@@ -390,7 +483,8 @@ async fn quit_221_and_close_after_quit() {
     server.finish().await;
 
     // A server (Exim under load) that closes on QUIT without answering: still fine.
-    let (io, server) = ScriptedServer::start(script![open(EHLO_PLAIN), expect("QUIT\r\n"), close()]);
+    let (io, server) =
+        ScriptedServer::start(script![open(EHLO_PLAIN), expect("QUIT\r\n"), close()]);
     let client = Client::open(io, config()).await.unwrap();
     client.quit().await.unwrap();
     server.finish().await;
@@ -403,7 +497,16 @@ async fn quit_221_and_close_after_quit() {
     ]);
     let client = Client::open(io, config()).await.unwrap();
     let err = client.quit().await.unwrap_err();
-    assert!(matches!(err, Error::Reply { command: CommandKind::Quit, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Reply {
+                command: CommandKind::Quit,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     server.finish().await;
 }
 
@@ -444,11 +547,44 @@ async fn stray_reply_after_transaction_is_never_paired() {
         silence(100),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
-    assert!(report.all_delivered(), "the transaction itself was answered: {report:?}");
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
+    assert!(
+        report.all_delivered(),
+        "the transaction itself was answered: {report:?}"
+    );
     let err = client.noop().await.unwrap_err();
     assert_protocol(&err, None, ProtocolError::Unsolicited);
-    assert!(client.send_bytes(&env(&["c@example.net"]), b"x").await.is_err());
+    assert!(
+        client
+            .send_bytes(&env(&["c@example.net"]), b"x")
+            .await
+            .is_err()
+    );
+    drop(client);
+    server.finish().await;
+
+    // Twin: one final reply, and the NOOP after it gets its own answer.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n"),
+        expect("NOOP\r\n"),
+        send("250 2.0.0 noop\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    assert!(
+        client
+            .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+            .await
+            .unwrap()
+            .all_delivered()
+    );
+    assert_eq!(client.noop().await.unwrap().message(), "2.0.0 noop");
     drop(client);
     server.finish().await;
 }
@@ -495,9 +631,32 @@ async fn idle_timeout_421_then_close() {
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
-    let err = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap_err();
+    let err = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert!(!client.is_usable());
+    drop(client);
+    server.finish().await;
+
+    // Twin: the same pause without the server timing out.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(
+        client
+            .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+            .await
+            .unwrap()
+            .all_delivered()
+    );
     drop(client);
     server.finish().await;
 }
@@ -513,14 +672,71 @@ async fn second_reply_in_lock_step_is_not_taken_for_the_next_command() {
         silence(100),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), b"hi\r\n").await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+        .await
+        .unwrap();
     let r = &report.recipients[0];
     assert!(
-        matches!(&r.result, Err(Error::Protocol { error: ProtocolError::Unsolicited, .. })),
+        matches!(
+            &r.result,
+            Err(Error::Protocol {
+                error: ProtocolError::Unsolicited,
+                ..
+            })
+        ),
         "{r:?}"
     );
     assert_eq!(r.status(), RecipientStatus::Transient);
     drop(client);
+    server.finish().await;
+
+    // Twin: one reply per command, each after its command.
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PLAIN),
+        expect("MAIL FROM:<a@example.org>\r\n"),
+        send("250 2.1.0 ok\r\n"),
+        expect("RCPT TO:<b@example.net>\r\n"),
+        send("250 2.1.5 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        data("hi\r\n.\r\n"),
+        send("250 2.0.0 queued\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    assert!(
+        client
+            .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
+            .await
+            .unwrap()
+            .all_delivered()
+    );
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "mismatch")]
+async fn harness_fails_on_wrong_bytes() {
+    // The fixture itself: a script expecting HELO fails when the client sends EHLO.
+    let (io, server) = ScriptedServer::start(script![
+        send("220 mx.example\r\n"),
+        expect("HELO localhost\r\n")
+    ]);
+    let _ = Client::open(io, config()).await;
+    server.finish().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "bytes after the end of the script")]
+async fn harness_fails_on_extra_bytes() {
+    // The fixture itself: bytes the script did not expect fail the test.
+    let (io, server) = ScriptedServer::start(script![send("220 mx.example\r\n")]);
+    let _ = Client::open(
+        io,
+        config().timeouts(Timeouts::all(Duration::from_millis(100))),
+    )
+    .await;
     server.finish().await;
 }
 
@@ -530,7 +746,8 @@ async fn second_reply_in_lock_step_is_not_taken_for_the_next_command() {
 async fn dot_stuffing_and_bare_lf_on_the_wire() {
     // What a server receives: leading dots doubled (RFC 5321 §4.5.2), every bare LF and
     // bare CR turned into CRLF, and no early end of data for "\n.\n" (SMTP smuggling).
-    let message = b"Subject: dots\n\n.leading dot\n..two\nsmuggle\n.\nMAIL FROM:<x@y>\r\nlast\rline";
+    let message =
+        b"Subject: dots\n\n.leading dot\n..two\nsmuggle\n.\nMAIL FROM:<x@y>\r\nlast\rline";
     let wire = "Subject: dots\r\n\r\n..leading dot\r\n...two\r\nsmuggle\r\n..\r\nMAIL FROM:<x@y>\r\nlast\r\nline\r\n.\r\n";
     let size = 79; // the message with CRLF line endings and a final CRLF, before stuffing
     let (io, server) = ScriptedServer::start(script![
@@ -543,7 +760,10 @@ async fn dot_stuffing_and_bare_lf_on_the_wire() {
         send("250 ok\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), message).await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), message)
+        .await
+        .unwrap();
     assert!(report.all_delivered(), "{report:?}");
     drop(client);
     server.finish().await;
@@ -555,8 +775,14 @@ async fn strict_line_endings_refuse_bare_lf_before_sending() {
     let strict = config().line_endings(LineEndings::Strict);
     let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), silence(100)]);
     let mut client = Client::open(io, strict.clone()).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), b"a\r\nb\nc\r\n").await.unwrap();
-    assert!(matches!(report.error, Some(Error::Body(BodyError::BareLf(4)))), "{report:?}");
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"a\r\nb\nc\r\n")
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.error, Some(Error::Body(BodyError::BareLf(4)))),
+        "{report:?}"
+    );
     assert_eq!(report.recipients[0].status(), RecipientStatus::Permanent);
     assert!(client.is_usable(), "nothing was sent, the session goes on");
     drop(client);
@@ -564,9 +790,15 @@ async fn strict_line_endings_refuse_bare_lf_before_sending() {
     assert_eq!(t.received, b"EHLO localhost\r\n");
 
     // Twin: CRLF-only content goes through in strict mode.
-    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), pipelined_tx("b@example.net", "a\r\nb\r\nc\r\n.\r\n")]);
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        pipelined_tx("b@example.net", "a\r\nb\r\nc\r\n.\r\n")
+    ]);
     let mut client = Client::open(io, strict).await.unwrap();
-    let report = client.send_bytes(&env(&["b@example.net"]), b"a\r\nb\r\nc\r\n").await.unwrap();
+    let report = client
+        .send_bytes(&env(&["b@example.net"]), b"a\r\nb\r\nc\r\n")
+        .await
+        .unwrap();
     assert!(report.all_delivered(), "{report:?}");
     drop(client);
     server.finish().await;
@@ -580,10 +812,16 @@ async fn body_is_streamed_and_terminator_goes_with_last_block() {
     let body = line.repeat(1500); // 102000 bytes: more than one 64 KiB block
     let mut wire = body.clone();
     wire.push_str(".\r\n");
-    let (io, server) = ScriptedServer::start(script![open(EHLO_PIPELINING), pipelined_tx("b@example.net", &wire)]);
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        pipelined_tx("b@example.net", &wire)
+    ]);
     let log = io.log();
     let mut client = Client::open(io, config()).await.unwrap();
-    let report = client.send(&env(&["b@example.net"]), body.as_bytes()).await.unwrap();
+    let report = client
+        .send(&env(&["b@example.net"]), body.as_bytes())
+        .await
+        .unwrap();
     assert!(report.all_delivered(), "{report:?}");
     drop(client);
     let t = server.finish().await;
@@ -599,5 +837,8 @@ async fn body_is_streamed_and_terminator_goes_with_last_block() {
     );
     // And the content was not all buffered into one write: the first block went earlier.
     let first = log.write_covering(data_start).unwrap();
-    assert!(first.offered < wire.len(), "whole message in one write: {first:?}");
+    assert!(
+        first.offered < wire.len(),
+        "whole message in one write: {first:?}"
+    );
 }

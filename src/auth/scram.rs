@@ -54,7 +54,7 @@ impl ScramHash {
             Self::Sha256 => sasl::common::scram::Sha256::hmac(data, key),
         };
         // HMAC accepts keys of any length, so this cannot fail.
-        mac.map(Zeroizing::new).map_err(|_| crypto_failure())
+        mac.map(Zeroizing::new).map_err(|_| self.crypto_failure())
     }
 
     fn hash(self, data: &[u8]) -> Zeroizing<Vec<u8>> {
@@ -81,14 +81,21 @@ impl ScramHash {
         if let Password::Plain(copy) = &mut pw {
             copy.zeroize();
         }
-        derived.map(Zeroizing::new).map_err(|_| crypto_failure())
+        derived
+            .map(Zeroizing::new)
+            .map_err(|_| self.crypto_failure())
     }
-}
 
-fn crypto_failure() -> AuthError {
-    AuthError::MalformedChallenge {
-        mechanism: Mechanism::ScramSha256,
-        reason: "key derivation failed",
+    /// HMAC takes keys of any length and PBKDF2 any output length here, so this is never
+    /// built; it keeps the `sasl` crate's `Result`s from becoming panics.
+    fn crypto_failure(self) -> AuthError {
+        AuthError::MalformedChallenge {
+            mechanism: match self {
+                Self::Sha1 => Mechanism::ScramSha1,
+                Self::Sha256 => Mechanism::ScramSha256,
+            },
+            reason: "key derivation failed",
+        }
     }
 }
 

@@ -43,7 +43,8 @@ const BODY_BLOCK: usize = 64 * 1024;
 ///         let n = server.read(&mut buf).await?;
 ///         got.extend_from_slice(&buf[..n]);
 ///     }
-///     server.write_all(b"250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n").await?;
+///     // MAIL, RCPT you@, RCPT nobody@, DATA: replies in command order.
+///     server.write_all(b"250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n354 go\r\n").await?;
 ///     got.clear();
 ///     while !got.ends_with(b"\r\n.\r\n") {
 ///         let n = server.read(&mut buf).await?;
@@ -348,6 +349,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 return;
             }
             if self.session.encode_body(data, &mut self.conn.wbuf).is_err() {
+                // Strict line endings refused the content: close the stream without a
+                // terminator, so the server discards the partial message.
+                self.conn.wbuf.clear();
+                let limit = self.timeouts.get(Phase::Command);
+                let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
                 return;
             }
             if self.conn.wbuf.len() >= BODY_BLOCK && !self.conn.write_block(&mut self.session, &self.timeouts).await {
@@ -406,7 +412,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Records the RFC 9266 `tls-exporter` channel binding value (label
     /// `EXPORTER-Channel-Binding`, no context, 32 bytes) after a TLS 1.3 handshake, or
     /// `None` (TLS 1.2 has no usable binding here: rustls offers no `tls-unique`).
-    #[allow(dead_code)] // Called by the TLS upgrade once it exports the value.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn set_channel_binding(&mut self, data: Option<Vec<u8>>) {
         self.channel_binding = data;
     }

@@ -600,9 +600,10 @@ impl Session {
 
     /// Parses and handles every complete reply in `buf`.
     ///
-    /// Bytes when no reply is due are a protocol error (unsolicited data), as are bytes
-    /// after the 220 reply to STARTTLS. Protocol errors poison the session and end any
-    /// running transaction; the events say so.
+    /// Bytes when no reply is due are a protocol error (unsolicited data), and so is a reply
+    /// beyond the commands awaited when `buf` was handed in (it was sent before the command
+    /// it would be paired with), as are bytes after the 220 reply to STARTTLS. Protocol
+    /// errors poison the session and end any running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
         // These bytes were read before any command queued while handling them was sent,
         // so they can answer only the commands awaited now; more replies are unsolicited

@@ -1,7 +1,12 @@
 //! Byte-exact tests of the sans-IO session: exact reply bytes in through `handle_input`,
 //! exact command bytes out of `poll_transmit`, exact `Event`s.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use bytes::BytesMut;
 
@@ -115,7 +120,10 @@ fn greeting_then_ehlo_split_anywhere() {
     s.handle_input(&mut buf);
     assert!(buf.is_empty());
     assert_tx(&mut s, b"EHLO client.example\r\n");
-    assert_eq!(s.greeting().map(Reply::code), Some(ReplyCode::SERVICE_READY));
+    assert_eq!(
+        s.greeting().map(Reply::code),
+        Some(ReplyCode::SERVICE_READY)
+    );
     assert!(!s.is_ready());
     buf.extend_from_slice(b"250-mx.example\r\n250-PIPE");
     s.handle_input(&mut buf);
@@ -143,14 +151,18 @@ fn ehlo_500_falls_back_to_helo_without_capabilities() {
     assert!(matches!(events(&mut s).as_slice(), [Event::Ready(Ok(()))]));
     assert!(s.capabilities().is_none());
     // No PIPELINING after HELO: MAIL goes out alone.
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
 
     // Positive twin: after EHLO the capabilities are known and the group is pipelined.
     let mut s = open_with(true, EHLO_PIPELINING);
     assert!(s.capabilities().is_some());
     s.mail(envelope(&["b@example.net"])).unwrap();
-    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
 }
 
 #[test]
@@ -162,19 +174,35 @@ fn ehlo_refused_other_than_500_504_fails_open() {
     assert_tx(&mut s, b"");
     let ev = events(&mut s);
     match ev.as_slice() {
-        [Event::Ready(Err(e @ Error::Reply { command: CommandKind::Ehlo, .. }))] => {
+        [
+            Event::Ready(Err(
+                e @ Error::Reply {
+                    command: CommandKind::Ehlo,
+                    ..
+                },
+            )),
+        ] => {
             assert!(e.is_permanent());
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(s.error(), Some(Error::Reply { command: CommandKind::Ehlo, .. })));
+    assert!(matches!(
+        s.error(),
+        Some(Error::Reply {
+            command: CommandKind::Ehlo,
+            ..
+        })
+    ));
     // HELO refused after the fallback: the same.
     let mut s = Session::new(config(true));
     feed(&mut s, b"220 mx.example\r\n502 no\r\n");
     // (the 502 arrived before EHLO was sent: unsolicited, see below)
     assert!(matches!(
         s.error(),
-        Some(Error::Protocol { error: ProtocolError::Unsolicited, .. })
+        Some(Error::Protocol {
+            error: ProtocolError::Unsolicited,
+            ..
+        })
     ));
     let mut s = Session::new(config(true));
     feed(&mut s, b"220 mx.example\r\n");
@@ -182,7 +210,14 @@ fn ehlo_refused_other_than_500_504_fails_open() {
     assert_tx(&mut s, b"EHLO client.example\r\nHELO client.example\r\n");
     feed(&mut s, b"451 try later\r\n");
     match events(&mut s).as_slice() {
-        [Event::Ready(Err(e @ Error::Reply { command: CommandKind::Helo, .. }))] => {
+        [
+            Event::Ready(Err(
+                e @ Error::Reply {
+                    command: CommandKind::Helo,
+                    ..
+                },
+            )),
+        ] => {
             assert!(e.is_transient());
         }
         other => panic!("{other:?}"),
@@ -192,7 +227,10 @@ fn ehlo_refused_other_than_500_504_fails_open() {
 #[test]
 fn greeting_554_and_421_end_the_session() {
     for (greeting, severity) in [
-        (&b"554 5.3.2 no SMTP service here\r\n"[..], Severity::Permanent),
+        (
+            &b"554 5.3.2 no SMTP service here\r\n"[..],
+            Severity::Permanent,
+        ),
         (b"521 5.3.2 does not accept mail\r\n", Severity::Permanent),
         (b"421 4.3.2 busy, try later\r\n", Severity::Transient),
     ] {
@@ -213,13 +251,21 @@ fn greeting_with_wrong_class_or_malformed_is_a_protocol_error() {
     for (greeting, expected) in [
         (&b"250 hello\r\n"[..], ProtocolError::UnexpectedCode(250)),
         (b"354 hello\r\n", ProtocolError::UnexpectedCode(354)),
-        (b"hello there\r\n", ProtocolError::Reply(crate::proto::reply::ReplyError::BadCode)),
+        (
+            b"hello there\r\n",
+            ProtocolError::Reply(crate::proto::reply::ReplyError::BadCode),
+        ),
     ] {
         let mut s = Session::new(config(true));
         feed(&mut s, greeting);
         assert_tx(&mut s, b"");
         match events(&mut s).as_slice() {
-            [Event::Ready(Err(Error::Protocol { command: None, error }))] => assert_eq!(*error, expected),
+            [
+                Event::Ready(Err(Error::Protocol {
+                    command: None,
+                    error,
+                })),
+            ] => assert_eq!(*error, expected),
             other => panic!("{greeting:?}: {other:?}"),
         }
     }
@@ -230,13 +276,17 @@ fn greeting_with_wrong_class_or_malformed_is_a_protocol_error() {
 #[test]
 fn pipelined_group_in_one_transmit_then_body() {
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     assert_tx(
         &mut s,
         b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n",
     );
     assert!(s.in_transaction());
-    assert!(s.mail(envelope(&["x@example.net"])).is_err(), "one transaction at a time");
+    assert!(
+        s.mail(envelope(&["x@example.net"])).is_err(),
+        "one transaction at a time"
+    );
     feed(&mut s, b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n");
     assert_no_events(&mut s);
     feed(&mut s, b"250 2.1.5 ok\r\n354 go ahead\r\n");
@@ -252,12 +302,19 @@ fn pipelined_group_in_one_transmit_then_body() {
     assert!(r.all_delivered());
     assert!(r.error.is_none());
     assert_eq!(r.data.as_ref().map(|d| d.code().as_u16()), Some(250));
-    assert!(r.recipients.iter().all(|x| x.status() == RecipientStatus::Delivered));
+    assert!(
+        r.recipients
+            .iter()
+            .all(|x| x.status() == RecipientStatus::Delivered)
+    );
     assert!(!s.in_transaction());
     assert!(!s.awaiting_reply());
     // A successful transaction is not followed by RSET.
     s.mail(envelope(&["d@example.net"])).unwrap();
-    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<d@example.net>\r\nDATA\r\n");
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<d@example.net>\r\nDATA\r\n",
+    );
 }
 
 #[test]
@@ -273,7 +330,8 @@ fn lock_step_when_server_does_not_offer_pipelining() {
 }
 
 fn lock_step_transaction(s: &mut Session) {
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     assert_tx(s, b"MAIL FROM:<a@example.org>\r\n");
     feed(s, b"250 ok\r\n");
     assert_tx(s, b"RCPT TO:<b@example.net>\r\n");
@@ -291,9 +349,18 @@ fn lock_step_transaction(s: &mut Session) {
 
 #[test]
 fn rcpt_refusals_mixed_with_accepted() {
-    let mut s = open_with(true, b"250-mx.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n");
-    s.mail(envelope(&["ok1@example.net", "gone@example.net", "busy@example.net", "many@example.net", "ok2@example.net"]))
-        .unwrap();
+    let mut s = open_with(
+        true,
+        b"250-mx.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n",
+    );
+    s.mail(envelope(&[
+        "ok1@example.net",
+        "gone@example.net",
+        "busy@example.net",
+        "many@example.net",
+        "ok2@example.net",
+    ]))
+    .unwrap();
     transmit(&mut s);
     feed(
         &mut s,
@@ -316,15 +383,33 @@ fn rcpt_refusals_mixed_with_accepted() {
             RecipientStatus::Delivered
         ]
     );
-    assert_reply_err(&r.recipients[1].result, CommandKind::Rcpt, 550, Severity::Permanent);
-    assert_reply_err(&r.recipients[2].result, CommandKind::Rcpt, 451, Severity::Transient);
-    assert_reply_err(&r.recipients[3].result, CommandKind::Rcpt, 552, Severity::Transient);
+    assert_reply_err(
+        &r.recipients[1].result,
+        CommandKind::Rcpt,
+        550,
+        Severity::Permanent,
+    );
+    assert_reply_err(
+        &r.recipients[2].result,
+        CommandKind::Rcpt,
+        451,
+        Severity::Transient,
+    );
+    assert_reply_err(
+        &r.recipients[3].result,
+        CommandKind::Rcpt,
+        552,
+        Severity::Transient,
+    );
     assert_eq!(
         r.recipients[1].result.as_ref().unwrap_err().enhanced_code(),
         EnhancedCode::new(5, 1, 1)
     );
     // Accepted recipients carry the final reply.
-    assert_eq!(r.recipients[0].reply().map(|x| x.code().as_u16()), Some(250));
+    assert_eq!(
+        r.recipients[0].reply().map(|x| x.code().as_u16()),
+        Some(250)
+    );
     assert_eq!(r.recipients[4].command(), Some(CommandKind::DataEnd));
     // Some were refused, none failed as a whole: no RSET before the next MAIL.
     s.mail(envelope(&["x@example.net"])).unwrap();
@@ -342,7 +427,12 @@ fn rcpt_552_is_transient_but_data_552_is_permanent() {
     feed(&mut s, b"552 too many recipients\r\n");
     assert_tx(&mut s, b"");
     let r = report(&mut s);
-    assert_reply_err(&r.recipients[0].result, CommandKind::Rcpt, 552, Severity::Transient);
+    assert_reply_err(
+        &r.recipients[0].result,
+        CommandKind::Rcpt,
+        552,
+        Severity::Transient,
+    );
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
     assert!(r.error.as_ref().unwrap().is_transient());
 
@@ -355,7 +445,12 @@ fn rcpt_552_is_transient_but_data_552_is_permanent() {
     send_body(&mut s, b"x");
     feed(&mut s, b"552 mailbox full\r\n");
     let r = report(&mut s);
-    assert_reply_err(&r.recipients[0].result, CommandKind::DataEnd, 552, Severity::Permanent);
+    assert_reply_err(
+        &r.recipients[0].result,
+        CommandKind::DataEnd,
+        552,
+        Severity::Permanent,
+    );
     assert_eq!(r.recipients[0].status(), RecipientStatus::Permanent);
     assert_eq!(r.data.as_ref().map(|d| d.code().as_u16()), Some(552));
 }
@@ -363,7 +458,8 @@ fn rcpt_552_is_transient_but_data_552_is_permanent() {
 #[test]
 fn all_recipients_refused_in_lock_step_sends_no_data() {
     let mut s = open_with(false, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
     feed(&mut s, b"250 ok\r\n");
     assert_tx(&mut s, b"RCPT TO:<b@example.net>\r\n");
@@ -373,13 +469,21 @@ fn all_recipients_refused_in_lock_step_sends_no_data() {
     assert_tx(&mut s, b"");
     let r = report(&mut s);
     assert!(r.data.is_none());
-    assert!(r.recipients.iter().all(|x| x.status() == RecipientStatus::Permanent));
-    assert_eq!(r.error.as_ref().and_then(Error::command), Some(CommandKind::Rcpt));
+    assert!(
+        r.recipients
+            .iter()
+            .all(|x| x.status() == RecipientStatus::Permanent)
+    );
+    assert_eq!(
+        r.error.as_ref().and_then(Error::command),
+        Some(CommandKind::Rcpt)
+    );
     assert!(!s.awaiting_reply());
 
     // Twin: one accepted, so DATA follows.
     let mut s = open_with(false, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     feed(&mut s, b"250 ok\r\n");
     feed(&mut s, b"550 no\r\n");
     feed(&mut s, b"250 ok\r\n");
@@ -389,32 +493,66 @@ fn all_recipients_refused_in_lock_step_sends_no_data() {
 #[test]
 fn pipelined_data_refused_sends_no_body() {
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     transmit(&mut s);
-    feed(&mut s, b"250 ok\r\n550 no\r\n451 later\r\n554 no valid recipients\r\n");
+    feed(
+        &mut s,
+        b"250 ok\r\n550 no\r\n451 later\r\n554 no valid recipients\r\n",
+    );
     assert_tx(&mut s, b"");
     let r = report(&mut s);
     // Each recipient keeps its own RCPT refusal, not the DATA one.
-    assert_reply_err(&r.recipients[0].result, CommandKind::Rcpt, 550, Severity::Permanent);
-    assert_reply_err(&r.recipients[1].result, CommandKind::Rcpt, 451, Severity::Transient);
+    assert_reply_err(
+        &r.recipients[0].result,
+        CommandKind::Rcpt,
+        550,
+        Severity::Permanent,
+    );
+    assert_reply_err(
+        &r.recipients[1].result,
+        CommandKind::Rcpt,
+        451,
+        Severity::Transient,
+    );
     // The transaction error is the transient one: someone may still get it later.
-    assert_eq!(r.error.as_ref().and_then(Error::code).map(ReplyCode::as_u16), Some(451));
+    assert_eq!(
+        r.error
+            .as_ref()
+            .and_then(Error::code)
+            .map(ReplyCode::as_u16),
+        Some(451)
+    );
     assert!(r.data.is_none());
     assert!(!s.sending_body());
 }
 
 #[test]
 fn data_refused_after_accepted_recipients() {
-    for (reply, severity) in [(&b"554 5.7.1 rejected\r\n"[..], Severity::Permanent), (b"451 4.3.0 later\r\n", Severity::Transient)] {
+    for (reply, severity) in [
+        (&b"554 5.7.1 rejected\r\n"[..], Severity::Permanent),
+        (b"451 4.3.0 later\r\n", Severity::Transient),
+    ] {
         let mut s = open_with(true, EHLO_PIPELINING);
-        s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+        s.mail(envelope(&["b@example.net", "c@example.net"]))
+            .unwrap();
         transmit(&mut s);
         feed(&mut s, b"250 ok\r\n250 ok\r\n550 no\r\n");
         feed(&mut s, reply);
         assert_tx(&mut s, b"");
         let r = report(&mut s);
-        assert_reply_err(&r.recipients[0].result, CommandKind::Data, reply_code(reply), severity);
-        assert_reply_err(&r.recipients[1].result, CommandKind::Rcpt, 550, Severity::Permanent);
+        assert_reply_err(
+            &r.recipients[0].result,
+            CommandKind::Data,
+            reply_code(reply),
+            severity,
+        );
+        assert_reply_err(
+            &r.recipients[1].result,
+            CommandKind::Rcpt,
+            550,
+            Severity::Permanent,
+        );
         assert_eq!(r.error.as_ref().map(Error::severity), Some(severity));
     }
 }
@@ -435,7 +573,12 @@ fn data_354_without_accepted_recipients_sends_lone_dot() {
     assert_eq!(s.pending_command(), Some(CommandKind::DataEnd));
     feed(&mut s, b"554 no valid recipients\r\n");
     let r = report(&mut s);
-    assert_reply_err(&r.recipients[0].result, CommandKind::Rcpt, 550, Severity::Permanent);
+    assert_reply_err(
+        &r.recipients[0].result,
+        CommandKind::Rcpt,
+        550,
+        Severity::Permanent,
+    );
     assert!(r.data.is_none());
     // Even a 250 to the empty data delivers nothing.
     let mut s = open_with(true, EHLO_PIPELINING);
@@ -453,15 +596,23 @@ fn data_354_without_accepted_recipients_sends_lone_dot() {
 fn mail_refused_pipelined_every_recipient_carries_it() {
     for (code, severity) in [(550, Severity::Permanent), (451, Severity::Transient)] {
         let mut s = open_with(true, EHLO_PIPELINING);
-        s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+        s.mail(envelope(&["b@example.net", "c@example.net"]))
+            .unwrap();
         transmit(&mut s);
-        feed(&mut s, format!("{code} sender refused\r\n503 need MAIL\r\n503 need MAIL\r\n503 need MAIL\r\n").as_bytes());
+        feed(
+            &mut s,
+            format!("{code} sender refused\r\n503 need MAIL\r\n503 need MAIL\r\n503 need MAIL\r\n")
+                .as_bytes(),
+        );
         assert_tx(&mut s, b"");
         let r = report(&mut s);
         for x in &r.recipients {
             assert_reply_err(&x.result, CommandKind::Mail, code, severity);
         }
-        assert_eq!(r.error.as_ref().and_then(Error::command), Some(CommandKind::Mail));
+        assert_eq!(
+            r.error.as_ref().and_then(Error::command),
+            Some(CommandKind::Mail)
+        );
     }
 }
 
@@ -474,15 +625,24 @@ fn rset_before_next_mail_only_after_failure() {
     feed(&mut s, b"250 ok\r\n550 no\r\n554 no recipients\r\n");
     assert!(report(&mut s).error.is_some());
     s.mail(envelope(&["c@example.net"])).unwrap();
-    assert_tx(&mut s, b"RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n");
+    assert_tx(
+        &mut s,
+        b"RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n",
+    );
     feed(&mut s, b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n");
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]), "the internal RSET has no event");
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::SendBody]),
+        "the internal RSET has no event"
+    );
     send_body(&mut s, b"x");
     feed(&mut s, b"250 ok\r\n");
     assert!(report(&mut s).all_delivered());
     // Success: no RSET next time.
     s.mail(envelope(&["d@example.net"])).unwrap();
-    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<d@example.net>\r\nDATA\r\n");
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<d@example.net>\r\nDATA\r\n",
+    );
 }
 
 #[test]
@@ -493,7 +653,12 @@ fn rset_in_lock_step_waits_for_its_reply() {
     assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
     feed(&mut s, b"451 try later\r\n");
     assert_tx(&mut s, b"");
-    assert_reply_err(&report(&mut s).recipients[0].result, CommandKind::Mail, 451, Severity::Transient);
+    assert_reply_err(
+        &report(&mut s).recipients[0].result,
+        CommandKind::Mail,
+        451,
+        Severity::Transient,
+    );
     s.mail(envelope(&["b@example.net"])).unwrap();
     assert_tx(&mut s, b"RSET\r\n");
     feed(&mut s, b"250 ok\r\n");
@@ -536,13 +701,19 @@ fn user_rset_noop_and_quit() {
 #[test]
 fn enhanced_codes_only_when_advertised() {
     for (ehlo, expected) in [
-        (&b"250-mx.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n"[..], EnhancedCode::new(5, 1, 1)),
+        (
+            &b"250-mx.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n"[..],
+            EnhancedCode::new(5, 1, 1),
+        ),
         (EHLO_PIPELINING, None),
     ] {
         let mut s = open_with(true, ehlo);
         s.mail(envelope(&["b@example.net"])).unwrap();
         transmit(&mut s);
-        feed(&mut s, b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no recipients\r\n");
+        feed(
+            &mut s,
+            b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no recipients\r\n",
+        );
         let r = report(&mut s);
         let e = r.recipients[0].result.as_ref().unwrap_err();
         assert_eq!(e.enhanced_code(), expected);
@@ -560,7 +731,17 @@ fn unsolicited_reply_while_idle_poisons() {
         command: None,
         error: ProtocolError::Unsolicited,
     };
-    assert!(matches!(s.error(), Some(Error::Protocol { command: None, error: ProtocolError::Unsolicited })), "{:?}", s.error());
+    assert!(
+        matches!(
+            s.error(),
+            Some(Error::Protocol {
+                command: None,
+                error: ProtocolError::Unsolicited
+            })
+        ),
+        "{:?}",
+        s.error()
+    );
     match s.mail(envelope(&["b@example.net"])) {
         Err(e) => assert_eq!(e.to_string(), err.to_string()),
         Ok(()) => panic!("must fail"),
@@ -582,14 +763,33 @@ fn reply_before_its_command_was_sent_is_unsolicited() {
     s.mail(envelope(&["b@example.net"])).unwrap();
     assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
     feed(&mut s, b"250 ok\r\n250 early\r\n");
-    assert!(matches!(s.error(), Some(Error::Protocol { error: ProtocolError::Unsolicited, .. })), "{:?}", s.error());
+    assert!(
+        matches!(
+            s.error(),
+            Some(Error::Protocol {
+                error: ProtocolError::Unsolicited,
+                ..
+            })
+        ),
+        "{:?}",
+        s.error()
+    );
     let r = report(&mut s);
-    assert!(r.recipients.iter().all(|x| x.status() == RecipientStatus::Transient));
+    assert!(
+        r.recipients
+            .iter()
+            .all(|x| x.status() == RecipientStatus::Transient)
+    );
     // The greeting: a second reply with it cannot answer EHLO.
     let mut s = Session::new(config(true));
     feed(&mut s, b"220 mx.example\r\n250 mx.example\r\n");
     match events(&mut s).as_slice() {
-        [Event::Ready(Err(Error::Protocol { error: ProtocolError::Unsolicited, .. }))] => {}
+        [
+            Event::Ready(Err(Error::Protocol {
+                error: ProtocolError::Unsolicited,
+                ..
+            })),
+        ] => {}
         other => panic!("{other:?}"),
     }
     // Twin: pipelined replies in one read are fine.
@@ -602,7 +802,10 @@ fn reply_before_its_command_was_sent_is_unsolicited() {
     let mut s = open_with(true, EHLO_PIPELINING);
     s.mail(envelope(&["b@example.net"])).unwrap();
     transmit(&mut s);
-    feed(&mut s, b"250 ok\r\n250 ok\r\n354 go\r\n250 fake delivery\r\n");
+    feed(
+        &mut s,
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 fake delivery\r\n",
+    );
     assert!(s.error().is_some());
     let ev = events(&mut s);
     let r = ev
@@ -623,7 +826,10 @@ fn unexpected_code_for_command_is_a_protocol_error() {
     feed(&mut s, b"250 ok\r\n354 what\r\n");
     assert!(matches!(
         s.error(),
-        Some(Error::Protocol { command: Some(CommandKind::Rcpt), error: ProtocolError::UnexpectedCode(354) })
+        Some(Error::Protocol {
+            command: Some(CommandKind::Rcpt),
+            error: ProtocolError::UnexpectedCode(354)
+        })
     ));
     let r = report(&mut s);
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
@@ -634,7 +840,10 @@ fn unexpected_code_for_command_is_a_protocol_error() {
     feed(&mut s, b"250 ok\r\n250 ok\r\n250 ok\r\n");
     assert!(matches!(
         s.error(),
-        Some(Error::Protocol { command: Some(CommandKind::Data), error: ProtocolError::UnexpectedCode(250) })
+        Some(Error::Protocol {
+            command: Some(CommandKind::Data),
+            error: ProtocolError::UnexpectedCode(250)
+        })
     ));
     assert!(report(&mut s).delivered().next().is_none());
 }
@@ -652,13 +861,21 @@ fn bytes_after_starttls_220_are_refused() {
         assert!(
             matches!(
                 s.error(),
-                Some(Error::Protocol { command: Some(CommandKind::StartTls), error: ProtocolError::DataAfterStartTls })
+                Some(Error::Protocol {
+                    command: Some(CommandKind::StartTls),
+                    error: ProtocolError::DataAfterStartTls
+                })
             ),
             "{:?}",
             s.error()
         );
         match events(&mut s).as_slice() {
-            [Event::StartTls(Err(Error::Protocol { error: ProtocolError::DataAfterStartTls, .. }))] => {}
+            [
+                Event::StartTls(Err(Error::Protocol {
+                    error: ProtocolError::DataAfterStartTls,
+                    ..
+                })),
+            ] => {}
             other => panic!("{other:?}"),
         }
     }
@@ -667,7 +884,10 @@ fn bytes_after_starttls_220_are_refused() {
     s.starttls().unwrap();
     transmit(&mut s);
     feed(&mut s, b"220 2.0.0 ready\r\n");
-    assert!(matches!(events(&mut s).as_slice(), [Event::StartTls(Ok(()))]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::StartTls(Ok(()))]
+    ));
     s.tls_established();
     assert!(s.capabilities().is_none());
     assert_tx(&mut s, b"EHLO client.example\r\n");
@@ -679,7 +899,8 @@ fn bytes_after_starttls_220_are_refused() {
 #[test]
 fn eof_after_pipelined_mail_550_stays_permanent() {
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     transmit(&mut s);
     feed(&mut s, b"550 5.7.1 sender blocked\r\n");
     assert_no_events(&mut s);
@@ -691,36 +912,63 @@ fn eof_after_pipelined_mail_550_stays_permanent() {
     assert!(r.error.as_ref().unwrap().is_permanent());
     // An RCPT 550 read before the hang-up stays permanent; the unanswered one is transient.
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     transmit(&mut s);
     feed(&mut s, b"250 ok\r\n550 no\r\n");
     s.handle_eof();
     let r = report(&mut s);
-    assert_reply_err(&r.recipients[0].result, CommandKind::Rcpt, 550, Severity::Permanent);
-    assert!(matches!(r.recipients[1].result, Err(Error::Closed { command: Some(CommandKind::Rcpt) })));
+    assert_reply_err(
+        &r.recipients[0].result,
+        CommandKind::Rcpt,
+        550,
+        Severity::Permanent,
+    );
+    assert!(matches!(
+        r.recipients[1].result,
+        Err(Error::Closed {
+            command: Some(CommandKind::Rcpt)
+        })
+    ));
     // Twin: EOF before any reply is transient for everyone.
     let mut s = open_with(true, EHLO_PIPELINING);
     s.mail(envelope(&["b@example.net"])).unwrap();
     transmit(&mut s);
     s.handle_eof();
     let r = report(&mut s);
-    assert!(matches!(r.recipients[0].result, Err(Error::Closed { command: Some(CommandKind::Mail) })));
+    assert!(matches!(
+        r.recipients[0].result,
+        Err(Error::Closed {
+            command: Some(CommandKind::Mail)
+        })
+    ));
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
 }
 
 #[test]
 fn eof_after_final_dot_is_unknown_outcome_never_delivered() {
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     transmit(&mut s);
     feed(&mut s, b"250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n");
     events(&mut s);
     send_body(&mut s, b"hello\r\n");
     s.handle_eof();
     let r = report(&mut s);
-    assert!(matches!(r.recipients[0].result, Err(Error::Closed { command: Some(CommandKind::DataEnd) })));
+    assert!(matches!(
+        r.recipients[0].result,
+        Err(Error::Closed {
+            command: Some(CommandKind::DataEnd)
+        })
+    ));
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
-    assert_reply_err(&r.recipients[1].result, CommandKind::Rcpt, 550, Severity::Permanent);
+    assert_reply_err(
+        &r.recipients[1].result,
+        CommandKind::Rcpt,
+        550,
+        Severity::Permanent,
+    );
     assert!(r.data.is_none());
     assert!(r.error.as_ref().unwrap().is_transient());
     assert!(s.error().is_some());
@@ -734,7 +982,10 @@ fn eof_after_final_dot_is_unknown_outcome_never_delivered() {
     feed(&mut s, b"250 ok\r\n");
     s.handle_eof();
     let ev = events(&mut s);
-    assert!(matches!(ev.as_slice(), [Event::Transaction(r)] if r.all_delivered()), "{ev:?}");
+    assert!(
+        matches!(ev.as_slice(), [Event::Transaction(r)] if r.all_delivered()),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -748,7 +999,10 @@ fn timeout_mid_transaction_is_transient() {
     let r = report(&mut s);
     assert!(matches!(
         r.recipients[0].result,
-        Err(Error::Timeout { phase: Phase::Rcpt, command: Some(CommandKind::Rcpt) })
+        Err(Error::Timeout {
+            phase: Phase::Rcpt,
+            command: Some(CommandKind::Rcpt)
+        })
     ));
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
 }
@@ -760,29 +1014,46 @@ fn size_limit_exceeded_before_any_byte() {
     let ehlo = b"250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n";
     let mut s = open_with(true, ehlo);
     match s.mail(envelope(&["b@example.net"]).with_size(1001)) {
-        Err(Error::TooLarge { size: 1001, limit: 1000 }) => {}
+        Err(Error::TooLarge {
+            size: 1001,
+            limit: 1000,
+        }) => {}
         other => panic!("{other:?}"),
     }
     assert_tx(&mut s, b"");
     assert!(!s.in_transaction());
     assert!(!s.awaiting_reply());
     // Twin: at the limit it is declared.
-    s.mail(envelope(&["b@example.net"]).with_size(1000)).unwrap();
-    assert_tx(&mut s, b"MAIL FROM:<a@example.org> SIZE=1000\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    s.mail(envelope(&["b@example.net"]).with_size(1000))
+        .unwrap();
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org> SIZE=1000\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
     // Without SIZE offered, nothing is declared.
     let mut s = open_with(true, EHLO_PIPELINING);
-    s.mail(envelope(&["b@example.net"]).with_size(1001)).unwrap();
-    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    s.mail(envelope(&["b@example.net"]).with_size(1001))
+        .unwrap();
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
 }
 
 #[test]
 fn non_ascii_envelope_needs_smtputf8() {
     let env = Envelope::new("a@example.org", ["usér@example.net"]).unwrap();
     let mut s = open_with(true, EHLO_PIPELINING);
-    assert!(matches!(s.mail(env.clone()), Err(Error::Extension("SMTPUTF8"))));
+    assert!(matches!(
+        s.mail(env.clone()),
+        Err(Error::Extension("SMTPUTF8"))
+    ));
     assert_tx(&mut s, b"");
     assert!(!s.in_transaction());
-    let mut s = open_with(true, b"250-mx.example\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n");
+    let mut s = open_with(
+        true,
+        b"250-mx.example\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
+    );
     s.mail(env).unwrap();
     assert_tx(
         &mut s,

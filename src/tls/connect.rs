@@ -119,6 +119,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     fn after_handshake(&mut self, report: &TlsReport) {
         self.session.set_tls_active();
         self.session.set_tls_verified(report.verified);
+        // RFC 9266: the tls-exporter binding for SCRAM-*-PLUS (TLS 1.3 only).
+        self.set_channel_binding(report.tls_exporter.clone());
         // RFC 9266: the TLS 1.3 exporter is what SCRAM -PLUS binds to (None for TLS 1.2).
         self.set_channel_binding(report.tls_exporter.clone());
         self.tls = Some(report.clone());

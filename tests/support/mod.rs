@@ -151,7 +151,9 @@ impl ScriptedServer {
                 inner: client,
                 log: log.clone(),
             },
-            Self { handle: Some(handle) },
+            Self {
+                handle: Some(handle),
+            },
         )
     }
 
@@ -227,18 +229,25 @@ impl Server {
                         self.out.received.extend_from_slice(&buf[..n]);
                         self.inbox.extend_from_slice(&buf[..n]);
                     }
-                    Err(_) => return Err("client never closed the connection after the script".into()),
+                    Err(_) => {
+                        return Err("client never closed the connection after the script".into());
+                    }
                 }
             }
         }
         if !self.inbox.is_empty() {
-            return Err(format!("bytes after the end of the script:\n{}", show(&self.inbox)));
+            return Err(format!(
+                "bytes after the end of the script:\n{}",
+                show(&self.inbox)
+            ));
         }
         Ok(())
     }
 
     fn io(&mut self) -> Result<&mut DuplexStream, String> {
-        self.io.as_mut().ok_or_else(|| "connection already closed".to_string())
+        self.io
+            .as_mut()
+            .ok_or_else(|| "connection already closed".to_string())
     }
 
     /// Reads more bytes into the inbox; `Ok(false)` at EOF.
@@ -361,12 +370,19 @@ fn data_end(b: &[u8], scanned: usize) -> Option<usize> {
         return Some(3);
     }
     let from = scanned.saturating_sub(4);
-    b[from..].windows(5).position(|w| w == b"\r\n.\r\n").map(|p| from + p + 5)
+    b[from..]
+        .windows(5)
+        .position(|w| w == b"\r\n.\r\n")
+        .map(|p| from + p + 5)
 }
 
 fn brief(step: &Step) -> String {
     let s = format!("{step:?}");
-    if s.len() > 60 { format!("{}…", &s[..60]) } else { s }
+    if s.len() > 60 {
+        format!("{}…", &s[..60])
+    } else {
+        s
+    }
 }
 
 /// One `poll_write` that made progress: where in the stream it started, how many bytes the
@@ -409,13 +425,21 @@ impl ClientIo {
 }
 
 impl AsyncRead for ClientIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ClientIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             let mut log = self.log.0.lock().unwrap();
