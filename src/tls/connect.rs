@@ -68,7 +68,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         loop {
             match self.next_event().await {
                 Event::StartTls(Ok(())) => break,
-                Event::StartTls(Err(Error::Reply { reply, .. })) => return Err(TlsError::Refused(reply).into()),
+                Event::StartTls(Err(Error::Reply { reply, .. })) => {
+                    return Err(TlsError::Refused(reply).into());
+                }
                 Event::StartTls(Err(e)) => {
                     if self.session.error().is_some() {
                         // Unusable (bytes injected after the 220, a lost connection): drop
@@ -80,7 +82,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
                 other => self.unexpected(other)?,
             }
         }
-        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading) else {
+        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
+        else {
             return Err(UsageError::InvalidState("TLS is already active").into());
         };
         let limit = self.timeouts.get(Phase::TlsHandshake);
@@ -108,7 +111,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         loop {
             match self.next_event().await {
                 Event::Ready(Ok(())) => break,
-                Event::Ready(Err(Error::Reply { reply, .. })) => return Err(TlsError::EhloRefused(reply).into()),
+                Event::Ready(Err(Error::Reply { reply, .. })) => {
+                    return Err(TlsError::EhloRefused(reply).into());
+                }
                 Event::Ready(Err(e)) => return Err(e),
                 other => self.unexpected(other)?,
             }
@@ -121,8 +126,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         self.session.set_tls_verified(report.verified);
         // RFC 9266: the tls-exporter binding for SCRAM-*-PLUS (TLS 1.3 only).
         self.set_channel_binding(report.tls_exporter.clone());
-        // RFC 9266: the TLS 1.3 exporter is what SCRAM -PLUS binds to (None for TLS 1.2).
-        self.set_channel_binding(report.tls_exporter.clone());
         self.tls = Some(report.clone());
     }
 
@@ -131,11 +134,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///
     /// # Errors
     /// As the handshake part of [`Client::starttls`].
-    pub async fn start_implicit_tls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
+    pub async fn start_implicit_tls(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+    ) -> Result<TlsReport, Error> {
         let name = tls.name_for(host)?;
         let outcome = new_outcome();
         let rustls_config = tls.rustls_config(outcome.clone())?;
-        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading) else {
+        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
+        else {
             return Err(UsageError::InvalidState("TLS is already active").into());
         };
         let limit = self.timeouts.get(Phase::TlsHandshake);
@@ -219,7 +227,11 @@ impl Client<MaybeTls<TcpStream>> {
         e
     }
 
-    async fn fall_back(&mut self, e: Error, peer: Option<std::net::SocketAddr>) -> Result<(), Error> {
+    async fn fall_back(
+        &mut self,
+        e: Error,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<(), Error> {
         let why = e.to_string();
         if self.is_usable() {
             // STARTTLS refused with a reply: go on in plaintext on this connection, as
@@ -227,8 +239,16 @@ impl Client<MaybeTls<TcpStream>> {
             self.tls = Some(TlsReport::fallback(why));
             return Ok(());
         }
-        let handshake_failed = matches!(e, Error::Tls(TlsError::Handshake(_) | TlsError::Verification(_)))
-            || matches!(e, Error::Timeout { phase: Phase::TlsHandshake, .. });
+        let handshake_failed = matches!(
+            e,
+            Error::Tls(TlsError::Handshake(_) | TlsError::Verification(_))
+        ) || matches!(
+            e,
+            Error::Timeout {
+                phase: Phase::TlsHandshake,
+                ..
+            }
+        );
         if !handshake_failed {
             return Err(e);
         }

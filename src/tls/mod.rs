@@ -164,7 +164,9 @@ impl TlsConfig {
             Level::May => Self::new(TlsMode::Opportunistic)
                 .with_verification(CertVerification::None)
                 .fallback(true),
-            Level::Encrypt => Self::new(TlsMode::RequiredStartTls).with_verification(CertVerification::None),
+            Level::Encrypt => {
+                Self::new(TlsMode::RequiredStartTls).with_verification(CertVerification::None)
+            }
             Level::Verify | Level::Secure => Self::new(TlsMode::RequiredStartTls),
         }
     }
@@ -241,7 +243,8 @@ impl TlsConfig {
         let chain = CertificateDer::pem_slice_iter(chain)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TlsError::Config(format!("bad client certificate: {e}")))?;
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| TlsError::Config(format!("bad client key: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key)
+            .map_err(|e| TlsError::Config(format!("bad client key: {e}")))?;
         self.client_auth = Some((chain, Arc::new(key)));
         Ok(self)
     }
@@ -355,7 +358,11 @@ impl TlsReport {
         }
     }
 
-    fn from_connection(conn: &rustls::ClientConnection, outcome: &verify::Outcome, implicit: bool) -> Self {
+    fn from_connection(
+        conn: &rustls::ClientConnection,
+        outcome: &verify::Outcome,
+        implicit: bool,
+    ) -> Self {
         let verdict = outcome.lock().ok().and_then(|g| g.clone());
         let version = conn.protocol_version().map(|v| match v {
             rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
@@ -363,9 +370,15 @@ impl TlsReport {
             other => format!("{other:?}"),
         });
         let cipher = conn.negotiated_cipher_suite().map(|s| {
-            let name = s.suite().as_str().map(str::to_owned).unwrap_or_else(|| format!("{:?}", s.suite()));
+            let name = s
+                .suite()
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{:?}", s.suite()));
             // rustls names TLS 1.3 suites "TLS13_*"; IANA names them "TLS_*".
-            name.strip_prefix("TLS13_").map(|n| format!("TLS_{n}")).unwrap_or(name)
+            name.strip_prefix("TLS13_")
+                .map(|n| format!("TLS_{n}"))
+                .unwrap_or(name)
         });
         let tls_exporter = if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
             // RFC 9266 §2: label "EXPORTER-Channel-Binding", no context, 32 octets.
@@ -384,7 +397,10 @@ impl TlsReport {
                 Some(Ok(())) => None,
                 None => Some("verification did not run".into()),
             },
-            peer_certificates: conn.peer_certificates().map(<[_]>::to_vec).unwrap_or_default(),
+            peer_certificates: conn
+                .peer_certificates()
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
             fallback: false,
             implicit,
             tls_exporter,

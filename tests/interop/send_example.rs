@@ -22,7 +22,7 @@ fn send_bin() -> std::path::PathBuf {
 }
 
 /// Runs `send` with `args` and returns (exit status, parsed JSON, stderr).
-fn run_send(args: &[&str]) -> (i32, serde_json::Value, String) {
+pub fn run_send(args: &[&str]) -> (i32, serde_json::Value, String) {
     let bin = send_bin();
     assert!(
         bin.is_file(),
@@ -47,7 +47,7 @@ fn run_send(args: &[&str]) -> (i32, serde_json::Value, String) {
 }
 
 /// A message file for `--data`, carrying `token`.
-fn data_file(env: &Env, token: &str, to: &str) -> std::path::PathBuf {
+pub fn data_file(env: &Env, token: &str, to: &str) -> std::path::PathBuf {
     let path = env.state_dir.join(format!("send-{token}.eml"));
     // Unix line endings on purpose: `send` normalises them (contract: "every line ending
     // becomes CRLF").

@@ -3,7 +3,7 @@
 //! message tokens, reading what the servers stored, a stream that records write
 //! boundaries, and Postfix log lookups.
 
-#![allow(dead_code)] // Each helper is used by some tests; TLS/AUTH tests will use the rest.
+#![allow(dead_code)] // Each helper is used by some tests, not necessarily all of them.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ pub struct Env {
     pub aiosmtpd_port: u16,
     pub aiosmtpd_maildir: PathBuf,
     pub sink_port: u16,
-    // For the TLS and AUTH tests to come (ports 2587/2465, STARTTLS on 2525/2526).
+    // For the TLS and AUTH tests (ports 2587/2465, STARTTLS on 2525/2526).
     pub submission_port: u16,
     pub submissions_port: u16,
     pub ca_file: PathBuf,
