@@ -35,8 +35,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
-use smtp_courier::proto::{Direction, Domain, Mailbox, ReversePath, Timeouts};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
+use smtp_courier::proto::{Direction, Domain, Mailbox, ReversePath, Timeouts};
 use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
 use tokio::net::TcpStream;
@@ -445,9 +445,8 @@ fn auth_settings(args: &Args) -> Result<Option<(Credentials, AuthOptions)>, Usag
     };
     let password = match &args.auth_pass {
         Some(p) => p.clone(),
-        None => std::env::var("SMTP_PASSWORD").map_err(|_| {
-            UsageError("--auth-user needs --auth-pass or SMTP_PASSWORD".to_owned())
-        })?,
+        None => std::env::var("SMTP_PASSWORD")
+            .map_err(|_| UsageError("--auth-user needs --auth-pass or SMTP_PASSWORD".to_owned()))?,
     };
     let mut options = AuthOptions::new().allow_cleartext(args.allow_cleartext_auth);
     if let Some(list) = &args.auth_mech {

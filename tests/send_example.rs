@@ -490,7 +490,10 @@ async fn usage_errors_exit_64_and_send_nothing() {
             "opportunistic",
         ),
         (&["--to", "a@example.net", "--8bitmime"], "--8bitmime"),
-        (&["--to", "a@example.net", "--auth-pass", "p"], "--auth-pass"),
+        (
+            &["--to", "a@example.net", "--auth-pass", "p"],
+            "--auth-pass",
+        ),
         (
             &[
                 "--to",

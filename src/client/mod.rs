@@ -15,7 +15,9 @@ use io::Conn;
 
 use crate::error::{Error, UsageError};
 use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
-use crate::proto::{Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport};
+use crate::proto::{
+    Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport,
+};
 
 /// How much message content is encoded before it is written out.
 const BODY_BLOCK: usize = 64 * 1024;
@@ -81,7 +83,10 @@ pub struct Client<S> {
 ///
 /// # Errors
 /// [`Error::Timeout`] with [`Phase::Connect`], or [`Error::Io`].
-pub async fn connect_tcp(addr: impl ToSocketAddrs, timeout: std::time::Duration) -> Result<TcpStream, Error> {
+pub async fn connect_tcp(
+    addr: impl ToSocketAddrs,
+    timeout: std::time::Duration,
+) -> Result<TcpStream, Error> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| Error::Timeout {
@@ -202,11 +207,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future mid-transaction leaves the session unusable.
-    pub async fn send<R: AsyncRead + Unpin>(&mut self, envelope: &Envelope, mut body: R) -> Result<TransactionReport, Error> {
+    pub async fn send<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: &Envelope,
+        mut body: R,
+    ) -> Result<TransactionReport, Error> {
         self.conn.check_idle(&mut self.session);
         match self.session.mail(envelope.clone()) {
             Ok(()) => {}
-            Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => return Ok(TransactionReport::failed(envelope, e)),
+            Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => {
+                return Ok(TransactionReport::failed(envelope, e));
+            }
             Err(e) => return Err(e),
         }
         loop {
@@ -224,7 +235,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// As [`Client::send`].
-    pub async fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<TransactionReport, Error> {
+    pub async fn send_bytes(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<TransactionReport, Error> {
         if self.session_line_endings() == LineEndings::Strict {
             if let Err(e) = check_line_endings(message) {
                 return Ok(TransactionReport::failed(envelope, Error::Body(e)));
@@ -304,14 +319,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             if let Some(ev) = self.session.poll_event() {
                 return ev;
             }
-            if !self.session.wants_write() && !self.session.awaiting_reply() && self.conn.wbuf.is_empty() {
+            if !self.session.wants_write()
+                && !self.session.awaiting_reply()
+                && self.conn.wbuf.is_empty()
+            {
                 // Nothing can produce an event: only reachable through misuse.
                 self.session
                     .abort(UsageError::InvalidState("no reply is due").into());
                 if let Some(ev) = self.session.poll_event() {
                     return ev;
                 }
-                return Event::Ready(Err(self.session.error().cloned().unwrap_or(Error::Closed { command: None })));
+                return Event::Ready(Err(self
+                    .session
+                    .error()
+                    .cloned()
+                    .unwrap_or(Error::Closed { command: None })));
             }
             self.conn.step(&mut self.session, &self.timeouts).await;
         }
@@ -324,7 +346,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .session
             .error()
             .cloned()
-            .unwrap_or(Error::Usage(UsageError::InvalidState("unexpected protocol event")));
+            .unwrap_or(Error::Usage(UsageError::InvalidState(
+                "unexpected protocol event",
+            )));
         let _ = ev;
         Err(err)
     }
@@ -356,7 +380,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
                 return;
             }
-            if self.conn.wbuf.len() >= BODY_BLOCK && !self.conn.write_block(&mut self.session, &self.timeouts).await {
+            if self.conn.wbuf.len() >= BODY_BLOCK
+                && !self
+                    .conn
+                    .write_block(&mut self.session, &self.timeouts)
+                    .await
+            {
                 return;
             }
         }

@@ -87,13 +87,19 @@ fn check_domain(s: &str) -> Result<(), AddressError> {
     }
     if let Some(inner) = s.strip_prefix('[') {
         // RFC 5321 §4.1.3 address literal.
-        let inner = inner.strip_suffix(']').ok_or(AddressError::Malformed(WHAT))?;
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or(AddressError::Malformed(WHAT))?;
         let ok = if let Some(v6) = inner.strip_prefix("IPv6:") {
             v6.parse::<std::net::Ipv6Addr>().is_ok()
         } else {
             inner.parse::<std::net::Ipv4Addr>().is_ok()
         };
-        return if ok { Ok(()) } else { Err(AddressError::Malformed(WHAT)) };
+        return if ok {
+            Ok(())
+        } else {
+            Err(AddressError::Malformed(WHAT))
+        };
     }
     let name = s.strip_suffix('.').unwrap_or(s);
     for label in name.split('.') {
@@ -101,7 +107,9 @@ fn check_domain(s: &str) -> Result<(), AddressError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !valid {
             return Err(AddressError::Malformed(WHAT));
         }
@@ -165,7 +173,9 @@ impl Mailbox {
             return Err(AddressError::TooLong(WHAT));
         }
         let at = addr.rfind('@').ok_or(AddressError::Malformed(WHAT))?;
-        let (local, domain) = addr.split_at_checked(at).ok_or(AddressError::Malformed(WHAT))?;
+        let (local, domain) = addr
+            .split_at_checked(at)
+            .ok_or(AddressError::Malformed(WHAT))?;
         let domain = domain.get(1..).ok_or(AddressError::Malformed(WHAT))?;
         check_local_part(local)?;
         let domain = Domain::new(domain)?;
@@ -203,7 +213,9 @@ fn check_local_part(local: &str) -> Result<(), AddressError> {
     }
     if let Some(inner) = local.strip_prefix('"') {
         // RFC 5321 §4.1.2 Quoted-string: qtextSMTP or a backslash pair, printable only.
-        let inner = inner.strip_suffix('"').ok_or(AddressError::Malformed(WHAT))?;
+        let inner = inner
+            .strip_suffix('"')
+            .ok_or(AddressError::Malformed(WHAT))?;
         let mut escaped = false;
         for c in inner.chars() {
             if escaped {
@@ -214,7 +226,11 @@ fn check_local_part(local: &str) -> Result<(), AddressError> {
                 return Err(AddressError::Malformed(WHAT));
             }
         }
-        return if escaped { Err(AddressError::Malformed(WHAT)) } else { Ok(()) };
+        return if escaped {
+            Err(AddressError::Malformed(WHAT))
+        } else {
+            Ok(())
+        };
     }
     // RFC 5321 §4.1.2 Dot-string: atoms separated by single dots.
     const SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
@@ -328,8 +344,13 @@ impl EsmtpParam {
     /// A malformed keyword or a value with a space, `=` or control character.
     pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, AddressError> {
         const WHAT: &str = "ESMTP parameter";
-        let kw_ok = keyword.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let kw_ok = keyword
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && keyword
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !kw_ok {
             return Err(AddressError::Malformed(WHAT));
         }
@@ -432,7 +453,10 @@ mod tests {
             assert!(Mailbox::new(bad).is_err(), "{bad:?}");
         }
         let long_local = format!("{}@example.org", "a".repeat(65));
-        assert_eq!(Mailbox::new(long_local), Err(AddressError::TooLong("local part")));
+        assert_eq!(
+            Mailbox::new(long_local),
+            Err(AddressError::TooLong("local part"))
+        );
         let ok_local = format!("{}@example.org", "a".repeat(64));
         assert!(Mailbox::new(ok_local).is_ok());
     }
@@ -441,7 +465,10 @@ mod tests {
     fn reverse_path() {
         assert_eq!(ReversePath::new(""), Ok(ReversePath::Null));
         assert_eq!(ReversePath::new("<>"), Ok(ReversePath::Null));
-        assert!(matches!(ReversePath::new("a@b.c"), Ok(ReversePath::Mailbox(_))));
+        assert!(matches!(
+            ReversePath::new("a@b.c"),
+            Ok(ReversePath::Mailbox(_))
+        ));
         assert!(ReversePath::new("a@b.c\n").is_err());
     }
 
@@ -458,8 +485,16 @@ mod tests {
 
     #[test]
     fn params() {
-        assert_eq!(EsmtpParam::new("body", Some("8BITMIME")).unwrap().to_string(), "BODY=8BITMIME");
-        assert_eq!(EsmtpParam::new("SMTPUTF8", None).unwrap().to_string(), "SMTPUTF8");
+        assert_eq!(
+            EsmtpParam::new("body", Some("8BITMIME"))
+                .unwrap()
+                .to_string(),
+            "BODY=8BITMIME"
+        );
+        assert_eq!(
+            EsmtpParam::new("SMTPUTF8", None).unwrap().to_string(),
+            "SMTPUTF8"
+        );
         assert!(EsmtpParam::new("", None).is_err());
         assert!(EsmtpParam::new("-X", None).is_err());
         assert!(EsmtpParam::new("X", Some("a=b")).is_err());

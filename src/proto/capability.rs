@@ -67,13 +67,25 @@ impl Capabilities {
             // RFC 5321 §4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), so
             // "=PLAIN" (an empty keyword) and "-X" are not keywords.
             let starts_ok = keyword.starts_with(|c: char| c.is_ascii_alphanumeric());
-            if !starts_ok || !keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            if !starts_ok
+                || !keyword
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 continue;
             }
-            let params: Vec<&str> = first_param.into_iter().filter(|p| !p.is_empty()).chain(words).collect();
+            let params: Vec<&str> = first_param
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .chain(words)
+                .collect();
             caps.apply(&keyword, &params);
             let joined = params.join(" ");
-            if !caps.keywords.iter().any(|(k, p)| *k == keyword && *p == joined) {
+            if !caps
+                .keywords
+                .iter()
+                .any(|(k, p)| *k == keyword && *p == joined)
+            {
                 caps.keywords.push((keyword, joined));
             }
         }
@@ -85,7 +97,10 @@ impl Capabilities {
             "PIPELINING" => self.pipelining = true,
             // RFC 1870 §4: "SIZE" alone or "SIZE 0" means no fixed limit.
             "SIZE" => {
-                let limit = params.first().and_then(|p| p.parse::<u64>().ok()).filter(|n| *n > 0);
+                let limit = params
+                    .first()
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .filter(|n| *n > 0);
                 self.size = Some(limit);
             }
             "8BITMIME" => self.eight_bit_mime = true,
@@ -131,12 +146,20 @@ impl Capabilities {
     /// Every keyword in the order offered, upper-cased, with its parameters joined by one
     /// space (`"SIZE 10240000"`).
     pub fn keywords(&self) -> impl Iterator<Item = String> + '_ {
-        self.keywords.iter().map(|(k, p)| if p.is_empty() { k.clone() } else { format!("{k} {p}") })
+        self.keywords.iter().map(|(k, p)| {
+            if p.is_empty() {
+                k.clone()
+            } else {
+                format!("{k} {p}")
+            }
+        })
     }
 
     /// True if `keyword` (any case) was offered.
     pub fn has(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|(k, _)| k.eq_ignore_ascii_case(keyword))
+        self.keywords
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(keyword))
     }
 
     /// PIPELINING (RFC 2920).
@@ -223,7 +246,10 @@ mod tests {
         assert!(c.enhanced_status_codes());
         assert!(!c.starttls() && !c.requiretls() && !c.binarymime());
         assert_eq!(c.size(), Some(Some(10_240_000)));
-        assert_eq!(c.auth_mechanisms(), ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]);
+        assert_eq!(
+            c.auth_mechanisms(),
+            ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
+        );
         let kw: Vec<String> = c.keywords().collect();
         assert_eq!(kw[0], "PIPELINING");
         assert_eq!(kw[1], "SIZE 10240000");
@@ -239,10 +265,23 @@ mod tests {
         assert!(c.starttls());
         assert_eq!(
             c.limits(),
-            Some(Limits { rcpt_max: Some(50), mail_max: Some(10), rcpt_domain_max: None })
+            Some(Limits {
+                rcpt_max: Some(50),
+                mail_max: Some(10),
+                rcpt_domain_max: None
+            })
         );
         let kw: Vec<String> = c.keywords().collect();
-        assert_eq!(kw, ["AUTH login plain", "SIZE", "STARTTLS", "LIMITS RCPTMAX=50 MAILMAX=10", "X-ODD a b"]);
+        assert_eq!(
+            kw,
+            [
+                "AUTH login plain",
+                "SIZE",
+                "STARTTLS",
+                "LIMITS RCPTMAX=50 MAILMAX=10",
+                "X-ODD a b"
+            ]
+        );
         assert_eq!(caps(b"250 only.domain\r\n").keywords().count(), 0);
     }
 

@@ -222,9 +222,10 @@ fn take_number(text: &[u8], max: usize) -> Option<(u16, &[u8])> {
         return None;
     }
     let (num, rest) = text.split_at_checked(digits)?;
-    let value = num
-        .iter()
-        .try_fold(0u16, |acc, d| acc.checked_mul(10)?.checked_add(u16::from(d.wrapping_sub(b'0'))))?;
+    let value = num.iter().try_fold(0u16, |acc, d| {
+        acc.checked_mul(10)?
+            .checked_add(u16::from(d.wrapping_sub(b'0')))
+    })?;
     Some((value, rest))
 }
 
@@ -242,10 +243,22 @@ mod tests {
     fn reply_code_range() {
         assert!(ReplyCode::new(199).is_none());
         assert!(ReplyCode::new(600).is_none());
-        assert_eq!(ReplyCode::new(200).map(ReplyCode::class), Some(ReplyClass::PositiveCompletion));
-        assert_eq!(ReplyCode::new(354).map(ReplyCode::class), Some(ReplyClass::PositiveIntermediate));
-        assert_eq!(ReplyCode::new(451).map(ReplyCode::class), Some(ReplyClass::TransientNegative));
-        assert_eq!(ReplyCode::new(599).map(ReplyCode::class), Some(ReplyClass::PermanentNegative));
+        assert_eq!(
+            ReplyCode::new(200).map(ReplyCode::class),
+            Some(ReplyClass::PositiveCompletion)
+        );
+        assert_eq!(
+            ReplyCode::new(354).map(ReplyCode::class),
+            Some(ReplyClass::PositiveIntermediate)
+        );
+        assert_eq!(
+            ReplyCode::new(451).map(ReplyCode::class),
+            Some(ReplyClass::TransientNegative)
+        );
+        assert_eq!(
+            ReplyCode::new(599).map(ReplyCode::class),
+            Some(ReplyClass::PermanentNegative)
+        );
     }
 
     #[test]

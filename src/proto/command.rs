@@ -164,7 +164,10 @@ mod tests {
         let d = Domain::new("client.example").unwrap();
         assert_eq!(wire(&Command::Ehlo(d.clone())), b"EHLO client.example\r\n");
         assert_eq!(wire(&Command::Helo(d)), b"HELO client.example\r\n");
-        assert_eq!(wire(&Command::Mail(ReversePath::Null, vec![])), b"MAIL FROM:<>\r\n");
+        assert_eq!(
+            wire(&Command::Mail(ReversePath::Null, vec![])),
+            b"MAIL FROM:<>\r\n"
+        );
         let from = ReversePath::new("a@b.example").unwrap();
         let params = vec![EsmtpParam::size(1234), EsmtpParam::body_8bitmime()];
         assert_eq!(
@@ -172,7 +175,10 @@ mod tests {
             b"MAIL FROM:<a@b.example> SIZE=1234 BODY=8BITMIME\r\n"
         );
         let to = Mailbox::new("c@d.example").unwrap();
-        assert_eq!(wire(&Command::Rcpt(to, vec![])), b"RCPT TO:<c@d.example>\r\n");
+        assert_eq!(
+            wire(&Command::Rcpt(to, vec![])),
+            b"RCPT TO:<c@d.example>\r\n"
+        );
         assert_eq!(wire(&Command::Data), b"DATA\r\n");
         assert_eq!(wire(&Command::Rset), b"RSET\r\n");
         assert_eq!(wire(&Command::Noop), b"NOOP\r\n");

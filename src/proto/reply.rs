@@ -339,12 +339,17 @@ mod tests {
         let r = split_everywhere(b"220 mx.test.example ESMTP Postfix\r\n");
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].code(), ReplyCode::SERVICE_READY);
-        assert_eq!(r[0].lines(), &[Bytes::from_static(b"mx.test.example ESMTP Postfix")]);
+        assert_eq!(
+            r[0].lines(),
+            &[Bytes::from_static(b"mx.test.example ESMTP Postfix")]
+        );
     }
 
     #[test]
     fn multiline_and_following_reply() {
-        let r = split_everywhere(b"250-mx.test.example\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n354 go\r\n");
+        let r = split_everywhere(
+            b"250-mx.test.example\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n354 go\r\n",
+        );
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].lines().len(), 3);
         assert_eq!(&r[0].lines()[2][..], b"SIZE 10240000");
@@ -366,11 +371,17 @@ mod tests {
         assert_eq!(plain.enhanced_code(), None);
         assert_eq!(plain.message(), "5.1.1 no such\n5.1.1 user");
         let enh = plain.with_enhanced_code_from_text();
-        assert_eq!(enh.enhanced_code().map(|c| c.to_string()).as_deref(), Some("5.1.1"));
+        assert_eq!(
+            enh.enhanced_code().map(|c| c.to_string()).as_deref(),
+            Some("5.1.1")
+        );
         assert_eq!(enh.message(), "no such\nuser");
         // class must match the reply code
         let r = parse_all(b"250 5.1.1 odd\r\n").unwrap();
-        assert_eq!(r[0].clone().with_enhanced_code_from_text().enhanced_code(), None);
+        assert_eq!(
+            r[0].clone().with_enhanced_code_from_text().enhanced_code(),
+            None
+        );
     }
 
     #[test]
@@ -388,7 +399,10 @@ mod tests {
         assert_eq!(parse_all(b"250_ok\r\n"), Err(ReplyError::BadSeparator));
         assert_eq!(
             parse_all(b"250-a\r\n550 b\r\n"),
-            Err(ReplyError::MixedCodes { first: 250, line: 550 })
+            Err(ReplyError::MixedCodes {
+                first: 250,
+                line: 550
+            })
         );
         // positive twins
         assert!(parse_all(b"250 ok\r\n").is_ok());

@@ -101,7 +101,9 @@ enum Expect {
     Helo,
     StartTls,
     /// RSET sent by the session before a transaction (`user: false`) or by the caller.
-    Rset { user: bool },
+    Rset {
+        user: bool,
+    },
     Noop,
     Quit,
     /// The reply to AUTH or to a continuation line (RFC 4954 §4).
@@ -111,7 +113,9 @@ enum Expect {
     Data,
     /// The reply to the final `.`; `discard` when the data was empty because no
     /// recipient had been accepted but the server sent 354 anyway.
-    DataEnd { discard: bool },
+    DataEnd {
+        discard: bool,
+    },
 }
 
 impl Expect {
@@ -161,7 +165,10 @@ struct Tx {
 
 impl Tx {
     fn accepted(&self) -> usize {
-        self.rcpt.iter().filter(|r| matches!(r, Some(Ok(())))).count()
+        self.rcpt
+            .iter()
+            .filter(|r| matches!(r, Some(Ok(()))))
+            .count()
     }
 
     fn mail_ok(&self) -> bool {
@@ -210,7 +217,10 @@ impl Tx {
             // Every recipient refused: the transaction error is the first transient
             // refusal (someone may still get the message later), else the first one.
             let errs = || recipients.iter().filter_map(|r| r.result.as_ref().err());
-            errs().find(|e| e.is_transient()).or_else(|| errs().next()).cloned()
+            errs()
+                .find(|e| e.is_transient())
+                .or_else(|| errs().next())
+                .cloned()
         } else if let Some(e) = self.data_error.clone() {
             Some(e)
         } else {
@@ -625,14 +635,22 @@ impl Session {
             self.expect.pop_front();
             answerable = answerable.saturating_sub(1);
             self.replies = self.replies.wrapping_add(1);
-            let reply = if self.caps.as_ref().is_some_and(Capabilities::enhanced_status_codes) {
+            let reply = if self
+                .caps
+                .as_ref()
+                .is_some_and(Capabilities::enhanced_status_codes)
+            {
                 reply.with_enhanced_code_from_text()
             } else {
                 reply
             };
             if let Some(t) = &self.config.transcript {
                 for (i, line) in reply.lines().iter().enumerate() {
-                    let sep = if i.saturating_add(1) == reply.lines().len() { ' ' } else { '-' };
+                    let sep = if i.saturating_add(1) == reply.lines().len() {
+                        ' '
+                    } else {
+                        '-'
+                    };
                     let mut s = format!("{}{sep}", reply.code());
                     push_escaped(&mut s, line);
                     t(Direction::Server, &s);
@@ -655,7 +673,9 @@ impl Session {
                     }
                 }
             }
-            if front == Expect::StartTls && matches!(self.events.back(), Some(Event::StartTls(Ok(())))) {
+            if front == Expect::StartTls
+                && matches!(self.events.back(), Some(Event::StartTls(Ok(()))))
+            {
                 // RFC 3207 §4.2 / CVE-2021-38371: nothing may follow the 220 in plaintext.
                 if !buf.is_empty() || self.parser.is_partial() {
                     self.events.pop_back();
@@ -709,7 +729,8 @@ impl Session {
         }
         let pending: Vec<Expect> = self.expect.drain(..).collect();
         if let Some(tx) = self.tx.take() {
-            self.events.push_back(Event::Transaction(tx.into_report(Some(err.clone()))));
+            self.events
+                .push_back(Event::Transaction(tx.into_report(Some(err.clone()))));
         }
         for e in pending {
             let ev = match e {
@@ -722,7 +743,9 @@ impl Session {
                 _ => continue,
             };
             // One Ready per open attempt.
-            if matches!(ev, Event::Ready(_)) && self.events.iter().any(|e| matches!(e, Event::Ready(_))) {
+            if matches!(ev, Event::Ready(_))
+                && self.events.iter().any(|e| matches!(e, Event::Ready(_)))
+            {
                 continue;
             }
             self.events.push_back(ev);
@@ -732,7 +755,10 @@ impl Session {
 
     fn handle_reply(&mut self, expect: Expect, reply: Reply) {
         let code = reply.code();
-        let refused = |command| Error::Reply { command, reply: reply.clone() };
+        let refused = |command| Error::Reply {
+            command,
+            reply: reply.clone(),
+        };
         match expect {
             Expect::Greeting => {
                 if code == super::ReplyCode::SERVICE_READY {
@@ -756,7 +782,10 @@ impl Session {
                     let helo = Command::Helo(self.config.ehlo_name.clone());
                     self.send(&helo, Expect::Helo);
                 } else if code.first_digit() == 3 {
-                    self.fail_protocol(Some(CommandKind::Ehlo), ProtocolError::UnexpectedCode(code.as_u16()));
+                    self.fail_protocol(
+                        Some(CommandKind::Ehlo),
+                        ProtocolError::UnexpectedCode(code.as_u16()),
+                    );
                 } else {
                     self.abort(refused(CommandKind::Ehlo));
                 }
@@ -767,7 +796,10 @@ impl Session {
                     self.state = State::Ready;
                     self.events.push_back(Event::Ready(Ok(())));
                 } else if code.first_digit() == 3 {
-                    self.fail_protocol(Some(CommandKind::Helo), ProtocolError::UnexpectedCode(code.as_u16()));
+                    self.fail_protocol(
+                        Some(CommandKind::Helo),
+                        ProtocolError::UnexpectedCode(code.as_u16()),
+                    );
                 } else {
                     self.abort(refused(CommandKind::Helo));
                 }
@@ -777,32 +809,44 @@ impl Session {
                     self.events.push_back(Event::StartTls(Ok(())));
                 } else {
                     // Any other reply, 250 and 3yz included, is a refusal (RFC 3207 §4).
-                    self.events.push_back(Event::StartTls(Err(refused(CommandKind::StartTls))));
+                    self.events
+                        .push_back(Event::StartTls(Err(refused(CommandKind::StartTls))));
                 }
             }
             Expect::Rset { user } => {
-                let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Rset)) };
+                let result = if code.is_positive_completion() {
+                    Ok(())
+                } else {
+                    Err(refused(CommandKind::Rset))
+                };
                 if user {
                     self.events.push_back(Event::Reset(result));
                 } else if !self.expect.contains(&Expect::Mail) {
                     // Lock-step: the RSET before a transaction was sent alone; now MAIL.
                     // Its own reply decides the transaction, whatever RSET got.
-                    let mail = self
-                        .tx
-                        .as_ref()
-                        .filter(|t| t.mail.is_none())
-                        .map(|t| Command::Mail(t.envelope.from().clone(), t.mail_params.clone()));
+                    let mail =
+                        self.tx.as_ref().filter(|t| t.mail.is_none()).map(|t| {
+                            Command::Mail(t.envelope.from().clone(), t.mail_params.clone())
+                        });
                     if let Some(mail) = mail {
                         self.send(&mail, Expect::Mail);
                     }
                 }
             }
             Expect::Noop => {
-                let result = if code.is_positive_completion() { Ok(reply) } else { Err(refused(CommandKind::Noop)) };
+                let result = if code.is_positive_completion() {
+                    Ok(reply)
+                } else {
+                    Err(refused(CommandKind::Noop))
+                };
                 self.events.push_back(Event::Noop(result));
             }
             Expect::Quit => {
-                let result = if code.is_positive_completion() { Ok(()) } else { Err(refused(CommandKind::Quit)) };
+                let result = if code.is_positive_completion() {
+                    Ok(())
+                } else {
+                    Err(refused(CommandKind::Quit))
+                };
                 self.events.push_back(Event::Quit(result));
             }
             Expect::Auth => self.handle_auth_reply(reply),
@@ -814,7 +858,9 @@ impl Session {
 
     fn handle_tx_reply(&mut self, expect: Expect, reply: Reply) {
         let code = reply.code();
-        let Some(command) = expect.command() else { return };
+        let Some(command) = expect.command() else {
+            return;
+        };
         let wants_354 = expect == Expect::Data;
         let unexpected = if wants_354 {
             code.is_positive_completion()
@@ -830,8 +876,16 @@ impl Session {
             self.fail_protocol(Some(command), ProtocolError::Unsolicited);
             return;
         };
-        let ok = code.is_positive_completion() || (wants_354 && code == super::ReplyCode::START_DATA);
-        let outcome = if ok { Ok(()) } else { Err(Error::Reply { command, reply: reply.clone() }) };
+        let ok =
+            code.is_positive_completion() || (wants_354 && code == super::ReplyCode::START_DATA);
+        let outcome = if ok {
+            Ok(())
+        } else {
+            Err(Error::Reply {
+                command,
+                reply: reply.clone(),
+            })
+        };
         let mut next: Option<(Command, Expect)> = None;
         let mut finished = false;
         match expect {
@@ -841,7 +895,8 @@ impl Session {
                 if !pipelining {
                     match tx.envelope.recipients().first() {
                         Some(first) if !failed => {
-                            next = Some((Command::Rcpt(first.clone(), Vec::new()), Expect::Rcpt(0)));
+                            next =
+                                Some((Command::Rcpt(first.clone(), Vec::new()), Expect::Rcpt(0)));
                         }
                         _ => finished = true,
                     }
@@ -854,7 +909,10 @@ impl Session {
                 if !pipelining {
                     let following = i.saturating_add(1);
                     if let Some(rcpt) = tx.envelope.recipients().get(following) {
-                        next = Some((Command::Rcpt(rcpt.clone(), Vec::new()), Expect::Rcpt(following)));
+                        next = Some((
+                            Command::Rcpt(rcpt.clone(), Vec::new()),
+                            Expect::Rcpt(following),
+                        ));
                     } else if tx.accepted() > 0 {
                         next = Some((Command::Data, Expect::Data));
                     } else {

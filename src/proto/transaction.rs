@@ -187,6 +187,9 @@ impl TransactionReport {
 
     /// The recipients that were delivered.
     pub fn delivered(&self) -> impl Iterator<Item = &Mailbox> {
-        self.recipients.iter().filter(|r| r.result.is_ok()).map(|r| &r.address)
+        self.recipients
+            .iter()
+            .filter(|r| r.result.is_ok())
+            .map(|r| &r.address)
     }
 }

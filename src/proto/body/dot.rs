@@ -80,7 +80,12 @@ impl DotStuffer {
     /// `dst` then: the message cannot be completed and the caller must abandon the data
     /// (the driver drops the connection rather than send a terminator).
     pub fn encode(&mut self, input: &[u8], dst: &mut BytesMut) -> Result<(), BodyError> {
-        dst.reserve(input.len().saturating_add(input.len() / 32).saturating_add(4));
+        dst.reserve(
+            input
+                .len()
+                .saturating_add(input.len() / 32)
+                .saturating_add(4),
+        );
         let mut rest = input;
         while let Some((&first, tail)) = rest.split_first() {
             match self.state {
@@ -110,7 +115,9 @@ impl DotStuffer {
                         let (text, from_eol) = rest.split_at(pos);
                         dst.extend_from_slice(text);
                         self.advance(pos);
-                        let Some((&eol, after)) = from_eol.split_first() else { break };
+                        let Some((&eol, after)) = from_eol.split_first() else {
+                            break;
+                        };
                         rest = after;
                         self.advance(1);
                         if eol == b'\n' {
@@ -217,7 +224,9 @@ impl DataDecoder {
     /// `buf`.
     pub fn decode(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> bool {
         while !self.done {
-            let Some(end) = memchr::memmem::find(buf, b"\r\n") else { break };
+            let Some(end) = memchr::memmem::find(buf, b"\r\n") else {
+                break;
+            };
             let line = buf.split_to(end.saturating_add(2));
             if &line[..] == b".\r\n" {
                 self.done = true;
@@ -285,13 +294,25 @@ mod tests {
             (b"x.y\r\n", b"x.y\r\n.\r\n"),
         ];
         for (input, wire) in cases {
-            assert_eq!(enc_split(input), *wire, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                enc_split(input),
+                *wire,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn smuggling_sequences_never_end_data_early() {
-        for seq in [&b"\n.\n"[..], b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r\n", b"\r\n.\r"] {
+        for seq in [
+            &b"\n.\n"[..],
+            b"\r.\r",
+            b"\n.\r\n",
+            b"\r\n.\n",
+            b"\r\n.\r\n",
+            b"\r\n.\r",
+        ] {
             let mut input = b"Subject: smuggle\r\n\r\nbefore".to_vec();
             input.extend_from_slice(seq);
             input.extend_from_slice(b"MAIL FROM:<evil@example.org>\r\nafter\r\n");
@@ -316,10 +337,19 @@ mod tests {
 
     #[test]
     fn strict_mode() {
-        assert_eq!(enc(LineEndings::Strict, b"a\r\nb\r\n").unwrap(), b"a\r\nb\r\n.\r\n");
+        assert_eq!(
+            enc(LineEndings::Strict, b"a\r\nb\r\n").unwrap(),
+            b"a\r\nb\r\n.\r\n"
+        );
         assert_eq!(enc(LineEndings::Strict, b"ab"), Ok(b"ab\r\n.\r\n".to_vec()));
-        assert_eq!(enc(LineEndings::Strict, b"ab\ncd"), Err(BodyError::BareLf(2)));
-        assert_eq!(enc(LineEndings::Strict, b"ab\rcd"), Err(BodyError::BareCr(2)));
+        assert_eq!(
+            enc(LineEndings::Strict, b"ab\ncd"),
+            Err(BodyError::BareLf(2))
+        );
+        assert_eq!(
+            enc(LineEndings::Strict, b"ab\rcd"),
+            Err(BodyError::BareCr(2))
+        );
         assert_eq!(enc(LineEndings::Strict, b"ab\r"), Err(BodyError::BareCr(2)));
         // the same bytes split so the CR ends one chunk
         let mut e = DotStuffer::new(LineEndings::Strict);
@@ -332,7 +362,16 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for input in [&b""[..], b"a", b"a\n", b"a\r", b"a\r\n", b"\n\r", b"\r\r\n\n", b"x\ny\r\nz"] {
+        for input in [
+            &b""[..],
+            b"a",
+            b"a\n",
+            b"a\r",
+            b"a\r\n",
+            b"\n\r",
+            b"\r\r\n\n",
+            b"x\ny\r\nz",
+        ] {
             let wire = enc(LineEndings::Normalize, input).unwrap();
             let (content, _) = decode(&wire);
             assert_eq!(normalized_len(input), content.len() as u64, "{input:?}");

@@ -6,4 +6,6 @@
 
 mod dot;
 
-pub use dot::{BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len};
+pub use dot::{
+    BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
+};
