@@ -28,6 +28,23 @@ pub async fn connect(
     Ok(client)
 }
 
+/// What a handshake needs, checked before anything is sent: the name to verify (and send
+/// as SNI), a rustls configuration, and where its verifier records the verdict.
+type Prepared = (
+    rustls::pki_types::ServerName<'static>,
+    std::sync::Arc<rustls::ClientConfig>,
+    verify::Outcome,
+);
+
+fn prepare(tls: &TlsConfig, host: &str) -> Result<Prepared, Error> {
+    let outcome = new_outcome();
+    Ok((
+        tls.name_for(host)?,
+        tls.rustls_config(outcome.clone())?,
+        outcome,
+    ))
+}
+
 /// Turns the error of a failed handshake into the error to report.
 fn handshake_error(e: &std::io::Error, outcome: &verify::Outcome, tls: &TlsConfig) -> Error {
     let verdict = outcome.lock().ok().and_then(|g| g.clone());
@@ -57,9 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     /// # Cancel safety
     /// Not cancel safe.
     pub async fn starttls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
-        let name = tls.name_for(host)?;
-        let outcome = new_outcome();
-        let rustls_config = tls.rustls_config(outcome.clone())?;
+        let prepared = prepare(tls, host)?;
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
         }
@@ -82,6 +97,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
                 other => self.unexpected(other)?,
             }
         }
+        let report = self.handshake_tls(tls, prepared, false).await?;
+        self.session.tls_established();
+        loop {
+            match self.next_event().await {
+                Event::Ready(Ok(())) => break,
+                Event::Ready(Err(Error::Reply { reply, .. })) => {
+                    return Err(TlsError::EhloRefused(reply).into());
+                }
+                Event::Ready(Err(e)) => return Err(e),
+                other => self.unexpected(other)?,
+            }
+        }
+        Ok(report)
+    }
+
+    /// The TLS handshake on the plaintext stream, within the TLS-handshake deadline. On
+    /// failure the session is poisoned and the stream dropped.
+    async fn handshake_tls(
+        &mut self,
+        tls: &TlsConfig,
+        (name, rustls_config, outcome): Prepared,
+        implicit: bool,
+    ) -> Result<TlsReport, Error> {
         let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
         else {
             return Err(UsageError::InvalidState("TLS is already active").into());
@@ -98,26 +136,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
             Err(_) => {
                 let err = Error::Timeout {
                     phase: Phase::TlsHandshake,
-                    command: Some(CommandKind::StartTls),
+                    command: (!implicit).then_some(CommandKind::StartTls),
                 };
                 self.session.abort(err.clone());
                 return Err(err);
             }
         };
-        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, false);
+        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, implicit);
         self.conn.io = MaybeTls::Tls(Box::new(stream));
         self.after_handshake(&report);
-        self.session.tls_established();
-        loop {
-            match self.next_event().await {
-                Event::Ready(Ok(())) => break,
-                Event::Ready(Err(Error::Reply { reply, .. })) => {
-                    return Err(TlsError::EhloRefused(reply).into());
-                }
-                Event::Ready(Err(e)) => return Err(e),
-                other => self.unexpected(other)?,
-            }
-        }
         Ok(report)
     }
 
@@ -139,35 +166,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         tls: &TlsConfig,
         host: &str,
     ) -> Result<TlsReport, Error> {
-        let name = tls.name_for(host)?;
-        let outcome = new_outcome();
-        let rustls_config = tls.rustls_config(outcome.clone())?;
-        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
-        else {
-            return Err(UsageError::InvalidState("TLS is already active").into());
-        };
-        let limit = self.timeouts.get(Phase::TlsHandshake);
-        let handshake = TlsConnector::from(rustls_config).connect(name, plain);
-        let stream = match tokio::time::timeout(limit, handshake).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let err = handshake_error(&e, &outcome, tls);
-                self.session.abort(err.clone());
-                return Err(err);
-            }
-            Err(_) => {
-                let err = Error::Timeout {
-                    phase: Phase::TlsHandshake,
-                    command: None,
-                };
-                self.session.abort(err.clone());
-                return Err(err);
-            }
-        };
-        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, true);
-        self.conn.io = MaybeTls::Tls(Box::new(stream));
-        self.after_handshake(&report);
-        Ok(report)
+        let prepared = prepare(tls, host)?;
+        self.handshake_tls(tls, prepared, true).await
     }
 }
 
