@@ -397,15 +397,66 @@ const BODIES: [&[u8]; 4] = [
 /// What the driver in [`session_feed`] saw.
 #[derive(Debug, Default)]
 struct Seen {
+    /// Whether the session may pipeline (`SessionConfig::pipelining`).
+    pipelining: bool,
+    /// How many transactions the driver runs when it can: 1, or 2 on one connection.
+    wanted: usize,
     ready: usize,
     failed_to_open: Option<Error>,
-    mail_started: bool,
+    /// Transactions that `Session::mail` accepted.
+    mail_started: usize,
     mail_refused: Option<Error>,
     send_body: usize,
-    /// How many replies had been handled when the final `.` was written: the index of
-    /// the reply to the data in the server's stream.
+    /// How many replies had been handled when the final `.` of the running transaction
+    /// was written: the index of the reply to its data in the server's stream.
     data_end_reply: Option<u64>,
-    reports: Vec<TransactionReport>,
+    /// Each report, with the `data_end_reply` of its transaction.
+    reports: Vec<(TransactionReport, Option<u64>)>,
+}
+
+impl Seen {
+    /// True when the session pipelines: configured to, and offered by the server.
+    fn pipelining(&self, session: &Session) -> bool {
+        self.pipelining && session.capabilities().is_some_and(Capabilities::pipelining)
+    }
+}
+
+/// Starts a transaction, checking that a failed one before it is reset first
+/// (RFC 5321 §4.1.1.5).
+fn start_transaction(
+    session: &mut Session,
+    envelope: &Envelope,
+    seen: &mut Seen,
+    out: &mut BytesMut,
+) {
+    session.poll_transmit(out);
+    let before = out.len();
+    seen.data_end_reply = None;
+    match session.mail(envelope.clone()) {
+        Ok(()) => seen.mail_started += 1,
+        Err(e) => seen.mail_refused = Some(e),
+    }
+    session.poll_transmit(out);
+    let previous_failed = seen.reports.last().is_some_and(|(r, _)| r.error.is_some());
+    let sent = &out[before..];
+    if seen.mail_refused.is_none() {
+        assert_eq!(
+            sent.starts_with(b"RSET\r\n"),
+            previous_failed,
+            "RSET after a failure only"
+        );
+        // Without PIPELINING, MAIL waits for the reply to the RSET (RFC 2920 §3).
+        let lock_step = previous_failed && !seen.pipelining(session);
+        let mail_sent = sent.windows(10).any(|w| w == b"MAIL FROM:");
+        assert_eq!(
+            mail_sent,
+            !lock_step,
+            "MAIL sent: {:?}",
+            String::from_utf8_lossy(sent)
+        );
+    } else {
+        assert!(sent.is_empty(), "a refused transaction sent something");
+    }
 }
 
 /// Handles every pending event as a simple driver would.
@@ -419,15 +470,13 @@ fn drive(
 ) {
     while let Some(event) = session.poll_event() {
         match event {
-            Event::Ready(result) => {
+            Event::Ready(Ok(())) => {
                 seen.ready += 1;
-                match result {
-                    Ok(()) => match session.mail(envelope.clone()) {
-                        Ok(()) => seen.mail_started = true,
-                        Err(e) => seen.mail_refused = Some(e),
-                    },
-                    Err(e) => seen.failed_to_open = Some(e),
-                }
+                start_transaction(session, envelope, seen, out);
+            }
+            Event::Ready(Err(e)) => {
+                seen.ready += 1;
+                seen.failed_to_open = Some(e);
             }
             Event::SendBody => {
                 seen.send_body += 1;
@@ -440,7 +489,13 @@ fn drive(
                     seen.data_end_reply = Some(session.replies_handled());
                 }
             }
-            Event::Transaction(report) => seen.reports.push(report),
+            Event::Transaction(report) => {
+                seen.reports.push((report, seen.data_end_reply.take()));
+                let more = seen.mail_started < seen.wanted && seen.mail_refused.is_none();
+                if more && session.is_ready() && !session.in_transaction() {
+                    start_transaction(session, envelope, seen, out);
+                }
+            }
             other => panic!("event for a command never sent: {other:?}"),
         }
         session.poll_transmit(out);
@@ -450,10 +505,11 @@ fn drive(
 
 /// Runs a client session against arbitrary server bytes. The first byte picks the
 /// options (bit 0: pipelining off, bit 1: strict line endings, bits 2-3: the body,
-/// bit 4: three recipients, bit 5: declare the size, bit 6: firehose), the second how the
-/// rest is cut into reads; the rest is what the server sends. The driver opens the
-/// session, starts one transaction on `Ready`, sends the body on `SendBody`, and hits EOF
-/// at the end.
+/// bit 4: three recipients, bit 5: declare the size, bit 6: firehose, bit 7: a second
+/// transaction), the second how the rest is cut into reads; the rest is what the server
+/// sends. The driver opens the session, starts a transaction on `Ready` (and, with bit 7,
+/// another on the same connection after the first report), sends the body on
+/// `SendBody`, and hits EOF at the end.
 ///
 /// By default the server is paced like a real one: each read holds bytes of one reply
 /// only, so replies never arrive before their command was sent. In firehose mode reads
@@ -489,7 +545,11 @@ fn run_session(data: &[u8]) -> Seen {
     let split = usize::from(seed) % (body.len() + 1);
 
     let mut session = Session::new(config);
-    let mut seen = Seen::default();
+    let mut seen = Seen {
+        pipelining: flags & 0x01 == 0,
+        wanted: if flags & 0x80 != 0 { 2 } else { 1 },
+        ..Seen::default()
+    };
     let mut input = BytesMut::new();
     let mut fed = Vec::new();
     let mut out = BytesMut::new();
@@ -526,20 +586,18 @@ fn run_session(data: &[u8]) -> Seen {
     assert!(session.mail(envelope.clone()).is_err());
     assert!(session.poll_event().is_none());
 
-    // What went out: a handful of commands and one small body, never a bare line end.
-    assert!(out.len() <= 1024, "{} octets sent", out.len());
+    // What went out: a handful of commands and small bodies, never a bare line end.
+    assert!(out.len() <= 2048, "{} octets sent", out.len());
     check_no_bare_eol(&out);
 
     assert!(seen.ready <= 1, "{} Ready events", seen.ready);
-    assert!(seen.send_body <= 1 && seen.reports.len() <= 1);
-    if seen.mail_started {
-        assert_eq!(
-            seen.reports.len(),
-            1,
-            "a started transaction ends with a report"
-        );
-    } else {
-        assert!(seen.reports.is_empty(), "a report without a transaction");
+    assert!(seen.mail_started <= seen.wanted && seen.send_body <= seen.mail_started);
+    assert_eq!(
+        seen.reports.len(),
+        seen.mail_started,
+        "every transaction ends with one report"
+    );
+    if seen.mail_started == 0 {
         // A refused greeting or EHLO poisons the session without a `Ready` event; the
         // driver then reads the sticky error.
         assert!(
@@ -549,54 +607,48 @@ fn run_session(data: &[u8]) -> Seen {
             "neither report nor error"
         );
     }
-    if seen.send_body > 0 {
-        assert!(seen.mail_started);
-    }
-    let Some(report) = seen.reports.first() else {
-        return seen;
-    };
-    let addresses: Vec<&str> = report
-        .recipients
-        .iter()
-        .map(|r| r.address.as_str())
-        .collect();
-    assert_eq!(addresses, recipients, "one result per recipient, in order");
-    let delivered = report
-        .recipients
-        .iter()
-        .filter(|r| r.result.is_ok())
-        .count();
-    assert_eq!(
-        report.error.is_none(),
-        delivered > 0,
-        "report error vs deliveries"
-    );
-    if report.data.is_some() {
-        assert!(
-            seen.data_end_reply.is_some(),
-            "a reply to data that was never sent"
+    let replies = parse_parts([&fed[..]]).replies;
+    for (report, data_end_reply) in &seen.reports {
+        let addresses: Vec<&str> = report
+            .recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect();
+        assert_eq!(addresses, recipients, "one result per recipient, in order");
+        let delivered = report
+            .recipients
+            .iter()
+            .filter(|r| r.result.is_ok())
+            .count();
+        assert_eq!(
+            report.error.is_none(),
+            delivered > 0,
+            "report error vs deliveries"
         );
-    }
-    if delivered > 0 {
-        // Independently of the session: the reply that followed the data was a 2yz.
-        let index = seen
-            .data_end_reply
-            .expect("delivered without sending the data");
-        let replies = parse_parts([&fed[..]]).replies;
-        let reply = usize::try_from(index).ok().and_then(|i| replies.get(i));
-        assert!(
-            reply.is_some_and(|r| r.code().is_positive_completion()),
-            "delivered, but the reply after the data was {reply:?}"
-        );
-        assert!(
-            report
-                .data
-                .as_ref()
-                .is_some_and(|r| r.code().is_positive_completion())
-        );
-        for r in &report.recipients {
-            if let Ok(reply) = &r.result {
-                assert!(reply.code().is_positive_completion());
+        if report.data.is_some() {
+            assert!(
+                data_end_reply.is_some(),
+                "a reply to data that was never sent"
+            );
+        }
+        if delivered > 0 {
+            // Independently of the session: the reply that followed the data was a 2yz.
+            let index = data_end_reply.expect("delivered without sending the data");
+            let reply = usize::try_from(index).ok().and_then(|i| replies.get(i));
+            assert!(
+                reply.is_some_and(|r| r.code().is_positive_completion()),
+                "delivered, but the reply after the data was {reply:?}"
+            );
+            assert!(
+                report
+                    .data
+                    .as_ref()
+                    .is_some_and(|r| r.code().is_positive_completion())
+            );
+            for r in &report.recipients {
+                if let Ok(reply) = &r.result {
+                    assert!(reply.code().is_positive_completion());
+                }
             }
         }
     }
@@ -618,9 +670,9 @@ mod tests {
              354 go\r\n250 2.0.0 queued\r\n"
         );
         let seen = run_session(ok.as_bytes());
-        let report = &seen.reports[0];
+        let report = &seen.reports[0].0;
         assert_eq!(report.delivered().count(), 1);
-        assert_eq!(seen.data_end_reply, Some(6));
+        assert_eq!(seen.reports[0].1, Some(6));
         // Not pipelined, three recipients, the data refused.
         let mut refused = vec![0x11, 0x85];
         refused.extend_from_slice(
@@ -628,11 +680,25 @@ mod tests {
                 .as_bytes(),
         );
         let seen = run_session(&refused);
-        assert_eq!(seen.reports[0].delivered().count(), 0);
-        assert!(seen.reports[0].error.is_some() && seen.data_end_reply.is_some());
+        assert_eq!(seen.reports[0].0.delivered().count(), 0);
+        assert!(seen.reports[0].0.error.is_some() && seen.reports[0].1.is_some());
+        // Two transactions on one connection: the first refused, so RSET goes first.
+        let mut two = vec![0x80, 0x10];
+        two.extend_from_slice(
+            format!(
+                "{greeting}{ehlo}250 ok\r\n550 no\r\n550 no\r\n554 no valid recipients\r\n\
+                 250 reset\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n"
+            )
+            .as_bytes(),
+        );
+        let seen = run_session(&two);
+        assert_eq!(seen.mail_started, 2);
+        assert_eq!(seen.reports[0].0.delivered().count(), 0);
+        assert_eq!(seen.reports[1].0.delivered().count(), 2);
+        assert_eq!(seen.reports[1].1, Some(11));
         // A refused greeting: no transaction, the session says why.
         let seen = run_session(b"\x00\x00554 no service\r\n");
-        assert!(!seen.mail_started && seen.reports.is_empty());
+        assert!(seen.mail_started == 0 && seen.reports.is_empty());
     }
 
     #[test]

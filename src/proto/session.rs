@@ -821,6 +821,15 @@ impl Session {
                 };
                 if user {
                     self.events.push_back(Event::Reset(result));
+                } else if code == super::ReplyCode::SERVICE_NOT_AVAILABLE
+                    && !self.expect.contains(&Expect::Mail)
+                {
+                    // RFC 5321 §3.8: 421, the server is closing; MAIL would be wasted. The
+                    // transaction ends with this reply for every recipient (transient).
+                    if let Some(tx) = self.tx.as_mut() {
+                        tx.mail = Some(Err(refused(CommandKind::Rset)));
+                    }
+                    self.finish_tx();
                 } else if !self.expect.contains(&Expect::Mail) {
                     // Lock-step: the RSET before a transaction was sent alone; now MAIL.
                     // Its own reply decides the transaction, whatever RSET got.

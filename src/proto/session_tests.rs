@@ -675,6 +675,28 @@ fn rset_in_lock_step_waits_for_its_reply() {
 }
 
 #[test]
+fn lock_step_rset_421_ends_the_transaction_without_mail() {
+    // A server that times the client out between transactions answers the RSET with 421
+    // and closes: no MAIL is sent, every recipient carries the 421 (transient).
+    // Twin: rset_in_lock_step_waits_for_its_reply, where RSET gets 250 and MAIL follows.
+    let mut s = open_with(false, EHLO_PLAIN);
+    s.mail(envelope(&["b@example.net"])).unwrap();
+    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
+    feed(&mut s, b"451 try later\r\n");
+    let _ = report(&mut s);
+    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    assert_tx(&mut s, b"RSET\r\n");
+    feed(&mut s, b"421 4.4.2 closing\r\n");
+    assert_tx(&mut s, b"");
+    let r = report(&mut s);
+    assert_eq!(r.recipients.len(), 2);
+    for rcpt in &r.recipients {
+        assert_reply_err(&rcpt.result, CommandKind::Rset, 421, Severity::Transient);
+    }
+    assert!(!s.is_ready());
+}
+
+#[test]
 fn user_rset_noop_and_quit() {
     let mut s = open_with(true, EHLO_PIPELINING);
     s.rset().unwrap();
