@@ -52,3 +52,11 @@ fn corpus_dot_stuff_roundtrip() {
 fn corpus_session_feed() {
     replay("session_feed", smtp_courier::fuzzing::session_feed);
 }
+
+#[test]
+fn corpus_scram_server_messages() {
+    replay(
+        "scram_server_messages",
+        smtp_courier::fuzzing::scram_server_messages,
+    );
+}

@@ -684,7 +684,8 @@ fn lock_step_rset_421_ends_the_transaction_without_mail() {
     assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
     feed(&mut s, b"451 try later\r\n");
     let _ = report(&mut s);
-    s.mail(envelope(&["b@example.net", "c@example.net"])).unwrap();
+    s.mail(envelope(&["b@example.net", "c@example.net"]))
+        .unwrap();
     assert_tx(&mut s, b"RSET\r\n");
     feed(&mut s, b"421 4.4.2 closing\r\n");
     assert_tx(&mut s, b"");
