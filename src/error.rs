@@ -120,6 +120,10 @@ pub enum TlsError {
     /// The TLS handshake failed.
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// The TLS handshake did not finish within [`Phase::TlsHandshake`]'s limit.
+    /// [`Error::is_timeout`] is true for it.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
     /// The certificate failed PKIX verification and verification is enforced.
     #[error("certificate verification failed: {0}")]
     Verification(String),
@@ -237,9 +241,12 @@ impl Error {
         self.severity() == Severity::Transient
     }
 
-    /// True for a timeout.
+    /// True for a timeout, the TLS handshake's included.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. })
+        matches!(
+            self,
+            Self::Timeout { .. } | Self::Tls(TlsError::HandshakeTimeout)
+        )
     }
 
     /// The server's reply, when the server said no.

@@ -8,7 +8,7 @@ use tokio_rustls::TlsConnector;
 use super::{MaybeTls, TlsConfig, TlsMode, TlsReport, new_outcome, verify};
 use crate::client::{Client, ClientConfig, connect_tcp};
 use crate::error::{Error, TlsError, UsageError};
-use crate::proto::{CommandKind, Event, Phase};
+use crate::proto::{Event, Phase};
 
 /// Connects to `host:port` (or `addr` when given: the host is then only the TLS name) and
 /// sets the session up as `tls` says, including any plaintext fallback.
@@ -67,8 +67,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     /// - [`Error::Protocol`] when bytes followed the 220 (response injection); the
     ///   connection is dropped;
     /// - [`TlsError::Verification`] when verification is enforced and fails,
-    ///   [`TlsError::Handshake`] for other handshake failures, [`Error::Timeout`] with
-    ///   [`Phase::TlsHandshake`]; the connection is unusable;
+    ///   [`TlsError::Handshake`] for other handshake failures,
+    ///   [`TlsError::HandshakeTimeout`] past [`Phase::TlsHandshake`]'s limit; the
+    ///   connection is unusable;
     /// - [`TlsError::EhloRefused`] when EHLO fails after the handshake.
     ///
     /// # Cancel safety
@@ -134,10 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
                 return Err(err);
             }
             Err(_) => {
-                let err = Error::Timeout {
-                    phase: Phase::TlsHandshake,
-                    command: (!implicit).then_some(CommandKind::StartTls),
-                };
+                let err = Error::Tls(TlsError::HandshakeTimeout);
                 self.session.abort(err.clone());
                 return Err(err);
             }
@@ -241,13 +239,9 @@ impl Client<MaybeTls<TcpStream>> {
         }
         let handshake_failed = matches!(
             e,
-            Error::Tls(TlsError::Handshake(_) | TlsError::Verification(_))
-        ) || matches!(
-            e,
-            Error::Timeout {
-                phase: Phase::TlsHandshake,
-                ..
-            }
+            Error::Tls(
+                TlsError::Handshake(_) | TlsError::Verification(_) | TlsError::HandshakeTimeout
+            )
         );
         if !handshake_failed {
             return Err(e);

@@ -67,13 +67,7 @@ async fn implicit_tls_handshake_failures() {
     let err =
         expect_err(connect_with(&server, &tls_config(TlsMode::Implicit), impatient_config()).await);
     assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::TlsHandshake,
-                ..
-            }
-        ),
+        matches!(err, Error::Tls(TlsError::HandshakeTimeout)),
         "{err:?}"
     );
     assert!(err.is_transient());

@@ -164,13 +164,7 @@ async fn opportunistic_handshake_timeout_with_fallback_reconnects() {
         .await,
     );
     assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::TlsHandshake,
-                ..
-            }
-        ),
+        matches!(err, Error::Tls(TlsError::HandshakeTimeout)),
         "{err:?}"
     );
     assert!(err.is_transient());

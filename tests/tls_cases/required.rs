@@ -129,13 +129,7 @@ async fn required_starttls_handshake_never_completes() {
     let tls = tls_config(TlsMode::RequiredStartTls);
     let err = expect_err(connect_with(&server, &tls, impatient_config()).await);
     assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::TlsHandshake,
-                ..
-            }
-        ),
+        matches!(err, Error::Tls(TlsError::HandshakeTimeout)),
         "{err:?}"
     );
     assert!(err.is_transient() && err.is_timeout());
