@@ -23,9 +23,11 @@
 //! strongest mechanism offered, or the `--auth-mech` list; password-revealing mechanisms
 //! need verified TLS unless `--allow-cleartext-auth`.
 //!
-//! Direct MX delivery and the message extensions (`--8bitmime`, `--smtputf8`,
-//! `--requiretls`, CHUNKING) are not wired yet: their flags parse, and answer a usage
-//! error naming the flag until the feature lands.
+//! `--8bitmime`, `--smtputf8` and `--requiretls` declare the extensions on MAIL; the
+//! library refuses the message before sending (kind `extension`) when the server lacks
+//! the extension, or, for REQUIRETLS, without verified TLS. The library has no BDAT yet,
+//! so every message goes with DATA and `--no-chunking` changes nothing. Direct MX delivery
+//! (no `--server`) is not available yet: a usage error.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -36,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
-use smtp_courier::proto::{Direction, Domain, Mailbox, ReversePath, Timeouts};
+use smtp_courier::proto::{Direction, Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
 use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
 use tokio::net::TcpStream;
@@ -321,8 +323,8 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
             "--tls-fallback needs --tls opportunistic".to_owned(),
         ));
     }
-    // TODO(RFC 8689): --tls-fallback (and --level may's fallback) never apply under
-    // --requiretls; check that here when --requiretls lands.
+    // RFC 8689: --tls-fallback (and --level may's fallback) never apply under
+    // --requiretls: `tls_config` marks the session confidential.
 
     let helo = Domain::new(args.helo.as_str())
         .map_err(|e| UsageError(format!("--helo {:?}: invalid {e}", args.helo)))?;
@@ -335,7 +337,18 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
             Mailbox::new(t.as_str()).map_err(|e| UsageError(format!("--to {t:?}: invalid {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let envelope = Envelope::from_parts(from, to).map_err(|e| UsageError(format!("--to: {e}")))?;
+    let mut envelope =
+        Envelope::from_parts(from, to).map_err(|e| UsageError(format!("--to: {e}")))?;
+    if args.eight_bit_mime {
+        envelope = envelope.with_param(EsmtpParam::body_8bitmime());
+    }
+    if args.smtputf8 {
+        envelope = envelope.with_smtputf8();
+    }
+    if args.requiretls {
+        envelope = envelope.with_requiretls();
+    }
+    // --no-chunking: the library sends every message with DATA (no BDAT yet).
 
     let Some(server) = &args.server else {
         return Err(UsageError(
@@ -346,11 +359,6 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     let target = parse_server(server, default_port)
         .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
 
-    if let Some(flag) = unavailable_flag(args) {
-        return Err(UsageError(format!(
-            "{flag} is not available yet in this version of send"
-        )));
-    }
     let tls_config = tls_config(args, tls)?;
     let auth = auth_settings(args)?;
 
@@ -460,20 +468,6 @@ fn auth_settings(args: &Args) -> Result<Option<(Credentials, AuthOptions)>, Usag
         options = options.mechanisms(mechanisms);
     }
     Ok(Some((Credentials::new(user.as_str(), password), options)))
-}
-
-/// Flags whose feature has not landed yet. The contract: such a flag answers a usage error
-/// naming it until the feature lands. When one lands, delete its line and wire it into
-/// [`open_session`] (TLS) or [`run`] (message options).
-fn unavailable_flag(args: &Args) -> Option<&'static str> {
-    [
-        (args.eight_bit_mime, "--8bitmime"),
-        (args.smtputf8, "--smtputf8"),
-        (args.requiretls, "--requiretls"),
-        (args.no_chunking, "--no-chunking"),
-    ]
-    .into_iter()
-    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 /// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 address.
@@ -681,13 +675,14 @@ fn tls_json(r: &smtp_courier::tls::TlsReport) -> Json {
 fn client_config(plan: &Plan) -> ClientConfig {
     let mut config = plan.config.clone();
     if plan.verbose {
-        // The library redacts credentials and escapes control characters in server text.
+        // The library redacts credentials (as `<redacted>`, which the contract writes
+        // `****`) and escapes control characters in server text.
         config = config.transcript(|direction, line| {
             let prefix = match direction {
                 Direction::Client => "C: ",
                 Direction::Server => "S: ",
             };
-            eprintln!("{prefix}{line}");
+            eprintln!("{prefix}{}", line.replace("<redacted>", "****"));
         });
     }
     config

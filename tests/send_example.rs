@@ -319,6 +319,53 @@ async fn enhanced_codes_only_when_advertised() {
 }
 
 #[tokio::test]
+async fn extension_flags_declare_or_refuse_before_sending() {
+    // The default sink offers 8BITMIME, not SMTPUTF8 or REQUIRETLS.
+    let sink = Sink::start().await.unwrap();
+    let base = ["--from", "me@example.org", "--to", "a@example.net"];
+
+    // --8bitmime is declared on MAIL; --no-chunking changes nothing (DATA is used).
+    let run = send_to(
+        &sink,
+        &[&base[..], &["--8bitmime", "--no-chunking"]].concat(),
+    )
+    .await;
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let got = sink.take_messages();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].mail_params.contains("BODY=8BITMIME"),
+        "{:?}",
+        got[0].mail_params
+    );
+    assert!(!got[0].mail_params.contains("SMTPUTF8"));
+
+    for (flag, ext) in [("--smtputf8", "SMTPUTF8"), ("--requiretls", "REQUIRETLS")] {
+        let run = send_to(&sink, &[&base[..], &[flag]].concat()).await;
+        assert_eq!(run.status, 69, "{flag}: stderr: {}", run.stderr);
+        let v = run.json();
+        let tx = &v["transactions"][0];
+        assert_eq!(tx["error"]["kind"], "extension", "{flag}");
+        assert_eq!(tx["error"]["permanent"], true);
+        assert!(tx["error"]["message"].as_str().unwrap().contains(ext));
+        assert_eq!(recipients(tx)[0]["status"], "permanent");
+    }
+    assert!(
+        sink.messages().is_empty(),
+        "nothing sent for a missing extension"
+    );
+
+    // A sink without 8BITMIME: --8bitmime is refused before MAIL.
+    let plain = Sink::start_with(SinkConfig::default().ehlo_keywords(["PIPELINING"]))
+        .await
+        .unwrap();
+    let run = send_to(&plain, &[&base[..], &["--8bitmime"]].concat()).await;
+    assert_eq!(run.status, 69, "stderr: {}", run.stderr);
+    assert_eq!(run.json()["transactions"][0]["error"]["kind"], "extension");
+    assert!(plain.messages().is_empty());
+}
+
+#[tokio::test]
 async fn repeat_sends_over_one_connection() {
     let sink = Sink::start().await.unwrap();
     let run = send_to(
@@ -489,7 +536,6 @@ async fn usage_errors_exit_64_and_send_nothing() {
             &["--to", "a@example.net", "--tls-fallback"],
             "opportunistic",
         ),
-        (&["--to", "a@example.net", "--8bitmime"], "--8bitmime"),
         (
             &["--to", "a@example.net", "--auth-pass", "p"],
             "--auth-pass",

@@ -522,13 +522,35 @@ impl Session {
             }
             params.push(EsmtpParam::size(size));
         }
-        if !envelope.is_ascii() {
+        if envelope.needs_smtputf8() {
+            // RFC 6531 §3.4: a non-ASCII envelope needs a server that offers SMTPUTF8.
             if !caps.smtputf8() {
                 return Err(Error::Extension("SMTPUTF8"));
             }
             params.push(EsmtpParam::smtputf8());
         }
+        let eight_bit = envelope
+            .params()
+            .iter()
+            .any(|p| p.keyword() == "BODY" && p.value() == Some("8BITMIME"));
+        if eight_bit && !caps.eight_bit_mime() {
+            // RFC 6152 §3: BODY=8BITMIME only to a server that offers 8BITMIME.
+            return Err(Error::Extension("8BITMIME"));
+        }
+        if envelope.requires_tls() {
+            // RFC 8689 §4.1: only over TLS with a verified certificate, to a server that
+            // offers REQUIRETLS.
+            if !self.is_tls_verified() {
+                return Err(Error::Extension("REQUIRETLS (needs verified TLS)"));
+            }
+            if !caps.requiretls() {
+                return Err(Error::Extension("REQUIRETLS"));
+            }
+        }
         params.extend(envelope.params().iter().cloned());
+        if envelope.requires_tls() {
+            params.push(EsmtpParam::new("REQUIRETLS", None).map_err(Error::from)?);
+        }
         let n = envelope.recipients().len();
         let tx = Tx {
             envelope,

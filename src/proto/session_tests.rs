@@ -1083,3 +1083,80 @@ fn non_ascii_envelope_needs_smtputf8() {
         "MAIL FROM:<a@example.org> SMTPUTF8\r\nRCPT TO:<usér@example.net>\r\nDATA\r\n".as_bytes(),
     );
 }
+
+#[test]
+fn eight_bit_mime_and_forced_smtputf8_need_the_extensions() {
+    // RFC 6152 §3 / RFC 6531 §3.4: a server without the extension gets nothing.
+    let env = Envelope::new("a@example.org", ["b@example.net"])
+        .unwrap()
+        .with_param(EsmtpParam::body_8bitmime());
+    let mut s = open_with(true, b"250-mx.example\r\n250 PIPELINING\r\n");
+    assert!(matches!(
+        s.mail(env.clone()),
+        Err(Error::Extension("8BITMIME"))
+    ));
+    assert_tx(&mut s, b"");
+    let utf8 = Envelope::new("a@example.org", ["b@example.net"])
+        .unwrap()
+        .with_smtputf8();
+    assert!(matches!(
+        s.mail(utf8.clone()),
+        Err(Error::Extension("SMTPUTF8"))
+    ));
+    assert_tx(&mut s, b"");
+    // Twins: offered, declared on MAIL.
+    let mut s = open_with(
+        true,
+        b"250-mx.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+    );
+    s.mail(env).unwrap();
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
+    let mut s = open_with(
+        true,
+        b"250-mx.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+    );
+    s.mail(utf8).unwrap();
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org> SMTPUTF8\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
+}
+
+#[test]
+fn requiretls_needs_verified_tls_and_the_extension() {
+    // RFC 8689 §4.1: never without verified TLS, never to a server lacking REQUIRETLS.
+    let env = Envelope::new("a@example.org", ["b@example.net"])
+        .unwrap()
+        .with_requiretls();
+    const EHLO_RT: &[u8] = b"250-mx.example\r\n250-PIPELINING\r\n250 REQUIRETLS\r\n";
+    let mut s = open_with(true, EHLO_RT);
+    assert!(
+        matches!(s.mail(env.clone()), Err(Error::Extension(_))),
+        "plaintext"
+    );
+    s.set_tls_active();
+    assert!(
+        matches!(s.mail(env.clone()), Err(Error::Extension(_))),
+        "unverified"
+    );
+    assert_tx(&mut s, b"");
+    let mut s = open_with(true, EHLO_PIPELINING);
+    s.set_tls_active();
+    s.set_tls_verified(true);
+    assert!(matches!(
+        s.mail(env.clone()),
+        Err(Error::Extension("REQUIRETLS"))
+    ));
+    // Twin: verified TLS and the extension offered.
+    let mut s = open_with(true, EHLO_RT);
+    s.set_tls_active();
+    s.set_tls_verified(true);
+    s.mail(env).unwrap();
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org> REQUIRETLS\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
+    );
+}

@@ -21,6 +21,8 @@ pub struct Envelope {
     to: Vec<Mailbox>,
     params: Vec<EsmtpParam>,
     size: Option<u64>,
+    smtputf8: bool,
+    requiretls: bool,
 }
 
 impl Envelope {
@@ -54,6 +56,8 @@ impl Envelope {
             to,
             params: Vec::new(),
             size: None,
+            smtputf8: false,
+            requiretls: false,
         })
     }
 
@@ -65,13 +69,40 @@ impl Envelope {
         self
     }
 
-    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `SIZE` and `SMTPUTF8` are managed by
-    /// the session; adding them here is ignored.
+    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `SIZE`, `SMTPUTF8` and `REQUIRETLS`
+    /// are managed by the session (see [`Envelope::with_size`],
+    /// [`Envelope::with_smtputf8`], [`Envelope::with_requiretls`]); adding them here is
+    /// ignored. `BODY=8BITMIME` is checked against the server's 8BITMIME (RFC 6152).
     pub fn with_param(mut self, param: EsmtpParam) -> Self {
-        if !matches!(param.keyword(), "SIZE" | "SMTPUTF8") {
+        if !matches!(param.keyword(), "SIZE" | "SMTPUTF8" | "REQUIRETLS") {
             self.params.push(param);
         }
         self
+    }
+
+    /// Declares SMTPUTF8 even for an ASCII envelope (a message with UTF-8 headers,
+    /// RFC 6531 §3.4); it is declared anyway when an address is not ASCII.
+    pub fn with_smtputf8(mut self) -> Self {
+        self.smtputf8 = true;
+        self
+    }
+
+    /// Requires TLS for the whole path of the message (REQUIRETLS, RFC 8689): the
+    /// transaction is refused before anything is sent unless the session runs over
+    /// verified TLS and the server offers REQUIRETLS.
+    pub fn with_requiretls(mut self) -> Self {
+        self.requiretls = true;
+        self
+    }
+
+    /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
+    pub fn needs_smtputf8(&self) -> bool {
+        self.smtputf8 || !self.is_ascii()
+    }
+
+    /// True when REQUIRETLS was asked for.
+    pub fn requires_tls(&self) -> bool {
+        self.requiretls
     }
 
     /// The reverse-path.

@@ -162,6 +162,11 @@ fn implicit_tls_auth() {
         !stderr.contains(&env.password),
         "the password leaked into the -v transcript"
     );
+    // The contract: credentials in the transcript are written ****.
+    assert!(
+        stderr.contains("C: AUTH SCRAM-SHA-256 ****"),
+        "the AUTH line is not redacted as ****:\n{stderr}"
+    );
     let stored = block_on(postfix_one(&env, &t));
     let (added, _) = split_postfix_headers(&stored);
     assert!(added.contains("with ESMTPSA id "), "{added}");
