@@ -842,3 +842,90 @@ async fn body_is_streamed_and_terminator_goes_with_last_block() {
         "whole message in one write: {first:?}"
     );
 }
+
+/// A server that reads the message data slowly (a tarpit, or a congested link): each
+/// block goes through well within the per-block limit, but with a whole-transfer deadline
+/// set the transfer times out as `Phase::DataTransfer`, and no terminator is sent. Twin:
+/// the same slow server without that deadline gets the whole message.
+#[tokio::test]
+async fn data_transfer_deadline_bounds_a_slow_reader() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn slow_server(mut io: tokio::io::DuplexStream) -> Vec<u8> {
+        let mut buf = vec![0u8; 4096];
+        io.write_all(b"220 slow ESMTP\r\n").await.unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"EHLO localhost\r\n") {
+            let n = io.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        io.write_all(b"250-slow\r\n250 PIPELINING\r\n")
+            .await
+            .unwrap();
+        got.clear();
+        while !got.ends_with(b"DATA\r\n") {
+            let n = io.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        io.write_all(b"250 ok\r\n250 ok\r\n354 go\r\n")
+            .await
+            .unwrap();
+        got.clear();
+        // About 400 KB/s: 4 KiB every 10 ms.
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.ends_with(b"\r\n.\r\n") {
+                let _ = io.write_all(b"250 queued\r\n").await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        got
+    }
+
+    // 312 KB of 78-octet lines: about 0.8 s at the server's pace.
+    let body = format!("{}\r\n", "x".repeat(76)).repeat(4_000);
+    for deadline in [Some(Duration::from_millis(150)), None] {
+        let (client_io, server_io) = tokio::io::duplex(4096);
+        let server = tokio::spawn(slow_server(server_io));
+        let timeouts = Timeouts {
+            data_transfer: deadline,
+            ..Timeouts::all(Duration::from_secs(10))
+        };
+        let config = smtp_courier::ClientConfig::default().timeouts(timeouts);
+        let mut client = Client::open(client_io, config).await.unwrap();
+        let report = client
+            .send_bytes(&env(&["b@example.net"]), body.as_bytes())
+            .await
+            .unwrap();
+        drop(client);
+        let received = server.await.unwrap();
+        match deadline {
+            Some(_) => {
+                let err = report.recipients[0].result.as_ref().unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::Timeout {
+                            phase: Phase::DataTransfer,
+                            ..
+                        }
+                    ),
+                    "{err:?}"
+                );
+                assert!(err.is_transient());
+                assert!(
+                    !received.ends_with(b"\r\n.\r\n"),
+                    "no terminator after a timeout"
+                );
+            }
+            None => {
+                assert!(report.all_delivered(), "{report:?}");
+                assert_eq!(received.len(), body.len() + 3);
+            }
+        }
+    }
+}

@@ -163,10 +163,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Writes the buffered bytes out within the data-block deadline (RFC 5321
     /// §4.5.3.2.5), while the message data is being streamed.
-    pub(crate) async fn write_block(&mut self, session: &mut Session, timeouts: &Timeouts) -> bool {
+    /// `transfer` is the deadline of the whole data transfer, if any: the write must also
+    /// finish before it.
+    pub(crate) async fn write_block(
+        &mut self,
+        session: &mut Session,
+        timeouts: &Timeouts,
+        transfer: Option<Instant>,
+    ) -> bool {
         use tokio::io::AsyncWriteExt;
-        let limit = timeouts.get(Phase::DataBlock);
-        let res = tokio::time::timeout(limit, self.io.write_all(&self.wbuf)).await;
+        let block = Instant::now() + timeouts.get(Phase::DataBlock);
+        let (at, phase) = match transfer {
+            Some(t) if t < block => (t, Phase::DataTransfer),
+            _ => (block, Phase::DataBlock),
+        };
+        let res = tokio::time::timeout_at(at, self.io.write_all(&self.wbuf)).await;
         self.wbuf.clear();
         match res {
             Ok(Ok(())) => true,
@@ -175,7 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 false
             }
             Err(_) => {
-                session.handle_timeout();
+                session.handle_timeout_in(phase);
                 false
             }
         }

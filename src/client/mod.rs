@@ -19,6 +19,9 @@ use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport,
 };
 
+/// How long closing the stream may take when message data is abandoned.
+const ABANDON_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How much message content is encoded before it is written out.
 const BODY_BLOCK: usize = 64 * 1024;
 
@@ -355,16 +358,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Streams the body after 354: encodes into the write buffer and writes a block each
     /// time it fills; the last block and the terminator are left for one final write.
+    ///
+    /// With [`Timeouts::data_transfer`](crate::proto::Timeouts::data_transfer) set, reading
+    /// the body and writing every block must end before that deadline.
     async fn stream_body<R: AsyncRead + Unpin>(&mut self, body: &mut R) {
+        let transfer = self
+            .timeouts
+            .data_transfer
+            .and_then(|d| tokio::time::Instant::now().checked_add(d));
         let mut chunk = vec![0u8; BODY_BLOCK];
         loop {
-            let n = match body.read(&mut chunk).await {
-                Ok(n) => n,
-                Err(e) => {
-                    // The message cannot be completed; the connection is dropped without
-                    // a terminator so the server discards the partial message.
+            let read = body.read(&mut chunk);
+            let read = match transfer {
+                Some(at) => tokio::time::timeout_at(at, read).await,
+                None => Ok(read.await),
+            };
+            let n = match read {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
                     self.session.handle_io_error(e);
-                    return;
+                    return self.abandon_data().await;
+                }
+                Err(_) => {
+                    self.session.handle_timeout_in(Phase::DataTransfer);
+                    return self.abandon_data().await;
                 }
             };
             let Some(data) = chunk.get(..n) else { return };
@@ -373,22 +390,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 return;
             }
             if self.session.encode_body(data, &mut self.conn.wbuf).is_err() {
-                // Strict line endings refused the content: close the stream without a
-                // terminator, so the server discards the partial message.
-                self.conn.wbuf.clear();
-                let limit = self.timeouts.get(Phase::Command);
-                let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
-                return;
+                // Strict line endings refused the content.
+                return self.abandon_data().await;
             }
             if self.conn.wbuf.len() >= BODY_BLOCK
                 && !self
                     .conn
-                    .write_block(&mut self.session, &self.timeouts)
+                    .write_block(&mut self.session, &self.timeouts, transfer)
                     .await
             {
-                return;
+                return self.abandon_data().await;
             }
         }
+    }
+
+    /// The message data cannot be completed: close the stream without a terminator, so
+    /// the server discards the partial message.
+    async fn abandon_data(&mut self) {
+        self.conn.wbuf.clear();
+        // A TLS close_notify may not get through to a server that stopped reading: wait
+        // a little, not a whole command timeout.
+        let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
+        let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
     }
 }
 

@@ -730,6 +730,11 @@ impl Session {
     /// The driver's deadline for the current phase passed.
     pub fn handle_timeout(&mut self) {
         let phase = self.phase().unwrap_or(Phase::Command);
+        self.handle_timeout_in(phase);
+    }
+
+    /// A deadline of the driver's own passed, for `phase` (the whole data transfer, say).
+    pub fn handle_timeout_in(&mut self, phase: Phase) {
         let command = self.pending_command();
         self.abort(Error::Timeout { phase, command });
     }

@@ -24,6 +24,8 @@ pub enum Phase {
     DataInit,
     /// Each write of message data (RFC 5321 §4.5.3.2.5).
     DataBlock,
+    /// The whole message data, when [`Timeouts::data_transfer`] is set.
+    DataTransfer,
     /// The reply after the final `.` (RFC 5321 §4.5.3.2.6).
     DataTermination,
 }
@@ -39,6 +41,7 @@ impl fmt::Display for Phase {
             Self::Rcpt => "RCPT reply",
             Self::DataInit => "DATA reply",
             Self::DataBlock => "data block",
+            Self::DataTransfer => "data transfer",
             Self::DataTermination => "final reply to data",
         })
     }
@@ -75,6 +78,10 @@ pub struct Timeouts {
     pub data_block: Duration,
     /// DATA termination: 10 min.
     pub data_termination: Duration,
+    /// The whole message data, from the 354 to the last block: a deadline for the
+    /// transfer, however fast each block goes. RFC 5321 sets only the per-block limit, so
+    /// the default is `None`; [`Timeouts::all`] sets it.
+    pub data_transfer: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -91,6 +98,7 @@ impl Default for Timeouts {
             data_init: Duration::from_secs(2 * MIN),
             data_block: Duration::from_secs(3 * MIN),
             data_termination: Duration::from_secs(10 * MIN),
+            data_transfer: None,
         }
     }
 }
@@ -108,10 +116,11 @@ impl Timeouts {
             data_init: limit,
             data_block: limit,
             data_termination: limit,
+            data_transfer: Some(limit),
         }
     }
 
-    /// The limit for `phase`.
+    /// The limit for `phase` ([`Phase::DataTransfer`] without a limit: `Duration::MAX`).
     pub fn get(&self, phase: Phase) -> Duration {
         match phase {
             Phase::Connect => self.connect,
@@ -123,6 +132,7 @@ impl Timeouts {
             Phase::DataInit => self.data_init,
             Phase::DataBlock => self.data_block,
             Phase::DataTermination => self.data_termination,
+            Phase::DataTransfer => self.data_transfer.unwrap_or(Duration::MAX),
         }
     }
 }
