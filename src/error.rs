@@ -45,6 +45,13 @@ pub enum Error {
         /// The greeting.
         reply: Reply,
     },
+    /// The server announced, unasked, that it is closing the connection (a 421 while idle,
+    /// RFC 5321 §3.8: Postfix's idle timeout, for one). Transient: reconnect and retry.
+    #[error("server closing the connection: {reply}")]
+    ServerClosing {
+        /// The 421.
+        reply: Reply,
+    },
     /// The server broke the protocol; the connection has been abandoned.
     #[error("protocol error{}: {error}", fmt_cmd(*.command))]
     Protocol {
@@ -217,6 +224,7 @@ impl Error {
             }
             Self::Greeting { reply } if reply.code().is_permanent() => Severity::Permanent,
             Self::Greeting { .. }
+            | Self::ServerClosing { .. }
             | Self::Protocol { .. }
             | Self::Timeout { .. }
             | Self::Closed { .. }
@@ -252,7 +260,9 @@ impl Error {
     /// The server's reply, when the server said no.
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            Self::Reply { reply, .. } | Self::Greeting { reply } => Some(reply),
+            Self::Reply { reply, .. }
+            | Self::Greeting { reply }
+            | Self::ServerClosing { reply } => Some(reply),
             Self::Tls(TlsError::Refused(reply) | TlsError::EhloRefused(reply)) => Some(reply),
             _ => None,
         }

@@ -636,6 +636,13 @@ async fn idle_timeout_421_then_close() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+    assert!(matches!(err, Error::ServerClosing { .. }), "{err:?}");
+    assert_eq!(err.code().map(|c| c.as_u16()), Some(421));
+    assert!(
+        err.reply().unwrap().message().contains("timeout exceeded"),
+        "{err}"
+    );
+    assert!(!err.connection_usable());
     assert!(!client.is_usable());
     drop(client);
     server.finish().await;

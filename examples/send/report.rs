@@ -90,7 +90,7 @@ impl ErrorInfo {
 /// The contract's error kinds.
 fn error_kind(e: &Error) -> &'static str {
     match e {
-        Error::Reply { .. } | Error::Greeting { .. } => "reply",
+        Error::Reply { .. } | Error::Greeting { .. } | Error::ServerClosing { .. } => "reply",
         Error::Protocol { .. } => "protocol",
         Error::Timeout { .. } => "timeout",
         Error::Closed { .. } | Error::Io { .. } => "io",

@@ -148,16 +148,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Before a new command when nothing is outstanding: anything the server sent since
     /// (an unsolicited reply, a 421 on idle timeout, EOF) is found now, so that it is
     /// never taken for the reply to the next command.
-    pub(crate) fn check_idle(&mut self, session: &mut Session) {
-        if session.awaiting_reply() || session.error().is_some() {
+    ///
+    /// When what arrived is the start of a `421` line, the rest is read (within the
+    /// command deadline) so the session can report the server closing rather than a
+    /// protocol error.
+    pub(crate) async fn check_idle(&mut self, session: &mut Session, timeouts: &Timeouts) {
+        if session.error().is_some() {
             return;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.poll_read(&mut cx) {
-            Poll::Ready(Ok(0)) => session.handle_eof(),
-            Poll::Ready(Ok(_)) => session.handle_input(&mut self.rbuf),
-            Poll::Ready(Err(e)) => session.handle_io_error(e),
-            Poll::Pending => {}
+        if !session.awaiting_reply() {
+            let mut cx = Context::from_waker(Waker::noop());
+            match self.poll_read(&mut cx) {
+                Poll::Ready(Ok(0)) => session.handle_eof(),
+                Poll::Ready(Ok(_)) => session.handle_input(&mut self.rbuf),
+                Poll::Ready(Err(e)) => session.handle_io_error(e),
+                Poll::Pending => {}
+            }
+        }
+        // Only the rest of an unsolicited 421 can be awaited here; each step reads or
+        // ends the session, within the deadline.
+        while session.awaiting_reply() && session.error().is_none() {
+            self.step(session, timeouts).await;
         }
     }
 

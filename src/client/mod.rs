@@ -219,7 +219,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         mut body: R,
     ) -> Result<TransactionReport, Error> {
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         match self.session.mail(envelope.clone()) {
             Ok(()) => {}
             Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => {
@@ -271,7 +273,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
     pub async fn rset(&mut self) -> Result<(), Error> {
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         self.session.rset()?;
         loop {
             match self.next_event().await {
@@ -286,7 +290,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
     pub async fn noop(&mut self) -> Result<Reply, Error> {
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         self.session.noop()?;
         loop {
             match self.next_event().await {
@@ -302,7 +308,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// # Errors
     /// A reply other than 2yz, or a connection error.
     pub async fn quit(mut self) -> Result<(), Error> {
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         self.session.quit()?;
         let result = loop {
             match self.next_event().await {
@@ -453,7 +461,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         credentials: &crate::auth::Credentials,
         options: &crate::auth::AuthOptions,
     ) -> Result<crate::auth::Mechanism, Error> {
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         let mechanism = self
             .session
             .auth(credentials, options, self.channel_binding.as_deref())?;

@@ -198,6 +198,8 @@ pub struct Session {
     tls: bool,
     tls_verified: bool,
     replies: u64,
+    /// The start of an unsolicited 421 line is buffered; the rest is awaited.
+    unsolicited_421: bool,
     auth: Option<auth_exchange::AuthExchange>,
     authenticated: bool,
     /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
@@ -221,6 +223,7 @@ impl Session {
             tls: false,
             tls_verified: false,
             replies: 0,
+            unsolicited_421: false,
             auth: None,
             authenticated: false,
             auth_failure: None,
@@ -288,9 +291,10 @@ impl Session {
         self.replies
     }
 
-    /// True when a reply is due.
+    /// True when a reply is due, or when the start of an unsolicited `421` arrived and
+    /// the rest of it must be read before any command is sent.
     pub fn awaiting_reply(&self) -> bool {
-        !self.expect.is_empty()
+        !self.expect.is_empty() || self.unsolicited_421
     }
 
     /// Moves the bytes to send into `dst`.
@@ -310,6 +314,13 @@ impl Session {
     }
 
     fn check_ready(&self) -> Result<(), Error> {
+        if self.unsolicited_421 {
+            // The rest of a 421 must be read first: it must never answer this command.
+            return Err(Error::Protocol {
+                command: None,
+                error: ProtocolError::Unsolicited,
+            });
+        }
         match &self.state {
             State::Ready if self.tx.is_none() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
@@ -557,7 +568,30 @@ impl Session {
         let mut answerable = self.expect.len();
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
             let Some(&front) = self.expect.front().filter(|_| answerable > 0) else {
-                self.fail_protocol(None, ProtocolError::Unsolicited);
+                // RFC 5321 §3.8: a server may announce 421 at any time and close, as
+                // Postfix does on an idle timeout. Any other unsolicited byte is a
+                // protocol error; a reply is never paired with a later command.
+                self.unsolicited_421 = false;
+                match self.parser.parse(buf) {
+                    Ok(None) if is_421_prefix(buf) && !self.parser.is_partial() => {
+                        // The start of a 421 line: wait for the rest (the driver reads
+                        // on, within the command deadline) before deciding.
+                        self.unsolicited_421 = true;
+                    }
+                    Ok(Some(reply)) if reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE => {
+                        let reply = if self
+                            .caps
+                            .as_ref()
+                            .is_some_and(Capabilities::enhanced_status_codes)
+                        {
+                            reply.with_enhanced_code_from_text()
+                        } else {
+                            reply
+                        };
+                        self.abort(Error::ServerClosing { reply });
+                    }
+                    _ => self.fail_protocol(None, ProtocolError::Unsolicited),
+                }
                 return;
             };
             let reply = match self.parser.parse(buf) {
@@ -805,6 +839,12 @@ impl Session {
             }
         }
     }
+}
+
+/// True when `buf` is the start of a `421` reply line (or too short to tell).
+fn is_421_prefix(buf: &[u8]) -> bool {
+    let n = buf.len().min(3);
+    buf.get(..n) == b"421".get(..n) && !buf.contains(&b'\n')
 }
 
 #[path = "session_tx.rs"]

@@ -1160,3 +1160,44 @@ fn requiretls_needs_verified_tls_and_the_extension() {
         b"MAIL FROM:<a@example.org> REQUIRETLS\r\nRCPT TO:<b@example.net>\r\nDATA\r\n",
     );
 }
+
+#[test]
+fn idle_421_split_across_reads_is_the_server_closing() {
+    // Postfix's idle timeout: "421 4.4.2 ... timeout exceeded", arriving in two reads.
+    // The start of a 421 is held (no command may be sent meanwhile), then the whole
+    // reply ends the session as ServerClosing, not as a protocol error.
+    let mut s = open_with(true, EHLO_PIPELINING);
+    let mut buf = BytesMut::from(&b"421 4.4.2 mx"[..]);
+    s.handle_input(&mut buf);
+    assert!(s.error().is_none());
+    assert!(s.awaiting_reply(), "the rest of the 421 is awaited");
+    assert!(matches!(
+        s.mail(envelope(&["b@example.net"])),
+        Err(Error::Protocol {
+            error: ProtocolError::Unsolicited,
+            ..
+        })
+    ));
+    assert_tx(&mut s, b"");
+    buf.extend_from_slice(b".example Error: timeout exceeded\r\n");
+    s.handle_input(&mut buf);
+    assert!(buf.is_empty());
+    match s.error() {
+        Some(e @ Error::ServerClosing { reply }) => {
+            assert_eq!(reply.code(), ReplyCode::SERVICE_NOT_AVAILABLE);
+            assert!(e.is_transient() && !e.connection_usable());
+        }
+        other => panic!("expected ServerClosing, got {other:?}"),
+    }
+    // Twin: the start of any other reply while idle is refused at once.
+    let mut s = open_with(true, EHLO_PIPELINING);
+    feed(&mut s, b"250 o");
+    assert!(matches!(
+        s.error(),
+        Some(Error::Protocol {
+            error: ProtocolError::Unsolicited,
+            ..
+        })
+    ));
+    assert!(!s.awaiting_reply());
+}

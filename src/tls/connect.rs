@@ -79,7 +79,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
         }
-        self.conn.check_idle(&mut self.session);
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
         self.session.starttls()?;
         loop {
             match self.next_event().await {
