@@ -469,12 +469,22 @@ pub fn aiosmtpd_count_now(env: &Env, token: &str) -> usize {
 /// Waits (up to 10 s) for the Postfix smtpd log line `disconnect from unknown[HOST]:PORT ...`
 /// of the session from client port `port`, and returns its command counters
 /// (`ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5`).
+///
+/// Client ports are reused over a run, so only the disconnect after the latest
+/// `connect from` for that port counts: that connect is this session's, logged when
+/// Postfix accepted it.
 pub async fn postfix_disconnect_stats(env: &Env, host: &str, port: u16) -> String {
     let needle = format!("disconnect from unknown[{host}]:{port} ");
+    let connect = format!("connect from unknown[{host}]:{port}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = std::fs::read_to_string(&env.postfix_log).unwrap_or_default();
-        if let Some(line) = log.lines().find(|l| l.contains(&needle)) {
+        let lines: Vec<&str> = log.lines().collect();
+        let start = lines
+            .iter()
+            .rposition(|l| l.contains(&connect) && !l.contains("disconnect"))
+            .unwrap_or(0);
+        if let Some(line) = lines[start..].iter().find(|l| l.contains(&needle)) {
             let i = line.find(&needle).unwrap() + needle.len();
             return line[i..].trim().to_owned();
         }
@@ -492,9 +502,12 @@ pub async fn postfix_disconnect_stats(env: &Env, host: &str, port: u16) -> Strin
 pub fn postfix_session_log(env: &Env, host: &str, port: u16) -> Vec<String> {
     let log = std::fs::read_to_string(&env.postfix_log).unwrap_or_default();
     let needle = format!("connect from unknown[{host}]:{port}");
+    // The latest session from that port: client ports are reused over a run.
     let Some(start) = log
         .lines()
-        .position(|l| l.contains(&needle) && !l.contains("disconnect"))
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|l| l.contains(&needle) && !l.contains("disconnect"))
     else {
         return Vec::new();
     };
