@@ -354,7 +354,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
-    pub(crate) fn unexpected(&mut self, ev: Event) -> Result<(), Error> {
+    pub(crate) fn unexpected(&mut self, _event: Event) -> Result<(), Error> {
         // Events for other operations cannot occur: each public method issues one operation
         // and waits for its event. Treat one as a failure rather than loop forever.
         let err = self
@@ -364,7 +364,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .unwrap_or(Error::Usage(UsageError::InvalidState(
                 "unexpected protocol event",
             )));
-        let _ = ev;
         Err(err)
     }
 

@@ -728,6 +728,23 @@ impl Session {
         self.state = State::Poisoned(err);
     }
 
+    /// EHLO or HELO succeeded: the session is open with `caps`.
+    fn opened(&mut self, caps: Option<Capabilities>) {
+        self.caps = caps;
+        self.state = State::Ready;
+        self.events.push_back(Event::Ready(Ok(())));
+    }
+
+    /// EHLO or HELO failed: a 3yz breaks the protocol, anything else is a refusal.
+    fn hello_failed(&mut self, command: CommandKind, reply: Reply) {
+        let code = reply.code();
+        if code.first_digit() == 3 {
+            self.fail_protocol(Some(command), ProtocolError::UnexpectedCode(code.as_u16()));
+        } else {
+            self.abort(Error::Reply { command, reply });
+        }
+    }
+
     fn handle_reply(&mut self, expect: Expect, reply: Reply) {
         let code = reply.code();
         let refused = |command| Error::Reply {
@@ -749,34 +766,21 @@ impl Session {
             }
             Expect::Ehlo => {
                 if code.is_positive_completion() {
-                    self.caps = Some(Capabilities::from_ehlo(&reply));
-                    self.state = State::Ready;
-                    self.events.push_back(Event::Ready(Ok(())));
+                    self.opened(Some(Capabilities::from_ehlo(&reply)));
                 } else if (500..=504).contains(&code.as_u16()) && !self.tls {
                     // RFC 5321 §4.1.1.1 / §3.2: an old server that does not know EHLO.
                     let helo = Command::Helo(self.config.ehlo_name.clone());
                     self.send(&helo, Expect::Helo);
-                } else if code.first_digit() == 3 {
-                    self.fail_protocol(
-                        Some(CommandKind::Ehlo),
-                        ProtocolError::UnexpectedCode(code.as_u16()),
-                    );
                 } else {
-                    self.abort(refused(CommandKind::Ehlo));
+                    self.hello_failed(CommandKind::Ehlo, reply);
                 }
             }
             Expect::Helo => {
                 if code.is_positive_completion() {
-                    self.caps = None;
-                    self.state = State::Ready;
-                    self.events.push_back(Event::Ready(Ok(())));
-                } else if code.first_digit() == 3 {
-                    self.fail_protocol(
-                        Some(CommandKind::Helo),
-                        ProtocolError::UnexpectedCode(code.as_u16()),
-                    );
+                    // No extensions after HELO.
+                    self.opened(None);
                 } else {
-                    self.abort(refused(CommandKind::Helo));
+                    self.hello_failed(CommandKind::Helo, reply);
                 }
             }
             Expect::StartTls => {
