@@ -39,7 +39,7 @@ pub use address::{AddressError, Domain, EsmtpParam, Mailbox, ReversePath};
 pub use capability::{Capabilities, Limits};
 pub use code::{EnhancedCode, ReplyClass, ReplyCode};
 pub use command::{Command, CommandKind};
-pub use reply::{Reply, ReplyParser};
+pub use reply::{Reply, ReplyParser, escape_text};
 pub use session::{Direction, Event, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};
 pub use transaction::{Envelope, RecipientResult, RecipientStatus, TransactionReport};

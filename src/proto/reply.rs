@@ -119,12 +119,35 @@ impl Reply {
     }
 }
 
-/// Appends `bytes` to `out`, escaping control characters and invalid UTF-8 so that server
-/// text can never inject anything into a terminal or a log.
+/// Server text made safe to show a person: C0 and C1 controls, DEL, the Unicode
+/// bidirectional controls (U+202A–U+202E, U+2066–U+2069) and zero-width characters
+/// (U+200B–U+200F) are written as `\u{..}` escapes (tab, CR and LF as `\t`, `\r`, `\n`),
+/// invalid UTF-8 as `\xNN`. Nothing the server sends can then move the cursor, clear a
+/// terminal, recolour it or reorder what a reader sees.
+///
+/// ```
+/// use smtp_courier::proto::escape_text;
+/// assert_eq!(escape_text(b"ok\x1b[2J \xe2\x80\xae!"), "ok\\u{1b}[2J \\u{202e}!");
+/// assert_eq!(escape_text(b"mx.example ESMTP"), "mx.example ESMTP");
+/// ```
+pub fn escape_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    push_escaped(&mut out, bytes);
+    out
+}
+
+/// True for a character that must not reach a terminal or a log as it is (see
+/// [`escape_text`]).
+pub(crate) fn is_unsafe_char(ch: char) -> bool {
+    ch.is_control()
+        || matches!(ch, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Appends `bytes` to `out`, escaped as [`escape_text`] says.
 pub(crate) fn push_escaped(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
         for ch in chunk.valid().chars() {
-            if ch.is_control() {
+            if is_unsafe_char(ch) {
                 out.extend(ch.escape_default());
             } else {
                 out.push(ch);
@@ -388,6 +411,21 @@ mod tests {
     fn message_escapes_controls() {
         let r = parse_all(b"250 a\x1b[31mb\rc\xff\r\n").unwrap();
         assert_eq!(r[0].message(), "a\\u{1b}[31mb\\rc\\xff");
+    }
+
+    #[test]
+    fn escapes_c1_del_bidi_and_zero_width() {
+        // C1 CSI (U+009B), DEL, RLO (U+202E), ZWSP (U+200B), LRI (U+2066), PDI (U+2069).
+        let text = "a\u{9b}b\u{7f}c\u{202e}d\u{200b}e\u{2066}f\u{2069}g\u{e9}";
+        assert_eq!(
+            escape_text(text.as_bytes()),
+            "a\\u{9b}b\\u{7f}c\\u{202e}d\\u{200b}e\\u{2066}f\\u{2069}g\u{e9}"
+        );
+        // Letters outside those ranges pass as they are.
+        assert_eq!(
+            escape_text("r\u{e9}sum\u{e9} \u{4e2d}".as_bytes()),
+            "r\u{e9}sum\u{e9} \u{4e2d}"
+        );
     }
 
     #[test]
