@@ -136,7 +136,7 @@ pub mod proto;
 pub mod fuzzing;
 
 pub use error::{Error, ProtocolError, Severity, TlsError, UsageError};
-pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport};
+pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};
 
 #[cfg(feature = "tokio")]
 pub mod client;

@@ -173,33 +173,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Writes the buffered bytes out within the data-block deadline (RFC 5321
-    /// §4.5.3.2.5), while the message data is being streamed.
+    /// §4.5.3.2.5), while the message data is being streamed; replies that are due (to
+    /// MAIL, RCPT or earlier BDAT chunks) are read and handled meanwhile, so a server that
+    /// answers as it reads cannot deadlock us.
     /// `transfer` is the deadline of the whole data transfer, if any: the write must also
-    /// finish before it.
+    /// finish before it. False when the session failed.
     pub(crate) async fn write_block(
         &mut self,
         session: &mut Session,
         timeouts: &Timeouts,
         transfer: Option<Instant>,
     ) -> bool {
-        use tokio::io::AsyncWriteExt;
+        session.poll_transmit(&mut self.wbuf);
         let block = Instant::now() + timeouts.get(Phase::DataBlock);
         let (at, phase) = match transfer {
             Some(t) if t < block => (t, Phase::DataTransfer),
             _ => (block, Phase::DataBlock),
         };
-        let res = tokio::time::timeout_at(at, self.io.write_all(&self.wbuf)).await;
-        self.wbuf.clear();
-        match res {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                session.handle_io_error(e);
-                false
-            }
-            Err(_) => {
-                session.handle_timeout_in(phase);
-                false
+        self.need_flush = !self.wbuf.is_empty();
+        while (!self.wbuf.is_empty() || self.need_flush) && session.error().is_none() {
+            let awaiting = session.awaiting_reply();
+            let res = tokio::time::timeout_at(at, poll_fn(|cx| self.poll_io(cx, awaiting))).await;
+            match res {
+                Err(_) => session.handle_timeout_in(phase),
+                Ok(Ok(Progress::Written)) => {}
+                Ok(Ok(Progress::Read)) => session.handle_input(&mut self.rbuf),
+                Ok(Ok(Progress::Eof)) => {
+                    session.handle_input(&mut self.rbuf);
+                    session.handle_eof();
+                }
+                Ok(Err(e)) => session.handle_io_error(e),
             }
         }
+        session.error().is_none()
     }
 }

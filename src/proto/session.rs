@@ -10,13 +10,13 @@ use bytes::BytesMut;
 
 use crate::error::{Error, ProtocolError, UsageError};
 
-use super::address::{Domain, EsmtpParam};
+use super::address::Domain;
 use super::body::LineEndings;
 use super::capability::Capabilities;
 use super::command::{Command, CommandKind};
 use super::reply::{Reply, ReplyParser, push_escaped};
 use super::timeouts::Phase;
-use super::transaction::{Envelope, TransactionReport};
+use super::transaction::{TransactionReport, TxId};
 
 /// Which way a transcript line went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,7 @@ pub type Transcript = Arc<dyn Fn(Direction, &str) + Send + Sync>;
 
 /// Settings of the protocol session.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// The name sent in EHLO/HELO.
     pub ehlo_name: Domain,
@@ -42,7 +43,14 @@ pub struct SessionConfig {
     pub line_endings: LineEndings,
     /// Where the transcript goes, if anywhere.
     pub transcript: Option<Transcript>,
+    /// Use CHUNKING (BDAT, RFC 3030) instead of DATA when the server offers it.
+    pub chunking: bool,
+    /// The largest BDAT chunk, in octets (at least 1).
+    pub chunk_size: usize,
 }
+
+/// The default largest BDAT chunk: 1 MiB.
+pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
 
 impl SessionConfig {
     /// Pipelining on, bare line endings normalised, no transcript.
@@ -52,6 +60,8 @@ impl SessionConfig {
             pipelining: true,
             line_endings: LineEndings::Normalize,
             transcript: None,
+            chunking: true,
+            chunk_size: DEFAULT_CHUNK_SIZE,
         }
     }
 }
@@ -63,6 +73,8 @@ impl fmt::Debug for SessionConfig {
             .field("pipelining", &self.pipelining)
             .field("line_endings", &self.line_endings)
             .field("transcript", &self.transcript.is_some())
+            .field("chunking", &self.chunking)
+            .field("chunk_size", &self.chunk_size)
             .finish()
     }
 }
@@ -77,11 +89,12 @@ pub enum Event {
     /// The answer to STARTTLS. `Ok`: start the TLS handshake now, then call
     /// [`Session::tls_established`].
     StartTls(Result<(), Error>),
-    /// 354 arrived: stream the message through [`Session::encode_body`] and
-    /// [`Session::finish_body`].
-    SendBody,
+    /// The transaction wants its message content: stream it through
+    /// [`Session::send_body`] and [`Session::finish_body`]. With DATA this comes after
+    /// the `354`; with BDAT at once (with PIPELINING) or once a recipient was accepted.
+    SendBody(TxId),
     /// A transaction ended, successfully or not.
-    Transaction(TransactionReport),
+    Transaction(TxId, TransactionReport),
     /// The answer to an explicit RSET.
     Reset(Result<(), Error>),
     /// The answer to NOOP.
@@ -108,13 +121,19 @@ enum Expect {
     Quit,
     /// The reply to AUTH or to a continuation line (RFC 4954 §4).
     Auth,
-    Mail,
-    Rcpt(usize),
-    Data,
+    Mail(TxId),
+    Rcpt(TxId, usize),
+    Data(TxId),
     /// The reply to the final `.`; `discard` when the data was empty because no
     /// recipient had been accepted but the server sent 354 anyway.
     DataEnd {
+        id: TxId,
         discard: bool,
+    },
+    /// The reply to a BDAT chunk (RFC 3030 §2); `last` for `BDAT n LAST`.
+    Bdat {
+        id: TxId,
+        last: bool,
     },
 }
 
@@ -122,10 +141,13 @@ impl Expect {
     fn phase(self) -> Phase {
         match self {
             Self::Greeting => Phase::Greeting,
-            Self::Mail => Phase::Mail,
-            Self::Rcpt(_) => Phase::Rcpt,
-            Self::Data => Phase::DataInit,
-            Self::DataEnd { .. } => Phase::DataTermination,
+            Self::Mail(_) => Phase::Mail,
+            Self::Rcpt(..) => Phase::Rcpt,
+            Self::Data(_) => Phase::DataInit,
+            // RFC 3030 sets no timeouts: a chunk is a data block, and the server works on
+            // the whole message after the last one, as after the final `.`.
+            Self::DataEnd { .. } | Self::Bdat { last: true, .. } => Phase::DataTermination,
+            Self::Bdat { last: false, .. } => Phase::DataBlock,
             _ => Phase::Command,
         }
     }
@@ -140,11 +162,24 @@ impl Expect {
             Self::Noop => CommandKind::Noop,
             Self::Quit => CommandKind::Quit,
             Self::Auth => CommandKind::Auth,
-            Self::Mail => CommandKind::Mail,
-            Self::Rcpt(_) => CommandKind::Rcpt,
-            Self::Data => CommandKind::Data,
+            Self::Mail(_) => CommandKind::Mail,
+            Self::Rcpt(..) => CommandKind::Rcpt,
+            Self::Data(_) => CommandKind::Data,
             Self::DataEnd { .. } => CommandKind::DataEnd,
+            Self::Bdat { .. } => CommandKind::Bdat,
         })
+    }
+
+    /// The transaction this reply belongs to.
+    fn tx(self) -> Option<TxId> {
+        match self {
+            Self::Mail(id)
+            | Self::Rcpt(id, _)
+            | Self::Data(id)
+            | Self::DataEnd { id, .. }
+            | Self::Bdat { id, .. } => Some(id),
+            _ => None,
+        }
     }
 }
 
@@ -194,7 +229,9 @@ pub struct Session {
     greeting: Option<Reply>,
     caps: Option<Capabilities>,
     need_rset: bool,
-    tx: Option<Tx>,
+    /// The transactions in flight, oldest first: their replies come back in this order.
+    txs: VecDeque<Tx>,
+    next_tx: u64,
     tls: bool,
     tls_verified: bool,
     replies: u64,
@@ -219,7 +256,8 @@ impl Session {
             greeting: None,
             caps: None,
             need_rset: false,
-            tx: None,
+            txs: VecDeque::new(),
+            next_tx: 0,
             tls: false,
             tls_verified: false,
             replies: 0,
@@ -258,31 +296,51 @@ impl Session {
         matches!(self.state, State::Ready)
     }
 
-    /// True when a transaction is running.
+    /// True when a transaction is in flight.
     pub fn in_transaction(&self) -> bool {
-        self.tx.is_some()
+        !self.txs.is_empty()
     }
 
-    /// True while message data is being sent (after 354, before [`Session::finish_body`]).
+    /// How many transactions are in flight.
+    pub fn transactions_in_flight(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// True while message data is being sent (after [`Event::SendBody`], before
+    /// [`Session::finish_body`]).
     pub fn sending_body(&self) -> bool {
-        self.tx.as_ref().is_some_and(|t| t.body.is_some())
+        self.txs.iter().any(Tx::body_open)
     }
 
     /// The phase of the oldest reply awaited, whose deadline the driver enforces; `None`
     /// when no reply is due.
     pub fn phase(&self) -> Option<Phase> {
-        if self.sending_body() {
+        if self.sending_data() {
             return Some(Phase::DataBlock);
         }
-        self.expect.front().map(|e| e.phase())
+        self.expect
+            .front()
+            .map(|e| e.phase())
+            .or_else(|| self.sending_body().then_some(Phase::DataBlock))
     }
 
-    /// The command of the oldest reply awaited.
+    /// The command of the oldest reply awaited (while content is streamed and no reply is
+    /// due, the data's).
     pub fn pending_command(&self) -> Option<CommandKind> {
-        if self.sending_body() {
+        if self.sending_data() {
             return Some(CommandKind::DataEnd);
         }
-        self.expect.front().and_then(|e| e.command())
+        self.expect
+            .front()
+            .and_then(|e| e.command())
+            .or_else(|| self.sending_body().then_some(CommandKind::Bdat))
+    }
+
+    /// True while content after a `354` is being sent.
+    fn sending_data(&self) -> bool {
+        self.txs
+            .iter()
+            .any(|t| matches!(t.framing, body_flow::Framing::Data(_)))
     }
 
     /// How many replies have been handled so far: the driver restarts its deadline when
@@ -322,7 +380,7 @@ impl Session {
             });
         }
         match &self.state {
-            State::Ready if self.tx.is_none() => Ok(()),
+            State::Ready if self.txs.is_empty() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
             State::Poisoned(e) => Err(e.clone()),
             State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
@@ -419,139 +477,6 @@ impl Session {
         self.check_ready()?;
         self.send(&Command::Quit, Expect::Quit);
         self.state = State::Closing;
-        Ok(())
-    }
-
-    /// Starts a transaction: RSET if the previous one failed, MAIL, and with PIPELINING
-    /// every RCPT and DATA in the same group (RFC 2920 §3.1: DATA ends a group). Without
-    /// PIPELINING each command waits for the previous reply. Ends with
-    /// [`Event::Transaction`], after [`Event::SendBody`] if the data is wanted.
-    ///
-    /// # Errors
-    /// Nothing is sent and the error applies to every recipient: the sticky error, a usage
-    /// error, [`Error::TooLarge`] when the declared size exceeds the server's SIZE limit
-    /// (RFC 1870), [`Error::Extension`] when the envelope needs SMTPUTF8 and the server
-    /// lacks it (RFC 6531 §3.4), or the error of the last AUTH when it failed (and none
-    /// succeeded since).
-    pub fn mail(&mut self, envelope: Envelope) -> Result<(), Error> {
-        self.check_ready()?;
-        if let Some(e) = &self.auth_failure {
-            // No mail after a failed AUTH: it would go out unauthenticated.
-            return Err(e.clone());
-        }
-        let caps = self.caps.clone().unwrap_or_default();
-        let mut params = Vec::new();
-        if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
-            if let Some(limit) = limit.filter(|l| size > *l) {
-                return Err(Error::TooLarge { size, limit });
-            }
-            params.push(EsmtpParam::size(size));
-        }
-        if envelope.needs_smtputf8() {
-            // RFC 6531 §3.4: a non-ASCII envelope needs a server that offers SMTPUTF8.
-            if !caps.smtputf8() {
-                return Err(Error::Extension("SMTPUTF8"));
-            }
-            params.push(EsmtpParam::smtputf8());
-        }
-        let eight_bit = envelope
-            .params()
-            .iter()
-            .any(|p| p.keyword() == "BODY" && p.value() == Some("8BITMIME"));
-        if eight_bit && !caps.eight_bit_mime() {
-            // RFC 6152 §3: BODY=8BITMIME only to a server that offers 8BITMIME.
-            return Err(Error::Extension("8BITMIME"));
-        }
-        if envelope.requires_tls() {
-            // RFC 8689 §4.1: only over TLS with a verified certificate, to a server that
-            // offers REQUIRETLS.
-            if !self.is_tls_verified() {
-                return Err(Error::Extension("REQUIRETLS (needs verified TLS)"));
-            }
-            if !caps.requiretls() {
-                return Err(Error::Extension("REQUIRETLS"));
-            }
-        }
-        params.extend(envelope.params().iter().cloned());
-        if envelope.requires_tls() {
-            params.push(EsmtpParam::new("REQUIRETLS", None).map_err(Error::from)?);
-        }
-        let n = envelope.recipients().len();
-        let tx = Tx {
-            envelope,
-            mail_params: params,
-            mail: None,
-            rcpt: (0..n).map(|_| None).collect(),
-            data_error: None,
-            data_reply: None,
-            body: None,
-        };
-        if std::mem::take(&mut self.need_rset) {
-            self.send(&Command::Rset, Expect::Rset { user: false });
-            if !self.pipelining() {
-                // RFC 2920 §3: no grouping without PIPELINING; MAIL follows the RSET reply.
-                self.tx = Some(tx);
-                return Ok(());
-            }
-        }
-        let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
-        self.send(&mail, Expect::Mail);
-        if self.pipelining() {
-            for (i, rcpt) in tx.envelope.recipients().iter().enumerate() {
-                self.send(&Command::Rcpt(rcpt.clone(), Vec::new()), Expect::Rcpt(i));
-            }
-            self.send(&Command::Data, Expect::Data);
-        }
-        self.tx = Some(tx);
-        Ok(())
-    }
-
-    fn pipelining(&self) -> bool {
-        self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
-    }
-
-    /// Encodes a chunk of message content into `dst` (dot-stuffed, CRLF line endings).
-    ///
-    /// # Errors
-    /// A usage error outside the data phase. With strict line endings, a bare CR or LF:
-    /// the transaction then ends with [`Error::Body`] for every recipient and the session is
-    /// poisoned, since the data cannot be ended cleanly (the driver drops the connection
-    /// without sending the terminator, so the server discards the partial message).
-    pub fn encode_body(&mut self, chunk: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        let body = self
-            .tx
-            .as_mut()
-            .and_then(|t| t.body.as_mut())
-            .ok_or(UsageError::InvalidState("not in the data phase"))?;
-        if let Err(e) = body.encode(chunk, dst) {
-            let err = Error::Body(e);
-            self.abort(err.clone());
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    /// Ends the message data (a missing final CRLF, then `.CRLF`) into `dst`, to be written
-    /// together with the last block of content. The final reply then ends the transaction.
-    ///
-    /// # Errors
-    /// As for [`Session::encode_body`].
-    pub fn finish_body(&mut self, dst: &mut BytesMut) -> Result<(), Error> {
-        let mut body = self
-            .tx
-            .as_mut()
-            .and_then(|t| t.body.take())
-            .ok_or(UsageError::InvalidState("not in the data phase"))?;
-        if let Err(e) = body.finish(dst) {
-            let err = Error::Body(e);
-            self.abort(err.clone());
-            return Err(err);
-        }
-        if let Some(t) = &self.config.transcript {
-            t(Direction::Client, "<message data>");
-            t(Direction::Client, ".");
-        }
-        self.expect.push_back(Expect::DataEnd { discard: false });
         Ok(())
     }
 
@@ -703,9 +628,10 @@ impl Session {
             return;
         }
         let pending: Vec<Expect> = self.expect.drain(..).collect();
-        if let Some(tx) = self.tx.take() {
+        for tx in self.take_transactions() {
+            let id = tx.id;
             self.events
-                .push_back(Event::Transaction(tx.into_report(Some(err.clone()))));
+                .push_back(Event::Transaction(id, tx.into_report(Some(err.clone()))));
         }
         for e in pending {
             let ev = match e {
@@ -800,25 +726,8 @@ impl Session {
                 };
                 if user {
                     self.events.push_back(Event::Reset(result));
-                } else if code == super::ReplyCode::SERVICE_NOT_AVAILABLE
-                    && !self.expect.contains(&Expect::Mail)
-                {
-                    // RFC 5321 §3.8: 421, the server is closing; MAIL would be wasted. The
-                    // transaction ends with this reply for every recipient (transient).
-                    if let Some(tx) = self.tx.as_mut() {
-                        tx.mail = Some(Err(refused(CommandKind::Rset)));
-                    }
-                    self.finish_tx();
-                } else if !self.expect.contains(&Expect::Mail) {
-                    // Lock-step: the RSET before a transaction was sent alone; now MAIL.
-                    // Its own reply decides the transaction, whatever RSET got.
-                    let mail =
-                        self.tx.as_ref().filter(|t| t.mail.is_none()).map(|t| {
-                            Command::Mail(t.envelope.from().clone(), t.mail_params.clone())
-                        });
-                    if let Some(mail) = mail {
-                        self.send(&mail, Expect::Mail);
-                    }
+                } else {
+                    self.handle_lock_step_rset(&reply);
                 }
             }
             Expect::Noop => {
@@ -838,7 +747,11 @@ impl Session {
                 self.events.push_back(Event::Quit(result));
             }
             Expect::Auth => self.handle_auth_reply(reply),
-            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd { .. } => {
+            Expect::Mail(_)
+            | Expect::Rcpt(..)
+            | Expect::Data(_)
+            | Expect::DataEnd { .. }
+            | Expect::Bdat { .. } => {
                 self.handle_tx_reply(expect, reply);
             }
         }
@@ -854,6 +767,9 @@ fn is_421_prefix(buf: &[u8]) -> bool {
 #[path = "session_tx.rs"]
 mod transaction_flow;
 use transaction_flow::Tx;
+
+#[path = "session_body.rs"]
+mod body_flow;
 
 #[path = "session_auth.rs"]
 mod auth_exchange;

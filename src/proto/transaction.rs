@@ -7,6 +7,13 @@ use super::address::{EsmtpParam, Mailbox, ReversePath};
 use super::command::CommandKind;
 use super::reply::Reply;
 
+/// Names one transaction queued by [`Session::mail`](super::Session::mail): the
+/// transaction's events ([`Event::SendBody`](super::Event::SendBody),
+/// [`Event::Transaction`](super::Event::Transaction)) and the body calls carry it, so that
+/// several transactions can be in flight on one connection. Opaque; unique within a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(pub(crate) u64);
+
 /// The envelope: reverse-path, recipients, MAIL parameters and the message size when known.
 ///
 /// ```
@@ -23,6 +30,7 @@ pub struct Envelope {
     size: Option<u64>,
     smtputf8: bool,
     requiretls: bool,
+    binarymime: bool,
 }
 
 impl Envelope {
@@ -58,6 +66,7 @@ impl Envelope {
             size: None,
             smtputf8: false,
             requiretls: false,
+            binarymime: false,
         })
     }
 
@@ -74,7 +83,11 @@ impl Envelope {
     /// [`Envelope::with_smtputf8`], [`Envelope::with_requiretls`]); adding them here is
     /// ignored. `BODY=8BITMIME` is checked against the server's 8BITMIME (RFC 6152).
     pub fn with_param(mut self, param: EsmtpParam) -> Self {
-        if !matches!(param.keyword(), "SIZE" | "SMTPUTF8" | "REQUIRETLS") {
+        let binary = param.keyword() == "BODY" && param.value() == Some("BINARYMIME");
+        if binary {
+            // The session must know: BINARYMIME changes the framing (BDAT only).
+            self.binarymime = true;
+        } else if !matches!(param.keyword(), "SIZE" | "SMTPUTF8" | "REQUIRETLS") {
             self.params.push(param);
         }
         self
@@ -93,6 +106,20 @@ impl Envelope {
     pub fn with_requiretls(mut self) -> Self {
         self.requiretls = true;
         self
+    }
+
+    /// Declares `BODY=BINARYMIME` (RFC 3030 §3): the message goes by BDAT exactly as
+    /// given, with no line-ending normalisation and no dot-stuffing. The transaction is
+    /// refused with [`Error::Extension`] before anything is sent unless the server offers
+    /// both CHUNKING and BINARYMIME (and chunking is not switched off).
+    pub fn with_binarymime(mut self) -> Self {
+        self.binarymime = true;
+        self
+    }
+
+    /// True when `BODY=BINARYMIME` was asked for.
+    pub fn is_binarymime(&self) -> bool {
+        self.binarymime
     }
 
     /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
@@ -133,6 +160,7 @@ impl Envelope {
 
 /// What happened to one recipient.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RecipientResult {
     /// The recipient.
     pub address: Mailbox,
@@ -191,6 +219,11 @@ pub struct TransactionReport {
     /// data refused, a message check, or the connection lost. `None` when at least one
     /// recipient was delivered.
     pub error: Option<Error>,
+    /// The transaction, when it was queued.
+    pub(crate) id: Option<TxId>,
+    /// MAIL got `503` (bad sequence) and nothing of the transaction was accepted: the
+    /// server turned it away because of the state an earlier transaction left.
+    pub(crate) turned_away: bool,
 }
 
 impl TransactionReport {
@@ -208,7 +241,23 @@ impl TransactionReport {
                 .collect(),
             data: None,
             error: Some(error),
+            id: None,
+            turned_away: false,
         }
+    }
+
+    /// True when MAIL got `503` (bad sequence) and nothing of the transaction was
+    /// accepted: the server turned it away, likely because of the state an earlier
+    /// transaction in flight left. Nothing of it reached the server, so a driver may send
+    /// it again after RSET.
+    pub fn turned_away(&self) -> bool {
+        self.turned_away
+    }
+
+    /// The transaction this reports on; `None` for a transaction refused before it was
+    /// queued ([`TransactionReport::failed`]).
+    pub fn id(&self) -> Option<TxId> {
+        self.id
     }
 
     /// True when every recipient was delivered.

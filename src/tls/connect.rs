@@ -1,6 +1,7 @@
 //! STARTTLS (RFC 3207), implicit TLS (RFC 8314), and the connection policy that chooses
 //! between TLS, failure and plaintext fallback.
 
+use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -83,36 +84,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
             .check_idle(&mut self.session, &self.timeouts)
             .await;
         self.session.starttls()?;
-        loop {
-            match self.next_event().await {
-                Event::StartTls(Ok(())) => break,
-                Event::StartTls(Err(Error::Reply { reply, .. })) => {
-                    return Err(TlsError::Refused(reply).into());
+        let answer = self
+            .wait_for(|e| match e {
+                Event::StartTls(r) => Break(r),
+                e => Continue(e),
+            })
+            .await
+            .and_then(|r| r);
+        match answer {
+            Ok(()) => {}
+            Err(Error::Reply { reply, .. }) => return Err(TlsError::Refused(reply).into()),
+            Err(e) => {
+                if self.session.error().is_some() {
+                    // Unusable (bytes injected after the 220, a lost connection): drop
+                    // the connection now rather than when the caller drops the client.
+                    self.conn.io = MaybeTls::Upgrading;
                 }
-                Event::StartTls(Err(e)) => {
-                    if self.session.error().is_some() {
-                        // Unusable (bytes injected after the 220, a lost connection): drop
-                        // the connection now rather than when the caller drops the client.
-                        self.conn.io = MaybeTls::Upgrading;
-                    }
-                    return Err(e);
-                }
-                other => self.unexpected(other)?,
+                return Err(e);
             }
         }
         let report = self.handshake_tls(tls, prepared, false).await?;
         self.session.tls_established();
-        loop {
-            match self.next_event().await {
-                Event::Ready(Ok(())) => break,
-                Event::Ready(Err(Error::Reply { reply, .. })) => {
-                    return Err(TlsError::EhloRefused(reply).into());
-                }
-                Event::Ready(Err(e)) => return Err(e),
-                other => self.unexpected(other)?,
-            }
+        let ready = self
+            .wait_for(|e| match e {
+                Event::Ready(r) => Break(r),
+                e => Continue(e),
+            })
+            .await
+            .and_then(|r| r);
+        match ready {
+            Ok(()) => Ok(report),
+            Err(Error::Reply { reply, .. }) => Err(TlsError::EhloRefused(reply).into()),
+            Err(e) => Err(e),
         }
-        Ok(report)
     }
 
     /// The TLS handshake on the plaintext stream, within the TLS-handshake deadline. On
@@ -251,7 +255,8 @@ impl Client<MaybeTls<TcpStream>> {
         // The handshake failed: the connection is unusable, so reconnect to the same
         // address and skip STARTTLS this time.
         let Some(addr) = peer else { return Err(e) };
-        let config = ClientConfig::from_parts(self.session.config().clone(), self.timeouts);
+        let config =
+            ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
         let stream = connect_tcp(addr, self.timeouts.connect).await?;
         *self = Self::new(MaybeTls::Plain(stream), config);
         self.tls = Some(TlsReport::fallback(why));
