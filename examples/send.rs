@@ -50,7 +50,7 @@ mod json;
 mod report;
 
 use json::Json;
-use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary};
+use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary, shown};
 
 /// Exit status when every recipient of every transaction was delivered.
 const EXIT_DELIVERED: u8 = 0;
@@ -661,13 +661,14 @@ async fn open_session(
     Ok(client)
 }
 
-/// The contract's `tls` object.
+/// The contract's `tls` object. A verification error can quote the server's certificate
+/// (the names it presents) or its reply to STARTTLS: it is escaped like all server text.
 fn tls_json(r: &smtp_courier::tls::TlsReport) -> Json {
     Json::obj([
         ("version", r.version.as_deref().into()),
         ("cipher", r.cipher.as_deref().into()),
         ("verified", r.verified.into()),
-        ("verify_error", r.verify_error.as_deref().into()),
+        ("verify_error", r.verify_error.as_deref().map(shown).into()),
         ("fallback", r.fallback.into()),
     ])
 }
@@ -676,13 +677,14 @@ fn client_config(plan: &Plan) -> ClientConfig {
     let mut config = plan.config.clone();
     if plan.verbose {
         // The library redacts credentials (as `<redacted>`, which the contract writes
-        // `****`) and escapes control characters in server text.
+        // `****`) and escapes control characters in server text; escaping again changes
+        // nothing in escaped text, and guarantees that no line reaches the terminal raw.
         config = config.transcript(|direction, line| {
             let prefix = match direction {
                 Direction::Client => "C: ",
                 Direction::Server => "S: ",
             };
-            eprintln!("{prefix}{}", line.replace("<redacted>", "****"));
+            eprintln!("{prefix}{}", shown(&line.replace("<redacted>", "****")));
         });
     }
     config

@@ -5,6 +5,10 @@
 #[path = "../examples/support/sink.rs"]
 mod sink;
 
+// Kept apart so that this file stays readable.
+#[path = "send_example/escaping.rs"]
+mod escaping;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
