@@ -94,6 +94,19 @@ struct Args {
     /// Deadline for every phase (connect, greeting, each reply, TLS handshake, data transfer).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "Connection")]
     timeout: Option<Duration>,
+    /// Connect through a SOCKS5 proxy (RFC 1928). Not available yet: a usage error.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    socks5: Option<String>,
+    /// User name for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    #[arg(long, value_name = "USER", help_heading = "Connection")]
+    socks5_user: Option<String>,
+    /// Password for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    #[arg(long, value_name = "PASS", help_heading = "Connection")]
+    socks5_pass: Option<String>,
+    /// With --repeat: at most N transactions on one connection (0 = unlimited). Not
+    /// available yet: a usage error.
+    #[arg(long, value_name = "N", help_heading = "Connection")]
+    max_per_connection: Option<u32>,
 
     /// TLS mode [default: starttls].
     #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
@@ -149,15 +162,51 @@ struct Args {
     /// Declare REQUIRETLS.
     #[arg(long, help_heading = "Message")]
     requiretls: bool,
+    /// Declare BODY=BINARYMIME and send the message by BDAT byte for byte. Not available
+    /// yet: a usage error.
+    #[arg(long, help_heading = "Message")]
+    binarymime: bool,
     /// Send the message N times over the same connection.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
     repeat: u32,
+    /// With --repeat: at most N transactions in flight at once. Not available yet: a
+    /// usage error.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
+    window: Option<u32>,
+    /// The largest BDAT chunk, in octets. Not available yet: a usage error.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Message")]
+    chunk_size: Option<u64>,
     /// Lock-step commands even where PIPELINING is offered.
     #[arg(long, help_heading = "Message")]
     no_pipelining: bool,
     /// DATA even where CHUNKING is offered.
     #[arg(long, help_heading = "Message")]
     no_chunking: bool,
+
+    /// NOTIFY= on every RCPT: NEVER, or a comma list of SUCCESS, FAILURE, DELAY. Not
+    /// available yet: a usage error.
+    #[arg(long, value_name = "LIST", help_heading = "DSN")]
+    dsn_notify: Option<String>,
+    /// RET= on MAIL. Not available yet: a usage error.
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        value_name = "FULL|HDRS",
+        help_heading = "DSN"
+    )]
+    dsn_ret: Option<DsnRet>,
+    /// ENVID= on MAIL, xtext-encoded. Not available yet: a usage error.
+    #[arg(long, value_name = "ID", help_heading = "DSN")]
+    dsn_envid: Option<String>,
+    /// ORCPT=rfc822;ADDR on every RCPT. Not available yet: a usage error.
+    #[arg(long, help_heading = "DSN")]
+    dsn_orcpt: bool,
+
+    /// Speak LMTP (RFC 2033) instead of SMTP; default port 24. Not available yet: a
+    /// usage error.
+    #[arg(long, help_heading = "LMTP")]
+    lmtp: bool,
 
     /// Print the result as JSON on stdout.
     #[arg(long, help_heading = "Output")]
@@ -210,6 +259,15 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err("must be more than 0".to_owned());
     }
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// `--dsn-ret`: what a DSN returns of the message (RFC 3461 §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DsnRet {
+    /// The whole message.
+    Full,
+    /// The headers only.
+    Hdrs,
 }
 
 /// A command-line mistake: exit 64, nothing sent.
@@ -316,6 +374,11 @@ fn usage_exit(json: bool, server: Option<&str>, msg: &str, print: bool) -> ExitC
 
 /// Checks every flag and reads the message; nothing touches the network.
 fn plan(args: &Args) -> Result<Plan, UsageError> {
+    // The contract's flags whose features have not landed: a usage error naming the flag
+    // rather than a run that silently ignores it.
+    if let Some(flag) = not_available(args) {
+        return Err(UsageError(format!("{flag} is not available yet")));
+    }
     // The TLS settings first: a contradiction is a mistake whatever else is given.
     let tls = tls_mode(args);
     if args.tls_fallback && args.tls != Some(TlsMode::Opportunistic) {
@@ -382,6 +445,27 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         repeat: args.repeat,
         verbose: args.verbose,
     })
+}
+
+/// The first flag given whose feature the library does not have yet, in the contract's
+/// order. Remove a flag from here when its feature lands.
+fn not_available(args: &Args) -> Option<&'static str> {
+    [
+        (args.socks5.is_some(), "--socks5"),
+        (args.socks5_user.is_some(), "--socks5-user"),
+        (args.socks5_pass.is_some(), "--socks5-pass"),
+        (args.max_per_connection.is_some(), "--max-per-connection"),
+        (args.binarymime, "--binarymime"),
+        (args.window.is_some(), "--window"),
+        (args.chunk_size.is_some(), "--chunk-size"),
+        (args.dsn_notify.is_some(), "--dsn-notify"),
+        (args.dsn_ret.is_some(), "--dsn-ret"),
+        (args.dsn_envid.is_some(), "--dsn-envid"),
+        (args.dsn_orcpt, "--dsn-orcpt"),
+        (args.lmtp, "--lmtp"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 /// The TLS mode after `--level` and the default.

@@ -8,6 +8,8 @@ mod sink;
 // Kept apart so that this file stays readable.
 #[path = "send_example/escaping.rs"]
 mod escaping;
+#[path = "send_example/not_landed.rs"]
+mod not_landed;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
