@@ -1,6 +1,6 @@
 //! smtp-courier's swaks: sends test mail to a server and reports what happened to every
 //! recipient, as a short summary or (with `--json`) as the machine-readable result that
-//! `/work/shared/SEND-CONTRACT.md` fixes, with the exit statuses 0 (all delivered),
+//! its contract, `examples/SEND.md`, fixes, with the exit statuses 0 (all delivered),
 //! 75 (only transient failures), 69 (a permanent failure) and 64 (usage error).
 //!
 //! It shows the library from the outside: validating addresses before connecting, reading
@@ -27,7 +27,12 @@
 //! library refuses the message before sending (kind `extension`) when the server lacks
 //! the extension, or, for REQUIRETLS, without verified TLS. The library has no BDAT yet,
 //! so every message goes with DATA and `--no-chunking` changes nothing. Direct MX delivery
-//! (no `--server`) is not available yet: a usage error.
+//! (no `--server`) is not available yet: a usage error, and so is every flag of the
+//! contract whose feature has not landed (BDAT, DSN, LMTP, SOCKS5, ...: see
+//! `not_available`).
+//!
+//! Server text (replies, capabilities, TLS verification errors) is shown only escaped
+//! ([`escape_text`](smtp_courier::proto::escape_text)), in `-v`, the summary and the JSON.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -708,11 +713,10 @@ async fn run(plan: &Plan) -> Outcome {
     outcome
 }
 
-/// Connects, reads the greeting, says EHLO (or HELO), and records what it learns in
-/// `outcome` as it goes, so a failure still reports the greeting and capabilities.
-///
-/// TLS and AUTH are wired in here when they land: implicit TLS wraps the stream before
-/// the greeting, STARTTLS and AUTH follow EHLO ([`negotiate_tls`] fills `outcome.tls`).
+/// Connects, reads the greeting, says EHLO (or HELO), sets TLS up as the flags say
+/// (implicit TLS before the greeting, or STARTTLS after EHLO, with the library's fallback
+/// rules), authenticates when credentials are given, and records what it learns in
+/// `outcome` as it goes, so a failure still reports the greeting, capabilities and TLS.
 async fn open_session(
     plan: &Plan,
     outcome: &mut Outcome,

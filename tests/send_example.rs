@@ -1,4 +1,4 @@
-//! The `send` example against its contract (`SEND-CONTRACT.md`): the built binary is run
+//! The `send` example against its contract (`examples/SEND.md`): the built binary is run
 //! against the in-process sink, and its JSON result, exit status and what the sink received
 //! are checked. The quickstart example is run here too.
 
