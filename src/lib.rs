@@ -156,6 +156,9 @@
 //! # }
 //! ```
 //!
+//! `examples/submit.rs` does the same from the command line, with a MIME message built by
+//! the `mail-builder` crate.
+//!
 //! # Pipelining
 //!
 //! When the server offers PIPELINING (RFC 2920), MAIL, every RCPT and DATA leave in one
