@@ -21,6 +21,9 @@
 //! - [`scram_server_messages`]: the SCRAM client under arbitrary server-first and
 //!   server-final messages answers only a server nonce that extends its own and an
 //!   iteration count within bounds, and accepts the server only with a `v=` signature.
+//! - [`bdat_roundtrip`]: BDAT chunks of any size decode back to the normalised input (the
+//!   input itself in binary mode), every chunk but the last is full, and strict mode
+//!   refuses exactly the first bare CR or LF.
 
 use bytes::{Bytes, BytesMut};
 
@@ -33,6 +36,9 @@ use crate::proto::{
     Capabilities, Domain, Envelope, Event, Reply, ReplyCode, ReplyParser, Session, SessionConfig,
     TransactionReport,
 };
+
+mod bdat;
+pub use bdat::{BdatDecoder, BdatFrameError, bdat_roundtrip};
 
 /// Cuts `data` into chunks whose sizes come from a small PRNG seeded with `seed`: sizes
 /// 0 to 4 when the seed's top bit is set (near byte by byte), else 0 to 300. Empty chunks

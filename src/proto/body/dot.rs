@@ -18,7 +18,8 @@ pub enum LineEndings {
     Strict,
 }
 
-/// A bare line ending found in strict mode.
+/// Why message data could not be framed: a bare line ending found in strict mode, or data
+/// after the message was already ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -28,6 +29,11 @@ pub enum BodyError {
     /// A CR not followed by LF.
     #[error("bare CR in message data at octet {0}")]
     BareCr(u64),
+    /// Data or a second end after `BDAT ... LAST` was framed: the message is complete, and
+    /// [`BdatChunker::reset`](super::BdatChunker::reset) starts the next one. Always the
+    /// caller's mistake, never the peer's.
+    #[error("message data after BDAT LAST")]
+    AfterLast,
 }
 
 /// Encodes message content for DATA: CRLF line endings, a `.` doubled at the start of each
@@ -78,7 +84,8 @@ impl DotStuffer {
                 .saturating_add(4),
         );
         let line_start = &mut self.line_start;
-        self.lines.feed(input, |piece| stuff(piece, line_start, dst))
+        self.lines
+            .feed(input, |piece| stuff(piece, line_start, dst))
     }
 
     /// Ends the message: a missing final CRLF, then `.CRLF`. The encoder is then ready for

@@ -176,7 +176,10 @@ mod tests {
         let norm = LineEndings::Normalize;
         assert_eq!(pieces(norm, &[b"ab\r\ncd"]).unwrap(), "ab|CRLF|cd|CRLF");
         // A CR ending one chunk and a LF starting the next are one line end.
-        assert_eq!(pieces(norm, &[b"ab\r", b"\ncd"]).unwrap(), "ab|CRLF|cd|CRLF");
+        assert_eq!(
+            pieces(norm, &[b"ab\r", b"\ncd"]).unwrap(),
+            "ab|CRLF|cd|CRLF"
+        );
         assert_eq!(pieces(norm, &[b"ab\r", b"", b"\n"]).unwrap(), "ab|CRLF");
         assert_eq!(pieces(norm, &[b"a\rb\nc"]).unwrap(), "a|CRLF|b|CRLF|c|CRLF");
         assert_eq!(pieces(norm, &[b"\r", b"\r"]).unwrap(), "CRLF|CRLF");

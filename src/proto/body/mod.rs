@@ -6,9 +6,11 @@
 //! than one chunk. They share one line-ending normaliser, so DATA and BDAT put the same
 //! message octets on the wire.
 
+mod bdat;
 mod dot;
 mod lines;
 
+pub use bdat::{BdatChunker, DEFAULT_MAX_CHUNK};
 pub use dot::{
     BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
 };
