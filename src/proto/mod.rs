@@ -11,7 +11,9 @@
 //! - RFC 2920 PIPELINING (the reply FIFO in [`Session`]);
 //! - RFC 3463 and RFC 2034 enhanced status codes ([`EnhancedCode`]);
 //! - RFC 1870 SIZE, RFC 6531 SMTPUTF8 (envelope checks in [`Session::mail`]);
-//! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`).
+//! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`);
+//! - RFC 3030 CHUNKING and BINARYMIME: the BDAT framing ([`body::BdatChunker`]);
+//! - RFC 3461 DSN: the MAIL and RCPT parameters and xtext ([`dsn`]).
 
 // Peer input must never panic the core: these hold for all non-test code here.
 #![cfg_attr(
@@ -30,6 +32,7 @@ pub mod body;
 mod capability;
 mod code;
 mod command;
+pub mod dsn;
 pub mod reply;
 mod session;
 mod timeouts;
@@ -39,6 +42,7 @@ pub use address::{AddressError, Domain, EsmtpParam, Mailbox, ReversePath};
 pub use capability::{Capabilities, Limits};
 pub use code::{EnhancedCode, ReplyClass, ReplyCode};
 pub use command::{Command, CommandKind};
+pub use dsn::{DsnError, EnvId, Notify, NotifyOn, Orcpt, Ret};
 pub use reply::{Reply, ReplyParser, escape_text};
 pub use session::{Direction, Event, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};
