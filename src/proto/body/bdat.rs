@@ -39,7 +39,8 @@ pub const DEFAULT_MAX_CHUNK: NonZeroUsize = match NonZeroUsize::new(1 << 20) {
 /// let mut enc = BdatChunker::default().with_max_chunk(NonZeroUsize::new(8).unwrap());
 /// let mut out = BytesMut::new();
 /// enc.encode(b"Subject: x\n\nhi", &mut out).unwrap();
-/// assert_eq!(&out[..], b"BDAT 8\r\nSubject:");
+/// // Two full chunks; the next one waits.
+/// assert_eq!(&out[..], b"BDAT 8\r\nSubject:BDAT 8\r\n x\r\n\r\nhi");
 /// enc.finish(&mut out).unwrap();
 /// assert_eq!(&out[..], b"BDAT 8\r\nSubject:BDAT 8\r\n x\r\n\r\nhiBDAT 2 LAST\r\n\r\n");
 /// assert_eq!((enc.chunks(), enc.octets(), enc.is_last_sent()), (3, 18, true));
