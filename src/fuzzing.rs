@@ -217,6 +217,15 @@ fn check_capabilities(reply: &Reply, caps: &Capabilities) {
         "SIZE 0 means no limit (RFC 1870 §4)"
     );
     assert_eq!(caps.limits().is_some(), caps.has("LIMITS"));
+    // RFC 9422 §4: a limit kept is 1*6DIGIT and not zero.
+    if let Some(l) = caps.limits() {
+        for n in [l.rcpt_max, l.mail_max, l.rcpt_domain_max]
+            .into_iter()
+            .flatten()
+        {
+            assert!((1..=999_999).contains(&n), "limit {n}");
+        }
+    }
     assert_eq!(&Capabilities::from_ehlo(reply), caps, "not deterministic");
 }
 

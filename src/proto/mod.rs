@@ -13,7 +13,9 @@
 //! - RFC 1870 SIZE, RFC 6531 SMTPUTF8 (envelope checks in [`Session::mail`]);
 //! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`);
 //! - RFC 3030 CHUNKING and BINARYMIME: the BDAT framing ([`body::BdatChunker`]);
-//! - RFC 3461 DSN: the MAIL and RCPT parameters and xtext ([`dsn`]).
+//! - RFC 3461 DSN: the MAIL and RCPT parameters and xtext ([`dsn`]);
+//! - RFC 9422 LIMITS: parsed into [`Limits`], and recipients split into transactions
+//!   within them ([`Limits::split_recipients`]).
 
 // Peer input must never panic the core: these hold for all non-test code here.
 #![cfg_attr(
@@ -33,6 +35,7 @@ mod capability;
 mod code;
 mod command;
 pub mod dsn;
+mod limits;
 pub mod reply;
 mod session;
 mod timeouts;
