@@ -21,6 +21,9 @@
 //! - [`scram_server_messages`]: the SCRAM client under arbitrary server-first and
 //!   server-final messages answers only a server nonce that extends its own and an
 //!   iteration count within bounds, and accepts the server only with a `v=` signature.
+//! - [`bdat_roundtrip`]: BDAT chunks of any size decode back to the normalised input (the
+//!   input itself in binary mode), every chunk but the last is full, and strict mode
+//!   refuses exactly the first bare CR or LF.
 
 use bytes::{Bytes, BytesMut};
 
@@ -33,6 +36,9 @@ use crate::proto::{
     Capabilities, Domain, Envelope, Event, Reply, ReplyCode, ReplyParser, Session, SessionConfig,
     TransactionReport,
 };
+
+mod bdat;
+pub use bdat::{BdatDecoder, BdatFrameError, bdat_roundtrip};
 
 /// Cuts `data` into chunks whose sizes come from a small PRNG seeded with `seed`: sizes
 /// 0 to 4 when the seed's top bit is set (near byte by byte), else 0 to 300. Empty chunks
@@ -211,6 +217,15 @@ fn check_capabilities(reply: &Reply, caps: &Capabilities) {
         "SIZE 0 means no limit (RFC 1870 §4)"
     );
     assert_eq!(caps.limits().is_some(), caps.has("LIMITS"));
+    // RFC 9422 §4: a limit kept is 1*6DIGIT and not zero.
+    if let Some(l) = caps.limits() {
+        for n in [l.rcpt_max, l.mail_max, l.rcpt_domain_max]
+            .into_iter()
+            .flatten()
+        {
+            assert!((1..=999_999).contains(&n), "limit {n}");
+        }
+    }
     assert_eq!(&Capabilities::from_ehlo(reply), caps, "not deterministic");
 }
 

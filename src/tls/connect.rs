@@ -11,8 +11,9 @@ use crate::client::{Client, ClientConfig, connect_tcp};
 use crate::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
 
-/// Connects to `host:port` (or `addr` when given: the host is then only the TLS name) and
-/// sets the session up as `tls` says, including any plaintext fallback.
+/// Connects to `host:port` and sets the session up as `tls` says, including any plaintext
+/// fallback; `host` is also the name verified and sent as SNI unless
+/// [`TlsConfig::server_name`] overrides it.
 ///
 /// # Errors
 /// As [`Client::establish`].

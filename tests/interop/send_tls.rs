@@ -1,4 +1,4 @@
-//! The `send` example (contract /work/shared/SEND-CONTRACT.md) with TLS and AUTH flags:
+//! The `send` example (contract examples/SEND.md) with TLS and AUTH flags:
 //! STARTTLS on Postfix 2525, implicit TLS + AUTH on Postfix 2465.
 
 use crate::send_example::{data_file, run_send};
