@@ -48,6 +48,6 @@ pub use code::{EnhancedCode, ReplyClass, ReplyCode};
 pub use command::{Command, CommandKind};
 pub use dsn::{DsnError, EnvId, Notify, NotifyOn, Orcpt, Ret};
 pub use reply::{Reply, ReplyParser, escape_text};
-pub use session::{DEFAULT_CHUNK_SIZE, Direction, Event, Session, SessionConfig, Transcript};
+pub use session::{Direction, Event, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};
 pub use transaction::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};

@@ -45,12 +45,10 @@ pub struct SessionConfig {
     pub transcript: Option<Transcript>,
     /// Use CHUNKING (BDAT, RFC 3030) instead of DATA when the server offers it.
     pub chunking: bool,
-    /// The largest BDAT chunk, in octets (at least 1).
+    /// The largest BDAT chunk, in octets (at least 1; default
+    /// [`DEFAULT_MAX_CHUNK`](super::body::DEFAULT_MAX_CHUNK), 1 MiB).
     pub chunk_size: usize,
 }
-
-/// The default largest BDAT chunk: 1 MiB.
-pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
 
 impl SessionConfig {
     /// Pipelining on, bare line endings normalised, no transcript.
@@ -61,7 +59,7 @@ impl SessionConfig {
             line_endings: LineEndings::Normalize,
             transcript: None,
             chunking: true,
-            chunk_size: DEFAULT_CHUNK_SIZE,
+            chunk_size: super::body::DEFAULT_MAX_CHUNK.get(),
         }
     }
 }
@@ -232,6 +230,8 @@ pub struct Session {
     /// The transactions in flight, oldest first: their replies come back in this order.
     txs: VecDeque<Tx>,
     next_tx: u64,
+    /// Always [`body_flow::Framing::Closed`]: where content for an ended transaction goes.
+    ended: body_flow::Framing,
     tls: bool,
     tls_verified: bool,
     replies: u64,
@@ -258,6 +258,7 @@ impl Session {
             need_rset: false,
             txs: VecDeque::new(),
             next_tx: 0,
+            ended: body_flow::Framing::Closed,
             tls: false,
             tls_verified: false,
             replies: 0,
@@ -777,3 +778,7 @@ mod auth_exchange;
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_bdat_tests.rs"]
+mod bdat_tests;

@@ -7,10 +7,13 @@
 //!
 //! A child module of `session`, so that it reaches the session's state.
 
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+
 use bytes::BytesMut;
 
 use crate::error::{Error, UsageError};
-use crate::proto::body::{BodyError, DotStuffer, LineEndings};
+use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
 
 use super::{Direction, Expect, Session, TxId};
 
@@ -27,117 +30,82 @@ pub(super) enum Framing {
     Closed,
 }
 
-/// Cuts content into BDAT chunks of at most `max` octets. Line endings become CRLF (and a
-/// missing final CRLF is added) unless the message is BINARYMIME, which goes byte for
-/// byte. No dot-stuffing: BDAT counts octets (RFC 3030 §2).
-///
-/// Content is held until more than `max` octets are waiting or the end is known, so a
-/// message of exactly `max` octets is one `BDAT max LAST`; at most `max` plus one block of
-/// input is ever held.
-// TODO: replace with `proto::body`'s BDAT encoder once it lands (one framer only).
+/// The BDAT side of a transaction: [`BdatChunker`] frames the content, and the framed
+/// chunks are released into the transmit queue at once with PIPELINING, or one at a time,
+/// each after the reply to the one before, without it (RFC 3030 §4).
 #[derive(Debug)]
 pub(super) struct Chunker {
-    pending: BytesMut,
-    max: usize,
-    /// `None` for BINARYMIME: bytes exactly as given.
-    lines: Option<LineEndings>,
-    /// The last input octet was a CR whose LF has not been seen.
-    cr: bool,
-    /// At the start of a line (or of the message).
-    line_start: bool,
-    empty: bool,
-    offset: u64,
-    /// [`Session::finish_body`] was called: the rest goes as the LAST chunk.
+    enc: BdatChunker,
+    /// Framed chunks not yet released: each `BDAT n[ LAST]` line with its octets.
+    held: VecDeque<(BytesMut, bool)>,
+    /// [`Session::finish_body`] was called.
     finishing: bool,
-    /// Without PIPELINING, a chunk's reply is awaited before the next chunk is sent.
     lock_step: bool,
+    /// A lock-step chunk's reply is awaited.
     awaiting: bool,
 }
 
 impl Chunker {
+    /// `binary` for BINARYMIME (RFC 3030 §3): bytes exactly as given.
     pub(super) fn new(max: usize, lines: Option<LineEndings>, lock_step: bool) -> Self {
+        let enc = match lines {
+            Some(mode) => BdatChunker::new(mode),
+            None => BdatChunker::binary(),
+        };
+        let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
         Self {
-            pending: BytesMut::new(),
-            max: max.max(1),
-            lines,
-            cr: false,
-            line_start: true,
-            empty: true,
-            offset: 0,
+            enc: enc.with_max_chunk(max),
+            held: VecDeque::new(),
             finishing: false,
             lock_step,
             awaiting: false,
         }
     }
 
-    fn push(&mut self, input: &[u8]) -> Result<(), BodyError> {
-        let Some(mode) = self.lines else {
-            self.pending.extend_from_slice(input);
-            return Ok(());
-        };
-        for &b in input {
-            self.empty = false;
-            if std::mem::take(&mut self.cr) {
-                if b == b'\n' {
-                    self.pending.extend_from_slice(b"\r\n");
-                    self.line_start = true;
-                    self.offset = self.offset.saturating_add(1);
-                    continue;
-                }
-                if mode == LineEndings::Strict {
-                    return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
-                }
-                self.pending.extend_from_slice(b"\r\n");
-                self.line_start = true;
-            }
-            match b {
-                b'\r' => self.cr = true,
-                b'\n' if mode == LineEndings::Strict => {
-                    return Err(BodyError::BareLf(self.offset));
-                }
-                b'\n' => {
-                    self.pending.extend_from_slice(b"\r\n");
-                    self.line_start = true;
-                }
-                _ => {
-                    self.pending.extend_from_slice(&[b]);
-                    self.line_start = false;
-                }
-            }
-            self.offset = self.offset.saturating_add(1);
+    /// The framed length of a full (not last) chunk.
+    fn full_len(&self) -> usize {
+        let max = self.enc.max_chunk().get();
+        format!("BDAT {max}\r\n").len().saturating_add(max)
+    }
+
+    /// Splits what the chunker appended to `framed` into its chunks.
+    fn hold(&mut self, mut framed: BytesMut, before: u64, last: bool) {
+        let new = self.enc.chunks().saturating_sub(before);
+        let full = self.full_len();
+        for i in 0..new {
+            let is_last = last && i.saturating_add(1) == new;
+            let piece = if is_last {
+                framed.split()
+            } else {
+                framed.split_to(full.min(framed.len()))
+            };
+            self.held.push_back((piece, is_last));
         }
-        Ok(())
+    }
+
+    fn push(&mut self, input: &[u8]) -> Result<(), BodyError> {
+        let before = self.enc.chunks();
+        let mut framed = BytesMut::new();
+        let res = self.enc.encode(input, &mut framed);
+        self.hold(framed, before, false);
+        res
     }
 
     fn finish(&mut self) -> Result<(), BodyError> {
-        if let Some(mode) = self.lines {
-            if self.cr {
-                if mode == LineEndings::Strict {
-                    return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
-                }
-                self.pending.extend_from_slice(b"\r\n");
-                self.cr = false;
-            } else if !self.line_start && !self.empty {
-                // The contract: a missing final CRLF is added, as after DATA.
-                self.pending.extend_from_slice(b"\r\n");
-            }
-        }
+        let before = self.enc.chunks();
+        let mut framed = BytesMut::new();
+        self.enc.finish(&mut framed)?;
+        self.hold(framed, before, true);
         self.finishing = true;
         Ok(())
     }
 
-    /// The next chunk to send, if one may go now: `(content, last)`.
+    /// The next chunk to send, if one may go now: `(framed chunk, last)`.
     fn next_chunk(&mut self) -> Option<(BytesMut, bool)> {
         if self.awaiting {
             return None;
         }
-        let chunk = if self.finishing && self.pending.len() <= self.max {
-            (self.pending.split(), true)
-        } else if self.pending.len() > self.max {
-            (self.pending.split_to(self.max), false)
-        } else {
-            return None;
-        };
+        let chunk = self.held.pop_front()?;
         self.awaiting = self.lock_step;
         Some(chunk)
     }
@@ -152,7 +120,8 @@ impl Session {
     /// refused) is discarded: RFC 3030 §2 forbids further chunks.
     ///
     /// # Errors
-    /// A usage error when `id` is not waiting for content. With strict line endings, a
+    /// A usage error when `id` is not waiting for content (content for a transaction that
+    /// already ended is discarded without error). With strict line endings, a
     /// bare CR or LF: the transaction then ends with [`Error::Body`] for every recipient
     /// and the session is poisoned, since the data cannot be ended cleanly (the driver
     /// drops the connection without the terminator, so the server discards the partial
@@ -219,7 +188,8 @@ impl Session {
         match &tx.framing {
             Framing::Data(_) => Some(usize::MAX),
             Framing::Bdat(c) if c.finishing => None,
-            Framing::Bdat(c) => Some(c.max.saturating_add(1).saturating_sub(c.pending.len())),
+            Framing::Bdat(c) if c.awaiting && !c.held.is_empty() => Some(0),
+            Framing::Bdat(c) => Some(c.enc.max_chunk().get()),
             Framing::NotYet | Framing::Closed => None,
         }
     }
@@ -228,11 +198,16 @@ impl Session {
         if let Some(e) = self.error() {
             return Err(e.clone());
         }
-        self.txs
+        if id.0 >= self.next_tx {
+            return Err(not_in_data_phase());
+        }
+        // A transaction that already ended (it failed while its content was streamed)
+        // takes no more content: it is discarded.
+        Ok(self
+            .txs
             .iter_mut()
             .find(|t| t.id == id)
-            .map(|t| &mut t.framing)
-            .ok_or_else(not_in_data_phase)
+            .map_or(&mut self.ended, |t| &mut t.framing))
     }
 
     /// Moves every chunk of `id` that may leave now into the transmit queue.
@@ -250,18 +225,14 @@ impl Session {
             if last {
                 tx.framing = Framing::Closed;
             }
-            let line = if last {
-                format!("BDAT {} LAST", chunk.len())
-            } else {
-                format!("BDAT {}", chunk.len())
-            };
+            // The command line is the chunk up to its first CRLF (`BDAT n [LAST]`).
+            let line_len = chunk.iter().position(|&b| b == b'\r').unwrap_or(0);
+            let line = chunk.get(..line_len).unwrap_or_default();
             if let Some(t) = &self.config.transcript {
-                t(Direction::Client, &line);
+                t(Direction::Client, &String::from_utf8_lossy(line));
             }
             #[cfg(feature = "tracing")]
-            tracing::debug!(target: "smtp_courier::transcript", "C: {line}");
-            self.out.extend_from_slice(line.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
+            tracing::debug!(target: "smtp_courier::transcript", "C: {}", String::from_utf8_lossy(line));
             self.out.extend_from_slice(&chunk);
             self.expect.push_back(Expect::Bdat { id, last });
         }

@@ -12,7 +12,7 @@ use crate::proto::capability::Capabilities;
 use crate::proto::command::Command;
 use crate::proto::reply::Reply;
 use crate::proto::transaction::{Envelope, RecipientResult, TransactionReport, TxId};
-use crate::proto::{EsmtpParam, ReplyCode};
+use crate::proto::{CommandKind, EsmtpParam, ReplyCode};
 
 use super::body_flow::{Chunker, Framing};
 use super::{Event, Expect, Session, State};
@@ -88,6 +88,11 @@ impl Tx {
                 RecipientResult {
                     address: address.clone(),
                     result,
+                    content_command: if self.bdat {
+                        CommandKind::Bdat
+                    } else {
+                        CommandKind::DataEnd
+                    },
                 }
             })
             .collect();
@@ -331,7 +336,7 @@ impl Session {
             if let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) {
                 tx.mail_sent = true;
                 tx.mail = Some(Err(Error::Reply {
-                    command: crate::proto::CommandKind::Rset,
+                    command: CommandKind::Rset,
                     reply: reply.clone(),
                 }));
                 tx.framing = Framing::Closed;

@@ -167,6 +167,8 @@ pub struct RecipientResult {
     /// `Ok` with the reply to the message data when the server took responsibility for
     /// it; `Err` with the reason it was not delivered.
     pub result: Result<Reply, Error>,
+    /// How the content went: [`CommandKind::DataEnd`] or [`CommandKind::Bdat`].
+    pub(crate) content_command: CommandKind,
 }
 
 /// A recipient's fate in one word.
@@ -198,10 +200,11 @@ impl RecipientResult {
         }
     }
 
-    /// The command whose reply decided this recipient.
+    /// The command whose reply decided this recipient (for a delivered one, `DataEnd` or
+    /// `Bdat`: the reply to the message content).
     pub fn command(&self) -> Option<CommandKind> {
         match &self.result {
-            Ok(_) => Some(CommandKind::DataEnd),
+            Ok(_) => Some(self.content_command),
             Err(e) => e.command(),
         }
     }
@@ -235,6 +238,7 @@ impl TransactionReport {
                 .recipients()
                 .iter()
                 .map(|a| RecipientResult {
+                    content_command: CommandKind::DataEnd,
                     address: a.clone(),
                     result: Err(error.clone()),
                 })
