@@ -199,7 +199,7 @@ pub struct HeldEnvelope {
 
 impl HeldEnvelope {
     fn parse(text: String) -> Self {
-        let mut env = HeldEnvelope {
+        let mut env = Self {
             queue: String::new(),
             sender: String::new(),
             envelope_id: None,
