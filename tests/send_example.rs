@@ -2,6 +2,8 @@
 //! against the in-process sink, and its JSON result, exit status and what the sink received
 //! are checked. The quickstart example is run here too.
 
+#[path = "send_example_cases/auth.rs"]
+mod auth;
 #[path = "../examples/support/sink.rs"]
 mod sink;
 
