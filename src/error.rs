@@ -127,7 +127,8 @@ pub enum Error {
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// TLS is required and the server does not offer STARTTLS.
+    /// TLS is required (or the session is confidential: `TlsConfig::confidential`) and the
+    /// server does not offer STARTTLS.
     #[error("STARTTLS not offered")]
     NotOffered,
     /// The server answered STARTTLS with something other than 220.
@@ -143,9 +144,6 @@ pub enum TlsError {
     /// The certificate failed PKIX verification and verification is enforced.
     #[error("certificate verification failed: {0}")]
     Verification(String),
-    /// The server refused EHLO after the TLS handshake.
-    #[error("EHLO refused after TLS: {0}")]
-    EhloRefused(Reply),
     /// The local TLS settings are unusable (bad PEM, bad server name).
     #[error("configuration: {0}")]
     Config(String),
@@ -298,7 +296,6 @@ impl Error {
     pub fn command(&self) -> Option<CommandKind> {
         match self {
             Self::Reply { command, .. } => Some(*command),
-            Self::Tls(TlsError::EhloRefused(_)) => Some(CommandKind::Ehlo),
             Self::Tls(TlsError::Config(_)) => None,
             Self::Tls(_) => Some(CommandKind::StartTls),
             Self::Auth(_) => Some(CommandKind::Auth),

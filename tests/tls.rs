@@ -14,7 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use smtp_courier::proto::Timeouts;
+use smtp_courier::proto::{CommandKind, Timeouts};
 use smtp_courier::tls::{
     self, CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport, TlsVersion,
 };

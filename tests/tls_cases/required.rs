@@ -72,26 +72,34 @@ async fn required_starttls_refused() {
     }
 }
 
-/// The server refuses the EHLO sent after the handshake: a TLS error, no MAIL.
+/// The server refuses the EHLO sent after the handshake: refused like any EHLO, so a 5yz
+/// is permanent (a retry would be refused again) and a 4yz transient; no MAIL.
 /// Twin: `required_starttls_with_valid_certificate`.
 #[tokio::test]
 async fn required_starttls_ehlo_refused_after_tls() {
-    let script = Script::greeting()
-        .ehlo(WITH_STARTTLS)
-        .starttls(TlsSetup::good())
-        .reply("554 5.7.0 go away");
-    let server = Server::start(vec![script]).await;
-    let err = expect_err(connect(&server, &tls_config(TlsMode::RequiredStartTls)).await);
-    match &err {
-        Error::Tls(TlsError::EhloRefused(reply)) => assert_eq!(reply.code().as_u16(), 554),
-        other => panic!("{other:?}"),
+    for (refusal, permanent) in [("554 5.7.0 go away", true), ("451 4.3.0 try later", false)] {
+        let script = Script::greeting()
+            .ehlo(WITH_STARTTLS)
+            .starttls(TlsSetup::good())
+            .reply(refusal);
+        let server = Server::start(vec![script]).await;
+        let err = expect_err(connect(&server, &tls_config(TlsMode::RequiredStartTls)).await);
+        let code = refusal[..3].parse::<u16>().unwrap();
+        match &err {
+            Error::Reply {
+                command: CommandKind::Ehlo,
+                reply,
+            } => assert_eq!(reply.code().as_u16(), code),
+            other => panic!("{refusal}: {other:?}"),
+        }
+        assert_eq!(err.is_permanent(), permanent, "{refusal}");
+        assert_eq!(err.command(), Some(CommandKind::Ehlo));
+        assert_one_conn(
+            &server.finish().await,
+            &lines(&[EHLO, "STARTTLS"], &[]),
+            &lines(&[EHLO], &[]),
+        );
     }
-    assert!(err.is_transient());
-    assert_one_conn(
-        &server.finish().await,
-        &lines(&[EHLO, "STARTTLS"], &[]),
-        &lines(&[EHLO], &[]),
-    );
 }
 
 /// A server that advertises STARTTLS but answers the ClientHello with plaintext: a failed
