@@ -408,3 +408,42 @@ async fn capabilities_come_from_the_post_tls_ehlo() {
         &lines(&[EHLO, "QUIT"], &[]),
     );
 }
+
+/// A certificate from an authority that is not trusted (not self-signed): the error says
+/// who issued it and to whom. Twin: `required_starttls_with_valid_certificate` (the same
+/// certificate, its CA trusted).
+#[tokio::test]
+async fn untrusted_issuer_is_named() {
+    // Trust only the self-signed leaf, not the test CA that issued the good certificate.
+    let tls = TlsConfig::new(TlsMode::RequiredStartTls)
+        .platform_roots(false)
+        .add_roots_pem(PKI.self_signed.cert_pem.as_bytes())
+        .unwrap()
+        .server_name(MX);
+    let server = Server::start(vec![
+        Script::greeting()
+            .ehlo(WITH_STARTTLS)
+            .starttls(TlsSetup::good()),
+    ])
+    .await;
+    let err = expect_err(connect(&server, &tls).await);
+    let why = "certificate not issued by a trusted authority: \
+               issuer \"CN=smtp-courier test CA\", subject \"CN=mx.test.example\"";
+    match &err {
+        Error::Tls(TlsError::Verification(w)) => assert_eq!(w, why),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!("tls: certificate verification failed: {why}")
+    );
+    server.finish().await;
+
+    // Not enforced: the same text in the report.
+    let server = Server::start(vec![starttls_server(TlsSetup::good())]).await;
+    let client = expect_ok(connect(&server, &tls.ignore_verification_errors(true)).await);
+    let report = client.tls_report().cloned().unwrap();
+    deliver_and_quit(client).await;
+    server.finish().await;
+    assert_eq!(report.verify_error.as_deref(), Some(why));
+}
