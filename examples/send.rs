@@ -522,8 +522,10 @@ fn tls_config(args: &Args, mode: TlsMode) -> Result<TlsConfig, UsageError> {
         }
         config = config.server_name(name.as_str());
     }
-    // Never fall back to plaintext with credentials or a REQUIRETLS message.
-    Ok(config.confidential(args.auth_user.is_some() || args.requiretls))
+    // Never go on in plaintext with a REQUIRETLS message. Credentials need no such rule:
+    // the library sends no AUTH at all without verified TLS unless --allow-cleartext-auth,
+    // which fails the run with kind `auth` as the contract says (not `tls`).
+    Ok(config.confidential(args.requiretls))
 }
 
 /// The credentials and mechanism choice, when `--auth-user` is given. The password comes

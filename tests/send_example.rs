@@ -2,6 +2,8 @@
 //! against the in-process sink, and its JSON result, exit status and what the sink received
 //! are checked. The quickstart and submit examples are run here too.
 
+#[path = "send_example/auth.rs"]
+mod auth;
 #[path = "../examples/support/sink.rs"]
 mod sink;
 

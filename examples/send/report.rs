@@ -115,6 +115,8 @@ fn error_kind(e: &Error) -> &'static str {
         // it does not happen here).
         Error::Body(_) | Error::Usage(_) => "usage",
         Error::Tls(_) => "tls",
+        // Refused by the server (535, 454, ...: `reply()` gives its code, enhanced code and
+        // text), or decided by the client (no usable mechanism, a failed SASL check).
         Error::Auth(_) => "auth",
         // `Error` is non-exhaustive: a variant added later is reported as a protocol
         // error until it is mapped here.

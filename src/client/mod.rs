@@ -476,8 +476,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// `options`, or the strongest the server offers (SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
     /// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN; OAUTHBEARER, XOAUTH2 for a
     /// token), from the capabilities of the last EHLO, so after STARTTLS the list offered
-    /// over TLS. Mechanisms that reveal the secret need verified TLS or
-    /// [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext). On the
+    /// over TLS. Every mechanism needs verified TLS, unless
+    /// [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext) (any
+    /// mechanism) or
+    /// [`AuthOptions::allow_unverified_challenge_response`](crate::auth::AuthOptions::allow_unverified_challenge_response)
+    /// (CRAM-MD5 and SCRAM) allows otherwise. On the
     /// wire: `AUTH MECH [initial-response]`, then one base64 line per `334` challenge;
     /// see [`Session::auth`].
     ///
@@ -487,12 +490,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// - [`Error::Auth`], before anything is sent and permanent, when no mechanism can be
-    ///   used (AUTH not offered, none in common, cleartext not allowed, channel binding
+    ///   used (AUTH not offered, none in common, no verified TLS, channel binding
     ///   required but unavailable);
     /// - [`Error::Auth`], transient, when the server's SASL messages fail the client's
     ///   checks (a bad SCRAM signature or nonce, an absurd iteration count, a malformed
-    ///   challenge): the exchange was cancelled with `*`;
-    /// - [`Error::Reply`] with `CommandKind::Auth`: 535, 534, 538 and 530 permanent, 454
+    ///   challenge, an endless exchange): the exchange was cancelled with `*`;
+    /// - [`Error::Auth`] with [`AuthError::Refused`](crate::auth::AuthError::Refused) and
+    ///   the server's reply ([`Error::reply`]): 535, 534, 538 and 530 permanent, 454
     ///   transient;
     /// - a usage error (already authenticated, a transaction running), or a connection
     ///   error.

@@ -72,7 +72,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///   [`TlsError::Handshake`] for other handshake failures,
     ///   [`TlsError::HandshakeTimeout`] past [`Phase::TlsHandshake`]'s limit; the
     ///   connection is unusable;
-    /// - [`TlsError::EhloRefused`] when EHLO fails after the handshake.
+    /// - [`Error::Reply`] with [`CommandKind::Ehlo`](crate::proto::CommandKind::Ehlo) when
+    ///   the server refuses EHLO after the handshake, as before it: a 5yz permanent, a 4yz
+    ///   transient; the session is unusable.
     ///
     /// # Cancel safety
     /// Not cancel safe.
@@ -106,18 +108,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         }
         let report = self.handshake_tls(tls, prepared, false).await?;
         self.session.tls_established();
-        let ready = self
-            .wait_for(|e| match e {
-                Event::Ready(r) => Break(r),
-                e => Continue(e),
-            })
-            .await
-            .and_then(|r| r);
-        match ready {
-            Ok(()) => Ok(report),
-            Err(Error::Reply { reply, .. }) => Err(TlsError::EhloRefused(reply).into()),
-            Err(e) => Err(e),
-        }
+        self.wait_for(|e| match e {
+            Event::Ready(r) => Break(r),
+            e => Continue(e),
+        })
+        .await
+        // A refused EHLO is classified as any refused EHLO (RFC 5321 §4.2.1: 5yz
+        // permanent, 4yz transient): a server that refuses it over TLS will
+        // refuse it again, and retrying it forever helps nobody.
+        .and_then(|r| r)?;
+        Ok(report)
     }
 
     /// The TLS handshake on the plaintext stream, within the TLS-handshake deadline. On
@@ -184,7 +184,8 @@ impl Client<MaybeTls<TcpStream>> {
     /// - [`TlsMode::Skip`]: greeting and EHLO.
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
     /// - [`TlsMode::Opportunistic`]: STARTTLS when offered. Not offered: plaintext, and
-    ///   [`Client::tls_report`] stays `None`. Refused, or a failed handshake: a
+    ///   [`Client::tls_report`] stays `None`; but with [`TlsConfig::confidential`] a
+    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed handshake: a
     ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
     ///   refused STARTTLS continues in plaintext on the same connection and a failed
     ///   handshake reconnects to the same address and skips STARTTLS; the report says
@@ -206,7 +207,10 @@ impl Client<MaybeTls<TcpStream>> {
                 self.handshake().await?;
                 let offered = self.capabilities().is_some_and(|c| c.starttls());
                 if !offered {
-                    return if tls.mode() == TlsMode::RequiredStartTls {
+                    // A confidential session (credentials, a REQUIRETLS message) never goes
+                    // on in plaintext, whatever the mode: a man in the middle may have
+                    // stripped STARTTLS from the EHLO reply.
+                    return if tls.mode() == TlsMode::RequiredStartTls || tls.is_confidential() {
                         Err(self.refuse_plaintext(TlsError::NotOffered.into()))
                     } else {
                         Ok(())
