@@ -442,3 +442,38 @@ async fn without_chunking_a_batch_goes_one_at_a_time() {
     let (reports, _, _) = batch(config(), EHLO_PIPELINING, steps, &three()).await;
     assert!(reports.iter().all(TransactionReport::all_delivered));
 }
+
+#[tokio::test]
+async fn lmtp_maps_one_reply_per_accepted_recipient() {
+    // Dovecot LMTP: LHLO, then after the message one reply per accepted recipient, in
+    // RCPT order, each deciding its own recipient (RFC 2033 §4.2).
+    let (io, server) = ScriptedServer::start(script![
+        send("220 lmtp.example Dovecot ready\r\n"),
+        expect("LHLO localhost\r\n"),
+        send("250-lmtp.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+        expect(
+            "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n\
+             RCPT TO:<d@example.net>\r\nBDAT 4 LAST\r\nhi\r\n"
+        ),
+        send("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n"),
+        send("452 4.2.2 b over quota\r\n250 2.0.0 d saved\r\n"),
+    ]);
+    let mut client = Client::open(io, config().lmtp(true)).await.unwrap();
+    let to = ["b@example.net", "c@example.net", "d@example.net"];
+    let envelope = Envelope::new("a@example.org", to).unwrap();
+    let report = client.send_bytes(&envelope, b"hi").await.unwrap();
+    let status: Vec<RecipientStatus> = report.recipients.iter().map(|r| r.status()).collect();
+    assert_eq!(
+        status,
+        [
+            RecipientStatus::Transient,
+            RecipientStatus::Permanent,
+            RecipientStatus::Delivered
+        ]
+    );
+    assert_eq!(report.recipients[0].command(), Some(CommandKind::Bdat));
+    assert_eq!(report.recipients[1].command(), Some(CommandKind::Rcpt));
+    assert_eq!(report.data.as_ref().unwrap().message(), "2.0.0 d saved");
+    drop(client);
+    server.finish().await;
+}

@@ -78,6 +78,14 @@ impl ClientConfig {
         self
     }
 
+    /// Speak LMTP (RFC 2033) instead of SMTP (default false): LHLO instead of EHLO (no
+    /// HELO fallback), and after the message one reply per accepted recipient, each
+    /// deciding its own recipient.
+    pub fn lmtp(mut self, on: bool) -> Self {
+        self.session.lmtp = on;
+        self
+    }
+
     /// What to do with a bare CR or LF in message data (default: normalise to CRLF).
     pub fn line_endings(mut self, mode: LineEndings) -> Self {
         self.session.line_endings = mode;

@@ -45,6 +45,9 @@ pub struct SessionConfig {
     pub transcript: Option<Transcript>,
     /// Use CHUNKING (BDAT, RFC 3030) instead of DATA when the server offers it.
     pub chunking: bool,
+    /// Speak LMTP (RFC 2033): LHLO instead of EHLO, with no HELO fallback, and after the
+    /// message one reply per accepted recipient.
+    pub lmtp: bool,
     /// The largest BDAT chunk, in octets (at least 1; default
     /// [`DEFAULT_MAX_CHUNK`](super::body::DEFAULT_MAX_CHUNK), 1 MiB).
     pub chunk_size: usize,
@@ -59,6 +62,7 @@ impl SessionConfig {
             line_endings: LineEndings::Normalize,
             transcript: None,
             chunking: true,
+            lmtp: false,
             chunk_size: super::body::DEFAULT_MAX_CHUNK.get(),
         }
     }
@@ -72,6 +76,7 @@ impl fmt::Debug for SessionConfig {
             .field("line_endings", &self.line_endings)
             .field("transcript", &self.transcript.is_some())
             .field("chunking", &self.chunking)
+            .field("lmtp", &self.lmtp)
             .field("chunk_size", &self.chunk_size)
             .finish()
     }
@@ -110,6 +115,7 @@ enum Expect {
     Greeting,
     Ehlo,
     Helo,
+    Lhlo,
     StartTls,
     /// RSET sent by the session before a transaction (`user: false`) or by the caller.
     Rset {
@@ -133,6 +139,13 @@ enum Expect {
         id: TxId,
         last: bool,
     },
+    /// LMTP (RFC 2033 §4.2): the reply after the message for the `nth` accepted
+    /// recipient (counting from 0), after the first; `bdat` when the content went by BDAT.
+    LmtpData {
+        id: TxId,
+        nth: usize,
+        bdat: bool,
+    },
 }
 
 impl Expect {
@@ -144,7 +157,9 @@ impl Expect {
             Self::Data(_) => Phase::DataInit,
             // RFC 3030 sets no timeouts: a chunk is a data block, and the server works on
             // the whole message after the last one, as after the final `.`.
-            Self::DataEnd { .. } | Self::Bdat { last: true, .. } => Phase::DataTermination,
+            Self::DataEnd { .. } | Self::Bdat { last: true, .. } | Self::LmtpData { .. } => {
+                Phase::DataTermination
+            }
             Self::Bdat { last: false, .. } => Phase::DataBlock,
             _ => Phase::Command,
         }
@@ -155,6 +170,7 @@ impl Expect {
             Self::Greeting => return None,
             Self::Ehlo => CommandKind::Ehlo,
             Self::Helo => CommandKind::Helo,
+            Self::Lhlo => CommandKind::Lhlo,
             Self::StartTls => CommandKind::StartTls,
             Self::Rset { .. } => CommandKind::Rset,
             Self::Noop => CommandKind::Noop,
@@ -164,7 +180,8 @@ impl Expect {
             Self::Rcpt(..) => CommandKind::Rcpt,
             Self::Data(_) => CommandKind::Data,
             Self::DataEnd { .. } => CommandKind::DataEnd,
-            Self::Bdat { .. } => CommandKind::Bdat,
+            Self::Bdat { .. } | Self::LmtpData { bdat: true, .. } => CommandKind::Bdat,
+            Self::LmtpData { bdat: false, .. } => CommandKind::DataEnd,
         })
     }
 
@@ -175,7 +192,8 @@ impl Expect {
             | Self::Rcpt(id, _)
             | Self::Data(id)
             | Self::DataEnd { id, .. }
-            | Self::Bdat { id, .. } => Some(id),
+            | Self::Bdat { id, .. }
+            | Self::LmtpData { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -230,6 +248,9 @@ pub struct Session {
     /// The transactions in flight, oldest first: their replies come back in this order.
     txs: VecDeque<Tx>,
     next_tx: u64,
+    /// LMTP replies to the message due right now beyond those awaited when the input
+    /// arrived (they answer a command already sent): `handle_input` counts them.
+    lmtp_extra: usize,
     /// Always [`body_flow::Framing::Closed`]: where content for an ended transaction goes.
     ended: body_flow::Framing,
     tls: bool,
@@ -258,6 +279,7 @@ impl Session {
             need_rset: false,
             txs: VecDeque::new(),
             next_tx: 0,
+            lmtp_extra: 0,
             ended: body_flow::Framing::Closed,
             tls: false,
             tls_verified: false,
@@ -420,8 +442,17 @@ impl Session {
         self.caps = None;
         self.authenticated = false;
         self.state = State::Opening;
-        let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
-        self.send(&ehlo, Expect::Ehlo);
+        self.send_hello();
+    }
+
+    /// EHLO, or LHLO for LMTP (RFC 2033 §4.1).
+    fn send_hello(&mut self) {
+        let name = self.config.ehlo_name.clone();
+        if self.config.lmtp {
+            self.send(&Command::Lhlo(name), Expect::Lhlo);
+        } else {
+            self.send(&Command::Ehlo(name), Expect::Ehlo);
+        }
     }
 
     /// Call for implicit TLS (RFC 8314): TLS was set up before the greeting.
@@ -559,7 +590,11 @@ impl Session {
                 self.state = State::Closing;
             }
             self.handle_reply(front, reply);
-            if matches!(front, Expect::Greeting | Expect::Ehlo | Expect::Helo) {
+            answerable = answerable.saturating_add(std::mem::take(&mut self.lmtp_extra));
+            if matches!(
+                front,
+                Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::Lhlo
+            ) {
                 // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
                 // the driver waits for one Ready, and `abort` only answered what was
                 // still pending.
@@ -636,7 +671,9 @@ impl Session {
         }
         for e in pending {
             let ev = match e {
-                Expect::Greeting | Expect::Ehlo | Expect::Helo => Event::Ready(Err(err.clone())),
+                Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::Lhlo => {
+                    Event::Ready(Err(err.clone()))
+                }
                 Expect::StartTls => Event::StartTls(Err(err.clone())),
                 Expect::Rset { user: true } => Event::Reset(Err(err.clone())),
                 Expect::Noop => Event::Noop(Err(err.clone())),
@@ -682,8 +719,7 @@ impl Session {
             Expect::Greeting => {
                 if code == super::ReplyCode::SERVICE_READY {
                     self.greeting = Some(reply);
-                    let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
-                    self.send(&ehlo, Expect::Ehlo);
+                    self.send_hello();
                 } else if code.is_positive_completion() || code.first_digit() == 3 {
                     self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
                 } else {
@@ -700,6 +736,14 @@ impl Session {
                     self.send(&helo, Expect::Helo);
                 } else {
                     self.hello_failed(CommandKind::Ehlo, reply);
+                }
+            }
+            Expect::Lhlo => {
+                // RFC 2033 §4.1: no HELO fallback in LMTP.
+                if code.is_positive_completion() {
+                    self.opened(Some(Capabilities::from_ehlo(&reply)));
+                } else {
+                    self.hello_failed(CommandKind::Lhlo, reply);
                 }
             }
             Expect::Helo => {
@@ -752,7 +796,8 @@ impl Session {
             | Expect::Rcpt(..)
             | Expect::Data(_)
             | Expect::DataEnd { .. }
-            | Expect::Bdat { .. } => {
+            | Expect::Bdat { .. }
+            | Expect::LmtpData { .. } => {
                 self.handle_tx_reply(expect, reply);
             }
         }

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::error::Severity;
-use crate::proto::{Envelope, ReplyCode};
+use crate::proto::{Envelope, RecipientResult, RecipientStatus, ReplyCode};
 
 const EHLO_CHUNKING: &[u8] =
     b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
@@ -395,4 +395,140 @@ fn eof_with_chunks_in_flight_is_transient_for_every_transaction() {
         };
         assert!(r.recipients[0].result.as_ref().unwrap_err().is_transient());
     }
+}
+
+// --- LMTP (RFC 2033) -------------------------------------------------------------------------
+
+fn open_lmtp(ehlo: &[u8]) -> Session {
+    let mut c = SessionConfig::new(Domain::new("client.example").unwrap());
+    c.lmtp = true;
+    let mut s = Session::new(c);
+    feed(&mut s, b"220 lmtp.example LMTP\r\n");
+    // RFC 2033 §4.1: LHLO, never EHLO.
+    assert_eq!(transmit(&mut s), b"LHLO client.example\r\n");
+    feed(&mut s, ehlo);
+    assert!(matches!(events(&mut s).as_slice(), [Event::Ready(Ok(()))]));
+    s
+}
+
+#[track_caller]
+fn assert_outcome(r: &RecipientResult, command: CommandKind, code: u16, status: RecipientStatus) {
+    assert_eq!(r.status(), status, "{r:?}");
+    assert_eq!(r.command(), Some(command), "{r:?}");
+    assert_eq!(r.reply().map(|x| x.code().as_u16()), Some(code), "{r:?}");
+}
+
+#[test]
+fn lmtp_one_reply_per_accepted_recipient_after_data() {
+    let mut s = open_lmtp(b"250-lmtp.example\r\n250 PIPELINING\r\n");
+    let to = [
+        "b@example.net",
+        "c@example.net",
+        "d@example.net",
+        "e@example.net",
+    ];
+    s.mail(envelope(&to)).unwrap();
+    transmit(&mut s);
+    feed(
+        &mut s,
+        b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    );
+    let Some(Event::SendBody(id)) = s.poll_event() else {
+        panic!("no SendBody")
+    };
+    s.send_body(id, b"hi\r\n").unwrap();
+    s.finish_body(id).unwrap();
+    assert_tx(&mut s, b"hi\r\n.\r\n");
+    // RFC 2033 §4.2: b, d and e were accepted: three replies, in RCPT order.
+    feed(&mut s, b"250 2.1.5 b delivered\r\n");
+    assert!(events(&mut s).is_empty(), "two more replies are due");
+    feed(
+        &mut s,
+        b"452 4.2.2 d over quota\r\n550 5.2.1 e disabled\r\n",
+    );
+    let r = report(&mut s, id);
+    assert_outcome(
+        &r.recipients[0],
+        CommandKind::DataEnd,
+        250,
+        RecipientStatus::Delivered,
+    );
+    assert_outcome(
+        &r.recipients[1],
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_outcome(
+        &r.recipients[2],
+        CommandKind::DataEnd,
+        452,
+        RecipientStatus::Transient,
+    );
+    assert_outcome(
+        &r.recipients[3],
+        CommandKind::DataEnd,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_eq!(
+        r.data.as_ref().map(|d| d.code().as_u16()),
+        Some(550),
+        "the last one"
+    );
+    assert!(r.error.is_none());
+    assert!(!s.awaiting_reply());
+}
+
+#[test]
+fn lmtp_with_bdat_and_every_recipient_refused_after_the_message() {
+    let mut s = open_lmtp(b"250-lmtp.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    let id = mail(&mut s, envelope(&["b@example.net", "c@example.net"]));
+    s.send_body(id, b"hi\r\n").unwrap();
+    s.finish_body(id).unwrap();
+    assert!(transmit(&mut s).ends_with(b"BDAT 4 LAST\r\nhi\r\n"));
+    feed(
+        &mut s,
+        b"250 ok\r\n250 ok\r\n250 ok\r\n550 5.2.1 b disabled\r\n452 4.2.2 c full\r\n",
+    );
+    let r = report(&mut s, id);
+    assert_outcome(
+        &r.recipients[0],
+        CommandKind::Bdat,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_outcome(
+        &r.recipients[1],
+        CommandKind::Bdat,
+        452,
+        RecipientStatus::Transient,
+    );
+    // As for RCPT: the first transient refusal is the transaction's error.
+    assert!(r.error.as_ref().unwrap().is_transient());
+    // Positive twin: the same replies delivered.
+    let id = mail(&mut s, envelope(&["b@example.net", "c@example.net"]));
+    s.finish_body(id).unwrap();
+    assert!(transmit(&mut s).starts_with(b"RSET\r\n"));
+    feed(
+        &mut s,
+        b"250 reset\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 b\r\n250 c\r\n",
+    );
+    assert!(report(&mut s, id).all_delivered());
+}
+
+#[test]
+fn lmtp_lhlo_refused_has_no_helo_fallback() {
+    let mut c = SessionConfig::new(Domain::new("client.example").unwrap());
+    c.lmtp = true;
+    let mut s = Session::new(c);
+    feed(&mut s, b"220 lmtp.example LMTP\r\n");
+    assert_eq!(transmit(&mut s), b"LHLO client.example\r\n");
+    feed(&mut s, b"500 5.5.1 unknown command\r\n");
+    assert_tx(&mut s, b"");
+    let ev = events(&mut s);
+    assert!(
+        matches!(ev.as_slice(), [Event::Ready(Err(e))] if e.command() == Some(CommandKind::Lhlo)),
+        "{ev:?}"
+    );
 }

@@ -34,6 +34,8 @@ pub(super) struct Tx {
     pub(super) data_reply: Option<Reply>,
     /// The content goes by BDAT (RFC 3030) rather than DATA.
     pub(super) bdat: bool,
+    /// LMTP (RFC 2033 §4.2): each accepted recipient's own reply after the message.
+    pub(super) lmtp: Option<Vec<Option<Result<Reply, Error>>>>,
     pub(super) framing: Framing,
 }
 impl Tx {
@@ -74,13 +76,20 @@ impl Tx {
             .recipients()
             .iter()
             .zip(&self.rcpt)
-            .map(|(address, rcpt)| {
+            .enumerate()
+            .map(|(i, (address, rcpt))| {
+                let own = self
+                    .lmtp
+                    .as_ref()
+                    .map(|l| l.get(i).and_then(Option::as_ref));
                 let result = match (&mail_err, rcpt) {
                     (Some(e), _) => Err(e.clone()),
                     (None, Some(Err(e))) => Err(e.clone()),
-                    (None, Some(Ok(()))) => match (&self.data_error, &self.data_reply) {
-                        (Some(e), _) => Err(e.clone()),
-                        (None, Some(r)) if lost.is_none() => Ok(r.clone()),
+                    (None, Some(Ok(()))) => match (&self.data_error, own, &self.data_reply) {
+                        (Some(e), _, _) => Err(e.clone()),
+                        // LMTP: the recipient's own reply decided it.
+                        (None, Some(Some(r)), _) => r.clone(),
+                        (None, None, Some(r)) if lost.is_none() => Ok(r.clone()),
                         _ => Err(undecided()),
                     },
                     (None, None) => Err(undecided()),
@@ -111,6 +120,14 @@ impl Tx {
                 .cloned()
         } else if let Some(e) = self.data_error.clone() {
             Some(e)
+        } else if lost.is_none() && self.lmtp.is_some() {
+            // LMTP: every accepted recipient refused after the message; as for RCPT, the
+            // first transient refusal, else the first one.
+            let errs = || recipients.iter().filter_map(|r| r.result.as_ref().err());
+            errs()
+                .find(|e| e.is_transient())
+                .or_else(|| errs().next())
+                .cloned()
         } else {
             Some(undecided())
         };
@@ -182,6 +199,7 @@ impl Session {
             data_error: None,
             data_reply: None,
             bdat,
+            lmtp: self.config.lmtp.then(|| (0..n).map(|_| None).collect()),
             framing,
         });
         if std::mem::take(&mut self.need_rset) {
@@ -369,6 +387,7 @@ impl Session {
             self.fail_protocol(Some(command), ProtocolError::Unsolicited);
             return;
         };
+        let reply_for_lmtp = tx.lmtp.is_some().then(|| reply.clone());
         let ok = code.is_positive_completion() || (wants_354 && code == ReplyCode::START_DATA);
         let outcome = if ok {
             Ok(())
@@ -380,6 +399,8 @@ impl Session {
         };
         let mut next: Option<(Command, Expect)> = None;
         let mut chunk_ok = false;
+        // LMTP: this reply after the message is for the `nth` accepted recipient.
+        let mut lmtp: Option<(usize, bool)> = None;
         match expect {
             Expect::Mail(_) => {
                 let failed = outcome.is_err();
@@ -439,18 +460,24 @@ impl Session {
                 }
                 Err(e) => tx.data_error = Some(e),
             },
+            Expect::DataEnd { discard: false, .. } if tx.lmtp.is_some() => {
+                lmtp = Some((0, false));
+            }
             Expect::DataEnd { discard: false, .. } => {
                 if let Err(e) = outcome {
                     tx.data_error = Some(e);
                 }
                 tx.data_reply = Some(reply);
             }
+            Expect::LmtpData { nth, bdat, .. } => lmtp = Some((nth, bdat)),
             Expect::Bdat { last, .. } => {
                 // RFC 3030 §2: the reply to a chunk other than the last decides nothing
                 // by itself; the reply to LAST is the message's final reply. A chunk sent
                 // when MAIL or every RCPT had failed is answered but counts for nothing.
                 let counts = tx.content_counts() && tx.data_error.is_none();
                 match outcome {
+                    // LMTP: the first of one reply per accepted recipient (RFC 2033 §4.2).
+                    _ if last && counts && tx.lmtp.is_some() => lmtp = Some((0, true)),
                     Ok(()) if last && counts => tx.data_reply = Some(reply),
                     Ok(()) => chunk_ok = !last,
                     Err(e) => {
@@ -468,10 +495,57 @@ impl Session {
         if let Some((cmd, exp)) = next {
             self.send(&cmd, exp);
         }
+        if let (Some((nth, bdat)), Some(reply)) = (lmtp, reply_for_lmtp) {
+            self.handle_lmtp_reply(id, nth, bdat, reply);
+        }
         if chunk_ok {
             self.chunk_answered(id);
         }
         self.maybe_finish(id);
+    }
+
+    /// LMTP (RFC 2033 §4.2): after the message, one reply per accepted recipient, in RCPT
+    /// order. The first one's arrival says how many follow; they answer a command already
+    /// sent, so they are awaited next, before anything queued since.
+    fn handle_lmtp_reply(&mut self, id: TxId, nth: usize, bdat: bool, reply: Reply) {
+        let command = if bdat {
+            CommandKind::Bdat
+        } else {
+            CommandKind::DataEnd
+        };
+        let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
+        let accepted: Vec<usize> = tx
+            .rcpt
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Some(Ok(()))))
+            .map(|(i, _)| i)
+            .collect();
+        let result = if reply.code().is_positive_completion() {
+            Ok(reply.clone())
+        } else {
+            Err(Error::Reply {
+                command,
+                reply: reply.clone(),
+            })
+        };
+        if let (Some(slots), Some(&i)) = (tx.lmtp.as_mut(), accepted.get(nth)) {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+        // The report's `data` is the last of these replies.
+        tx.data_reply = Some(reply);
+        if nth == 0 {
+            let more = accepted.len().saturating_sub(1);
+            for k in (1..=more).rev() {
+                self.expect
+                    .push_front(Expect::LmtpData { id, nth: k, bdat });
+            }
+            self.lmtp_extra = self.lmtp_extra.saturating_add(more);
+        }
     }
 
     /// Ends transaction `id` when nothing more of it is due: every reply read, and no
