@@ -40,7 +40,11 @@ async fn read_until(io: &mut DuplexStream, end: &[u8]) -> Vec<u8> {
             .await
             .expect("client stuck")
             .unwrap();
-        assert!(n > 0, "client closed early: {}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "client closed early: {}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
     }
     got
@@ -97,7 +101,9 @@ fn assert_unsolicited(e: &Error) {
 async fn data_server(mut io: DuplexStream, early: bool) -> Vec<u8> {
     open(&mut io).await;
     read_until(&mut io, b"DATA\r\n").await;
-    io.write_all(b"250 ok\r\n250 ok\r\n354 go\r\n").await.unwrap();
+    io.write_all(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        .await
+        .unwrap();
     if early {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let _ = io.write_all(b"250 queued\r\n").await;
@@ -117,7 +123,10 @@ async fn send_against_data_server(len: usize, early: bool) -> Vec<u8> {
     let report = client.send_bytes(&env(), &body(len)).await.unwrap();
     let r = &report.recipients[0];
     if early {
-        assert!(report.delivered().next().is_none(), "never success: {report:?}");
+        assert!(
+            report.delivered().next().is_none(),
+            "never success: {report:?}"
+        );
         assert_eq!(r.status(), RecipientStatus::Transient, "{report:?}");
         assert_unsolicited(r.result.as_ref().unwrap_err());
         assert!(report.data.is_none(), "{report:?}");
@@ -136,7 +145,16 @@ async fn early_end_of_data_reply_while_the_body_streams_is_a_protocol_error() {
     // 256 KiB go out block by block while the 250 arrives; it must never be paired
     // with the dot written later, and the dot is never written.
     let got = send_against_data_server(256 * 1024, true).await;
-    assert!(!contains(&got, b"\r\n.\r\n"), "the partial message was ended");
+    assert!(
+        !contains(&got, b"\r\n.\r\n"),
+        "the partial message was ended"
+    );
+    // Found while the first block was being written, not after the last one.
+    assert!(
+        got.len() < 100_000,
+        "{} bytes streamed after the reply",
+        got.len()
+    );
     // Twin: the same message with the reply after the data is delivered.
     let got = send_against_data_server(256 * 1024, false).await;
     assert!(got.ends_with(b"\r\n.\r\n"));
@@ -147,7 +165,10 @@ async fn early_end_of_data_reply_while_the_last_block_is_written_is_a_protocol_e
     // 4 KiB: the whole message and the dot are one final write, stuck behind a server
     // that stopped reading when the early 250 arrives.
     let got = send_against_data_server(4096, true).await;
-    assert!(!contains(&got, b"\r\n.\r\n"), "the partial message was ended");
+    assert!(
+        !contains(&got, b"\r\n.\r\n"),
+        "the partial message was ended"
+    );
     // Twin: delivered when the reply follows the data.
     let got = send_against_data_server(4096, false).await;
     assert!(got.ends_with(b"\r\n.\r\n"));
@@ -160,7 +181,9 @@ async fn early_end_of_data_reply_while_the_last_block_is_written_is_a_protocol_e
 async fn stalling_server(mut io: DuplexStream, resume: oneshot::Receiver<()>) -> Vec<u8> {
     open(&mut io).await;
     let mut got = read_until(&mut io, b"DATA\r\n").await;
-    io.write_all(b"250 ok\r\n250 ok\r\n354 go\r\n").await.unwrap();
+    io.write_all(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        .await
+        .unwrap();
     let _ = timeout(GUARD, resume).await;
     got.extend(drain(&mut io).await);
     got
@@ -201,7 +224,10 @@ async fn cancelled_send_leaves_the_client_unusable() {
     assert!(!client.is_usable());
     drop(client);
     let got = server.await.unwrap();
-    assert!(!contains(&got, b"\r\n.\r\n"), "the cancelled message was ended");
+    assert!(
+        !contains(&got, b"\r\n.\r\n"),
+        "the cancelled message was ended"
+    );
     assert!(!contains(&got, b"c@example.org"), "a second MAIL went out");
 }
 
@@ -232,7 +258,10 @@ async fn cancelled_command_poisons_every_later_call() {
     assert!(cancelled.is_err(), "NOOP must still be waiting");
     assert!(!client.is_usable());
     assert!(matches!(client.rset().await, Err(Error::Cancelled)));
-    assert!(matches!(client.send_bytes(&env(), b"x").await, Err(Error::Cancelled)));
+    assert!(matches!(
+        client.send_bytes(&env(), b"x").await,
+        Err(Error::Cancelled)
+    ));
     assert!(matches!(client.quit().await, Err(Error::Cancelled)));
     let got = server.await.unwrap();
     assert_eq!(String::from_utf8_lossy(&got), "NOOP\r\nNOOP\r\n");

@@ -38,11 +38,35 @@ enum Progress {
     Eof,
 }
 
+/// The write buffer. It may hold an AUTH line, so what is left in it is wiped when it is
+/// dropped (with the client); what leaves it is wiped as it goes when it held one.
+#[derive(Default)]
+pub(crate) struct WriteBuf(BytesMut);
+
+impl std::ops::Deref for WriteBuf {
+    type Target = BytesMut;
+    fn deref(&self) -> &BytesMut {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WriteBuf {
+    fn deref_mut(&mut self) -> &mut BytesMut {
+        &mut self.0
+    }
+}
+
+impl Drop for WriteBuf {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0[..]);
+    }
+}
+
 /// The stream, its buffers and the deadline bookkeeping.
 pub(crate) struct Conn<S> {
     pub(crate) io: S,
     pub(crate) rbuf: BytesMut,
-    pub(crate) wbuf: BytesMut,
+    pub(crate) wbuf: WriteBuf,
     need_flush: bool,
     write_failed: Option<io::Error>,
     deadline: Option<(Phase, u64, Instant)>,
@@ -73,7 +97,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Self {
             io,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: WriteBuf(BytesMut::with_capacity(READ_CHUNK)),
             need_flush: false,
             write_failed: None,
             deadline: None,
@@ -123,11 +147,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
         };
         let awaiting = session.awaiting_reply();
-        let res = tokio::time::timeout_at(
-            deadline,
-            poll_fn(|cx| self.poll_io(cx, awaiting, awaiting)),
-        )
-        .await;
+        let res =
+            tokio::time::timeout_at(deadline, poll_fn(|cx| self.poll_io(cx, awaiting, awaiting)))
+                .await;
         self.report_written(session);
         self.handle_progress(session, res.ok());
         if session.error().is_some() {

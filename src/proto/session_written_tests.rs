@@ -41,7 +41,10 @@ fn open() -> Session {
     feed(&mut s, b"220 mx.example ESMTP\r\n");
     assert_eq!(take(&mut s), b"EHLO client.example\r\n");
     s.handle_written(usize::MAX);
-    feed(&mut s, b"250-mx.example\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
+    feed(
+        &mut s,
+        b"250-mx.example\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n",
+    );
     assert!(matches!(events(&mut s).as_slice(), [Event::Ready(Ok(()))]));
     s
 }
@@ -104,7 +107,8 @@ fn end_of_data_reply_before_the_data_is_written_is_never_delivery() {
         feed(&mut s, b"250 ok\r\n250 ok\r\n354 go\r\n");
         assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
         let mut data = BytesMut::new();
-        s.encode_body(b"Subject: x\r\n\r\nhello\r\n", &mut data).unwrap();
+        s.encode_body(b"Subject: x\r\n\r\nhello\r\n", &mut data)
+            .unwrap();
         s.finish_body(&mut data).unwrap();
         assert_eq!(&data[..], b"Subject: x\r\n\r\nhello\r\n.\r\n");
         s.handle_written(written_before);
@@ -156,7 +160,10 @@ fn queued_commands_keep_their_place_before_message_data() {
     assert!(s.error().is_none(), "{:?}", s.error());
     assert_eq!(take(&mut s), b".\r\n");
     feed(&mut s, b"250 ok\r\n");
-    assert!(is_unsolicited(s.error()), "reply before the dot was written");
+    assert!(
+        is_unsolicited(s.error()),
+        "reply before the dot was written"
+    );
     // Twin: written, the 250 to the lone dot ends the transaction.
     let mut s = open();
     s.mail(Envelope::new("a@example.org", ["b@example.net"]).unwrap())
