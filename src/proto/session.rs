@@ -148,59 +148,6 @@ impl Expect {
     }
 }
 
-/// The replies awaited, oldest first, each with the output offset just past its command.
-///
-/// A reply can answer a command only once every byte of that command was written (see
-/// [`Session::handle_written`]); reads and writes overlap, so without the offsets a reply
-/// the server sent too early (a `250` to the end of data, before the data) would be paired
-/// with a command queued or written after it arrived.
-#[derive(Debug, Default)]
-struct Awaited {
-    items: VecDeque<(Expect, u64)>,
-}
-
-impl Awaited {
-    fn push(&mut self, expect: Expect, end: u64) {
-        self.items.push_back((expect, end));
-    }
-
-    fn front(&self) -> Option<&Expect> {
-        self.items.front().map(|(e, _)| e)
-    }
-
-    /// The oldest reply awaited, if its command was completely written by `written`.
-    fn front_written(&self, written: u64) -> Option<Expect> {
-        self.items
-            .front()
-            .filter(|(_, end)| *end <= written)
-            .map(|(e, _)| *e)
-    }
-
-    fn pop_front(&mut self) -> Option<Expect> {
-        self.items.pop_front().map(|(e, _)| e)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Expect> {
-        self.items.iter().map(|(e, _)| e)
-    }
-
-    fn contains(&self, expect: &Expect) -> bool {
-        self.iter().any(|e| e == expect)
-    }
-
-    fn clear(&mut self) {
-        self.items.clear();
-    }
-
-    fn drain(&mut self, _all: std::ops::RangeFull) -> impl Iterator<Item = Expect> + '_ {
-        self.items.drain(..).map(|(e, _)| e)
-    }
-}
-
 /// Where the session is in its life.
 #[derive(Debug)]
 enum State {
@@ -1006,6 +953,10 @@ use transaction_flow::Tx;
 
 #[path = "session_auth.rs"]
 mod auth_exchange;
+
+#[path = "session_awaited.rs"]
+mod awaited;
+use awaited::Awaited;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]
