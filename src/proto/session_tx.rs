@@ -173,7 +173,7 @@ impl Session {
                     // RFC 2920 §3.1: the server should have refused DATA with no valid
                     // recipient; it sent 354, so end the (empty) data at once.
                     self.out.extend_from_slice(b".\r\n");
-                    self.expect.push_back(Expect::DataEnd { discard: true });
+                    self.expect_reply(Expect::DataEnd { discard: true });
                 }
                 Err(e) => {
                     tx.data_error = Some(e);
