@@ -121,6 +121,11 @@ pub enum Error {
     /// The caller misused the API. Never caused by anything the peer sent.
     #[error("{0}")]
     Usage(#[from] UsageError),
+    /// An earlier operation on this client was cancelled (its future dropped before it
+    /// finished), so what the server has seen is unknown: the connection is unusable and
+    /// every later call returns this error. Transient: retry on a new connection.
+    #[error("a previous operation was cancelled; the connection is unusable")]
+    Cancelled,
 }
 
 /// Why TLS failed.
@@ -235,7 +240,8 @@ impl Error {
             | Self::Protocol { .. }
             | Self::Timeout { .. }
             | Self::Closed { .. }
-            | Self::Io { .. } => Severity::Transient,
+            | Self::Io { .. }
+            | Self::Cancelled => Severity::Transient,
             Self::Tls(TlsError::Config(_)) => Severity::Permanent,
             Self::Tls(_) => Severity::Transient,
             Self::Auth(e) if e.is_permanent() => Severity::Permanent,

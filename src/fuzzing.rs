@@ -436,6 +436,12 @@ impl Seen {
     }
 }
 
+/// Hands out what the session queued; this driver writes it all at once.
+fn transmit(session: &mut Session, out: &mut BytesMut) {
+    session.poll_transmit(out);
+    session.handle_written(usize::MAX);
+}
+
 /// Starts a transaction, checking that a failed one before it is reset first
 /// (RFC 5321 §4.1.1.5).
 fn start_transaction(
@@ -444,14 +450,14 @@ fn start_transaction(
     seen: &mut Seen,
     out: &mut BytesMut,
 ) {
-    session.poll_transmit(out);
+    transmit(session, out);
     let before = out.len();
     seen.data_end_reply = None;
     match session.mail(envelope.clone()) {
         Ok(_) => seen.mail_started += 1,
         Err(e) => seen.mail_refused = Some(e),
     }
-    session.poll_transmit(out);
+    transmit(session, out);
     let previous_failed = seen.reports.last().is_some_and(|(r, _)| r.error.is_some());
     let sent = &out[before..];
     if seen.mail_refused.is_none() {
@@ -500,6 +506,7 @@ fn drive(
                     .send_body(id, a)
                     .and_then(|()| session.send_body(id, b))
                     .and_then(|()| session.finish_body(id));
+                transmit(session, out);
                 if sent.is_ok() {
                     seen.data_end_reply = Some(session.replies_handled());
                 }
@@ -513,9 +520,9 @@ fn drive(
             }
             other => panic!("event for a command never sent: {other:?}"),
         }
-        session.poll_transmit(out);
+        transmit(session, out);
     }
-    session.poll_transmit(out);
+    transmit(session, out);
 }
 
 /// Runs a client session against arbitrary server bytes. The first byte picks the

@@ -210,7 +210,10 @@
 //!
 //! The client reads while it writes, so a server that answers as it reads can never
 //! deadlock it, and TCP_NODELAY is set so the last small write does not wait for a delayed
-//! ACK.
+//! ACK. A reply pairs only with a command whose bytes were completely written: one that
+//! arrives earlier (a `250` to the end of data while the data is still going out) was sent
+//! before the server could have read the command, and is a protocol error that ends the
+//! transaction with nobody reported delivered.
 //!
 //! # TLS
 //!
@@ -256,9 +259,19 @@
 //!
 //! # Cancel safety
 //!
-//! No [`Client`] method is cancel safe: dropping a future mid-command (mid-DATA above all)
-//! leaves the session unusable, and every later call returns the same error. Wrap whole
-//! operations in your own timeout only if you will discard the client afterwards.
+//! No async [`Client`] method is cancel safe, but cancelling one is safe: dropping its
+//! future (under `tokio::time::timeout` or `select!`, say) leaves the client unusable,
+//! never wrong. The stream may hold half a command or half a message and replies may be
+//! on their way, so nothing more is sent on it and no reply is ever taken for a later
+//! command's: [`Client::is_usable`] is false from the moment the future is dropped, and
+//! every later call returns [`Error::Cancelled`] (transient: retry on a new connection).
+//! The first such call also drops whatever was buffered for writing and shuts the stream
+//! down, so a server in the middle of the message data discards the partial message.
+//! Every async method goes through one guard, so this holds for all of them alike.
+//!
+//! The client's own deadlines ([`proto::Timeouts`]) end an operation cleanly instead: the
+//! error, or the transaction report, says what the server got. Prefer them to wrapping a
+//! call in a timeout of your own.
 //!
 //! # Features
 //!

@@ -45,6 +45,7 @@ pub(super) fn feed(s: &mut Session, bytes: &str) {
 pub(super) fn out(s: &mut Session) -> String {
     let mut b = BytesMut::new();
     s.poll_transmit(&mut b);
+    s.handle_written(b.len());
     String::from_utf8(b.to_vec()).unwrap()
 }
 

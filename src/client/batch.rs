@@ -40,17 +40,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// outcome (transient), as with [`Client::send`].
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn send_batch<'a, I>(&mut self, messages: I) -> Vec<TransactionReport>
     where
         I: IntoIterator<Item = (&'a Envelope, &'a [u8])>,
     {
         let messages: Vec<(&Envelope, &[u8])> = messages.into_iter().collect();
+        let list = &messages;
+        match self
+            .operation(async move |c| Ok(c.send_batch_op(list).await))
+            .await
+        {
+            Ok(reports) => reports,
+            Err(e) => messages
+                .iter()
+                .map(|(envelope, _)| TransactionReport::failed(envelope, e.clone()))
+                .collect(),
+        }
+    }
+
+    async fn send_batch_op(&mut self, messages: &[(&Envelope, &[u8])]) -> Vec<TransactionReport> {
         let windowed = self.window > 1 && self.session.can_queue_transactions();
         if !windowed {
             let mut reports = Vec::with_capacity(messages.len());
-            for (envelope, content) in messages {
-                let report = self.send_bytes(envelope, content).await;
+            for &(envelope, content) in messages {
+                let report = self.send_bytes_op(envelope, content).await;
                 reports.push(report.unwrap_or_else(|e| TransactionReport::failed(envelope, e)));
             }
             return reports;
@@ -115,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 failed.insert(id);
             }
             let after_failure = oldest.behind.is_some_and(|b| failed.contains(&b));
-            if report.turned_away && after_failure && !oldest.retried && self.is_usable() {
+            if report.turned_away && after_failure && !oldest.retried && self.session.is_ready() {
                 retries.push(oldest.index);
             } else if let Some(slot) = results.get_mut(oldest.index) {
                 *slot = Some(report);
@@ -123,7 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         results
             .into_iter()
-            .zip(&messages)
+            .zip(messages)
             .map(|(r, (envelope, _))| {
                 r.unwrap_or_else(|| {
                     let err = self

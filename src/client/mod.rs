@@ -73,7 +73,6 @@ const BODY_BLOCK: usize = 64 * 1024;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Client<S> {
     pub(crate) conn: Conn<S>,
     pub(crate) session: Session,
@@ -82,11 +81,43 @@ pub struct Client<S> {
     pub(crate) tls: Option<crate::tls::TlsReport>,
     /// The RFC 9266 `tls-exporter` value of a TLS 1.3 connection, for SCRAM -PLUS.
     pub(crate) channel_binding: Option<Vec<u8>>,
+    /// Whether an operation is running, or was cancelled: see [`Client::operation`].
+    op: OpState,
     /// At most this many transactions in flight in [`Client::send_batch`].
     pub(crate) window: usize,
     /// Events that arrived while another was awaited (a later transaction's report while
     /// an earlier one's was awaited, say): kept for whoever waits for them.
     parked: VecDeque<Event>,
+}
+
+/// Where the client is between public operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpState {
+    /// No operation is running.
+    Idle,
+    /// An operation started and has not finished: when another one starts, it was
+    /// cancelled.
+    Running,
+    /// An operation was cancelled: the client is unusable for good.
+    Cancelled,
+}
+
+impl<S> std::fmt::Debug for Client<S> {
+    /// Buffers are shown by length only (they may hold an AUTH line), the stream by its
+    /// type, the channel binding not at all.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Client");
+        d.field("conn", &self.conn)
+            .field("session", &self.session)
+            .field("timeouts", &self.timeouts);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("channel_binding", &self.channel_binding.is_some())
+            .field("op", &self.op)
+            .field("window", &self.window)
+            .field("parked", &self.parked.len())
+            .finish()
+    }
 }
 
 /// Opens a TCP connection within `timeout` and turns Nagle's algorithm off: a pipelined
@@ -140,6 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             #[cfg(feature = "tls")]
             tls: None,
             channel_binding: None,
+            op: OpState::Idle,
             window: config.window,
             parked: VecDeque::new(),
         }
@@ -165,8 +197,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// - [`Error::Timeout`], [`Error::Closed`], [`Error::Io`].
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn handshake(&mut self) -> Result<(), Error> {
+        self.operation(async |c| c.handshake_op().await).await
+    }
+
+    /// [`Client::handshake`] within an operation already running.
+    pub(crate) async fn handshake_op(&mut self) -> Result<(), Error> {
         self.wait_for(|e| match e {
             Event::Ready(r) => Break(r),
             e => Continue(e),
@@ -196,9 +234,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &self.session
     }
 
-    /// True while the connection can carry another transaction.
+    /// True while the connection can carry another transaction: false once it failed for
+    /// good, and once an operation was cancelled (see "Cancel safety" in the crate docs).
     pub fn is_usable(&self) -> bool {
-        self.session.is_ready()
+        self.op == OpState::Idle && self.session.is_ready()
+    }
+
+    /// Replaces this client by `fresh` (a new connection) in the middle of an operation,
+    /// which goes on: its cancellation is still detected.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn replace_within_operation(&mut self, fresh: Self) {
+        let op = self.op;
+        *self = fresh;
+        self.op = op;
+    }
+
+    /// Runs one public operation; every async method of the client goes through here.
+    ///
+    /// The client is marked busy until `op` finishes. Dropping the future of an operation
+    /// (say, under `tokio::time::timeout`) leaves the mark set: the stream may hold half a
+    /// command or half a message, and replies may be on their way. The next operation
+    /// finds the mark and, rather than send anything after those bytes or take those
+    /// replies for its own, poisons the session with [`Error::Cancelled`], drops what was
+    /// buffered for writing and shuts the stream down (so a server in the middle of the
+    /// message data discards it). From then on every call returns [`Error::Cancelled`]
+    /// and [`Client::is_usable`] is false; it is false already once the future was
+    /// dropped.
+    pub(crate) async fn operation<T>(
+        &mut self,
+        op: impl AsyncFnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self.op {
+            OpState::Idle => {}
+            OpState::Running => {
+                self.op = OpState::Cancelled;
+                self.session.abort(Error::Cancelled);
+                // The events of the cancelled operation (its report, say) are nobody's.
+                while self.session.poll_event().is_some() {}
+                self.parked.clear();
+                self.conn.discard_output();
+                let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
+                let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
+                return Err(Error::Cancelled);
+            }
+            OpState::Cancelled => return Err(Error::Cancelled),
+        }
+        self.op = OpState::Running;
+        let result = op(self).await;
+        self.op = OpState::Idle;
+        result
     }
 
     /// The stream.
@@ -226,8 +310,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// that fails before anything is sent is there too.
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future mid-transaction leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable (the server may
+    /// have part of the message, or all of it); every later call returns
+    /// [`Error::Cancelled`], and no report is ever paired with the wrong message.
     pub async fn send<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: &Envelope,
+        body: R,
+    ) -> Result<TransactionReport, Error> {
+        self.operation(async move |c| c.send_op(envelope, body).await)
+            .await
+    }
+
+    async fn send_op<R: AsyncRead + Unpin>(
         &mut self,
         envelope: &Envelope,
         mut body: R,
@@ -267,7 +362,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// As [`Client::send`].
+    ///
+    /// # Cancel safety
+    /// As [`Client::send`].
     pub async fn send_bytes(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<TransactionReport, Error> {
+        self.operation(async move |c| c.send_bytes_op(envelope, message).await)
+            .await
+    }
+
+    async fn send_bytes_op(
         &mut self,
         envelope: &Envelope,
         message: &[u8],
@@ -278,7 +385,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }
         }
         let envelope = &batch::sized(envelope, message);
-        self.send(envelope, message).await
+        self.send_op(envelope, message).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -289,7 +396,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn rset(&mut self) -> Result<(), Error> {
+        self.operation(async |c| c.rset_op().await).await
+    }
+
+    async fn rset_op(&mut self) -> Result<(), Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -305,7 +420,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn noop(&mut self) -> Result<Reply, Error> {
+        self.operation(async |c| c.noop_op().await).await
+    }
+
+    async fn noop_op(&mut self) -> Result<Reply, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -321,8 +444,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// stream down.
     ///
     /// # Errors
-    /// A reply other than 2yz, or a connection error.
+    /// A reply other than 2yz, or a connection error; [`Error::Cancelled`] after a
+    /// cancelled operation (nothing is sent then).
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the client, and with it the connection.
     pub async fn quit(mut self) -> Result<(), Error> {
+        self.operation(async |c| c.quit_op().await).await
+    }
+
+    async fn quit_op(&mut self) -> Result<(), Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -345,9 +476,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// The driver loop, the only one: moves bytes between the stream and the session
     /// until `pick` accepts an event (`Break`; it hands back the ones it does not want as
-    /// `Continue`). Events
-    /// for other operations are kept, in order, for a later wait: with transactions in
-    /// flight, the report of a later one may arrive while an earlier one is awaited.
+    /// `Continue`). Events for other operations are kept, in order, for a later wait:
+    /// with transactions in flight, the report of a later one may arrive while an earlier
+    /// one is awaited.
     ///
     /// # Errors
     /// The sticky error when the session became unusable before the event came, or a
@@ -447,7 +578,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 // Strict line endings refused the content.
                 return self.abandon_data().await;
             }
-            self.session.poll_transmit(&mut self.conn.wbuf);
+            self.conn.take_output(&mut self.session);
             if self.conn.wbuf.len() >= BODY_BLOCK
                 && !self
                     .conn
@@ -462,7 +593,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// The message data cannot be completed: close the stream without a terminator, so
     /// the server discards the partial message.
     async fn abandon_data(&mut self) {
-        self.conn.wbuf.clear();
+        self.conn.discard_output();
         // A TLS close_notify may not get through to a server that stopped reading: wait
         // a little, not a whole command timeout.
         let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
@@ -502,8 +633,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///   error.
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future mid-exchange leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn authenticate(
+        &mut self,
+        credentials: &crate::auth::Credentials,
+        options: &crate::auth::AuthOptions,
+    ) -> Result<crate::auth::Mechanism, Error> {
+        self.operation(async move |c| c.authenticate_op(credentials, options).await)
+            .await
+    }
+
+    async fn authenticate_op(
         &mut self,
         credentials: &crate::auth::Credentials,
         options: &crate::auth::AuthOptions,

@@ -229,18 +229,25 @@ enum State {
 /// let mut out = BytesMut::new();
 /// s.poll_transmit(&mut out);
 /// assert_eq!(&out[..], b"EHLO client.example\r\n");
+/// s.handle_written(out.len()); // the driver wrote it: its reply may come now
 /// input.extend_from_slice(b"250-mx.example\r\n250 PIPELINING\r\n");
 /// s.handle_input(&mut input);
 /// assert!(matches!(s.poll_event(), Some(Event::Ready(Ok(())))));
 /// assert!(s.capabilities().unwrap().pipelining());
 /// ```
-#[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
     state: State,
     parser: ReplyParser,
-    expect: VecDeque<Expect>,
+    expect: Awaited,
     out: BytesMut,
+    /// `out` holds an AUTH line or a SASL response: wipe it once handed out.
+    out_secret: bool,
+    /// Bytes handed to the driver so far (commands and message data), an offset into the
+    /// output stream.
+    emitted: u64,
+    /// Bytes the driver reported written ([`Session::handle_written`]); at most `emitted`.
+    written: u64,
     events: VecDeque<Event>,
     greeting: Option<Reply>,
     caps: Option<Capabilities>,
@@ -248,9 +255,6 @@ pub struct Session {
     /// The transactions in flight, oldest first: their replies come back in this order.
     txs: VecDeque<Tx>,
     next_tx: u64,
-    /// LMTP replies to the message due right now beyond those awaited when the input
-    /// arrived (they answer a command already sent): `handle_input` counts them.
-    lmtp_extra: usize,
     /// Always [`body_flow::Framing::Closed`]: where content for an ended transaction goes.
     ended: body_flow::Framing,
     tls: bool,
@@ -267,19 +271,21 @@ pub struct Session {
 impl Session {
     /// A session waiting for the server's greeting.
     pub fn new(config: SessionConfig) -> Self {
-        Self {
+        let mut session = Self {
             config,
             state: State::Opening,
             parser: ReplyParser::new(),
-            expect: VecDeque::from([Expect::Greeting]),
+            expect: Awaited::default(),
             out: BytesMut::new(),
+            out_secret: false,
+            emitted: 0,
+            written: 0,
             events: VecDeque::new(),
             greeting: None,
             caps: None,
             need_rset: false,
             txs: VecDeque::new(),
             next_tx: 0,
-            lmtp_extra: 0,
             ended: body_flow::Framing::Closed,
             tls: false,
             tls_verified: false,
@@ -288,7 +294,10 @@ impl Session {
             auth: None,
             authenticated: false,
             auth_failure: None,
-        }
+        };
+        // The greeting answers no command: it is due at once.
+        session.expect.push(Expect::Greeting, 0);
+        session
     }
 
     /// The settings this session was created with.
@@ -378,10 +387,36 @@ impl Session {
         !self.expect.is_empty() || self.unsolicited_421
     }
 
-    /// Moves the bytes to send into `dst`.
+    /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
+    /// written: a reply is paired with a command only once the command was written.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
         dst.extend_from_slice(&self.out);
+        self.emitted = self.emitted.saturating_add(len_u64(self.out.len()));
+        if std::mem::take(&mut self.out_secret) {
+            // An AUTH line or SASL response: do not leave it in our buffer's memory.
+            zeroize::Zeroize::zeroize(&mut self.out[..]);
+        }
         self.out.clear();
+    }
+
+    /// True while the bytes [`Session::poll_transmit`] would hand out hold a credential
+    /// (an AUTH line or a SASL response): the driver should wipe them from its own buffer
+    /// once written.
+    pub fn transmit_holds_secret(&self) -> bool {
+        self.out_secret && !self.out.is_empty()
+    }
+
+    /// The driver wrote `n` more bytes of what the session handed out
+    /// ([`Session::poll_transmit`], [`Session::encode_body`], [`Session::finish_body`]),
+    /// in order; `n` is capped at what was handed out, so `usize::MAX` means "all of it".
+    ///
+    /// A reply can only answer a command whose bytes have been completely written: one
+    /// that arrives earlier was sent before the server could have read the command (a
+    /// `250` to the end of data while the data is still being written, say) and is a
+    /// protocol error, never paired with the command. A driver whose stream buffers
+    /// (TLS) should count the last bytes of a write only once they are flushed.
+    pub fn handle_written(&mut self, n: usize) {
+        self.written = self.written.saturating_add(len_u64(n)).min(self.emitted);
     }
 
     /// True when there are bytes to send.
@@ -418,7 +453,14 @@ impl Session {
         #[cfg(feature = "tracing")]
         tracing::debug!(target: "smtp_courier::transcript", "C: {cmd}");
         cmd.encode(&mut self.out);
-        self.expect.push_back(expect);
+        self.expect_reply(expect);
+    }
+
+    /// Awaits a reply to the command just queued in `out` (or, for the end of data, just
+    /// handed out): it can be answered once everything up to here is written.
+    fn expect_reply(&mut self, expect: Expect) {
+        let end = self.emitted.saturating_add(len_u64(self.out.len()));
+        self.expect.push(expect, end);
     }
 
     /// Sends STARTTLS (RFC 3207). Answered by [`Event::StartTls`].
@@ -515,16 +557,15 @@ impl Session {
     /// Parses and handles every complete reply in `buf`.
     ///
     /// Bytes when no reply is due are a protocol error (unsolicited data), and so is a reply
-    /// beyond the commands awaited when `buf` was handed in (it was sent before the command
-    /// it would be paired with), as are bytes after the 220 reply to STARTTLS. Protocol
-    /// errors poison the session and end any running transaction; the events say so.
+    /// to a command not yet completely written ([`Session::handle_written`]): it was sent
+    /// before the server could have read the command, so it is never paired with it. Bytes
+    /// after the 220 reply to STARTTLS are refused too. Protocol errors poison the session
+    /// and end any running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
-        // These bytes were read before any command queued while handling them was sent,
-        // so they can answer only the commands awaited now; more replies are unsolicited
-        // and must never be paired with a later command.
-        let mut answerable = self.expect.len();
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
-            let Some(&front) = self.expect.front().filter(|_| answerable > 0) else {
+            // A command queued while these bytes are handled is not written yet, so they
+            // can never answer it.
+            let Some(front) = self.expect.front_written(self.written) else {
                 // RFC 5321 §3.8: a server may announce 421 at any time and close, as
                 // Postfix does on an idle timeout. Any other unsolicited byte is a
                 // protocol error; a reply is never paired with a later command.
@@ -560,7 +601,6 @@ impl Session {
                 }
             };
             self.expect.pop_front();
-            answerable = answerable.saturating_sub(1);
             self.replies = self.replies.wrapping_add(1);
             let reply = if self
                 .caps
@@ -590,7 +630,6 @@ impl Session {
                 self.state = State::Closing;
             }
             self.handle_reply(front, reply);
-            answerable = answerable.saturating_add(std::mem::take(&mut self.lmtp_extra));
             if matches!(
                 front,
                 Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::Lhlo
@@ -804,6 +843,38 @@ impl Session {
     }
 }
 
+/// A buffer length as a stream offset.
+fn len_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl fmt::Debug for Session {
+    /// Buffers are shown by length only: the output may hold an AUTH line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("parser", &self.parser)
+            .field("expect", &self.expect)
+            .field("out_len", &self.out.len())
+            .field("emitted", &self.emitted)
+            .field("written", &self.written)
+            .field("events", &self.events)
+            .field("greeting", &self.greeting)
+            .field("caps", &self.caps)
+            .field("need_rset", &self.need_rset)
+            .field("txs", &self.txs)
+            .field("tls", &self.tls)
+            .field("tls_verified", &self.tls_verified)
+            .field("replies", &self.replies)
+            .field("unsolicited_421", &self.unsolicited_421)
+            .field("auth", &self.auth)
+            .field("authenticated", &self.authenticated)
+            .field("auth_failure", &self.auth_failure)
+            .finish()
+    }
+}
+
 /// True when `buf` is the start of a `421` reply line (or too short to tell).
 fn is_421_prefix(buf: &[u8]) -> bool {
     let n = buf.len().min(3);
@@ -820,6 +891,10 @@ mod body_flow;
 #[path = "session_auth.rs"]
 mod auth_exchange;
 
+#[path = "session_awaited.rs"]
+mod awaited;
+use awaited::Awaited;
+
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
@@ -827,3 +902,7 @@ mod tests;
 #[cfg(test)]
 #[path = "session_bdat_tests.rs"]
 mod bdat_tests;
+
+#[cfg(test)]
+#[path = "session_written_tests.rs"]
+mod written_tests;

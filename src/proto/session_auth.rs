@@ -186,7 +186,9 @@ impl Session {
         tracing::debug!(target: "smtp_courier::transcript", "C: {shown}");
         self.out.extend_from_slice(wire);
         self.out.extend_from_slice(b"\r\n");
-        self.expect.push_back(Expect::Auth);
+        // Wiped once handed out: the line may carry an initial response.
+        self.out_secret = true;
+        self.expect_reply(Expect::Auth);
     }
 
     /// Handles the reply to AUTH or to a continuation line.
@@ -223,7 +225,7 @@ impl Session {
                 #[cfg(feature = "tracing")]
                 tracing::debug!(target: "smtp_courier::transcript", "C: *");
                 self.out.extend_from_slice(b"*\r\n");
-                self.expect.push_back(Expect::Auth);
+                self.expect_reply(Expect::Auth);
                 ex.cancelled = Some(e);
             }
             self.auth = Some(ex);
@@ -294,7 +296,8 @@ impl Session {
         tracing::debug!(target: "smtp_courier::transcript", "C: <redacted>");
         self.out.extend_from_slice(encoded.as_bytes());
         self.out.extend_from_slice(b"\r\n");
-        self.expect.push_back(Expect::Auth);
+        self.out_secret = true;
+        self.expect_reply(Expect::Auth);
         Ok(())
     }
 

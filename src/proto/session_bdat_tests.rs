@@ -37,9 +37,11 @@ fn feed(s: &mut Session, bytes: &[u8]) {
     assert!(buf.is_empty() || s.error().is_some(), "left: {buf:?}");
 }
 
+/// Takes what the session queued, as a driver that writes it all at once.
 fn transmit(s: &mut Session) -> Vec<u8> {
     let mut out = BytesMut::new();
     s.poll_transmit(&mut out);
+    s.handle_written(out.len());
     out.to_vec()
 }
 
@@ -256,9 +258,10 @@ fn lock_step_bdat_waits_for_each_reply() {
 fn lock_step_bdat_refused_chunk_sends_no_more() {
     let mut s = open(EHLO_CHUNKING_LOCK_STEP, |c| c.chunk_size = 4);
     let id = s.mail(envelope(&["b@example.net"])).unwrap();
+    assert_tx(&mut s, b"MAIL FROM:<a@example.org>\r\n");
     feed(&mut s, b"250 ok\r\n");
+    assert_tx(&mut s, b"RCPT TO:<b@example.net>\r\n");
     feed(&mut s, b"250 ok\r\n");
-    transmit(&mut s);
     events(&mut s);
     s.send_body(id, b"abcdefghij").unwrap();
     assert_tx(&mut s, b"BDAT 4\r\nabcd");

@@ -172,8 +172,7 @@ impl Session {
                 t(Direction::Client, "<message data>");
                 t(Direction::Client, ".");
             }
-            self.expect
-                .push_back(Expect::DataEnd { id, discard: false });
+            self.expect_reply(Expect::DataEnd { id, discard: false });
         } else {
             self.pump_chunks(id);
         }
@@ -234,7 +233,7 @@ impl Session {
             #[cfg(feature = "tracing")]
             tracing::debug!(target: "smtp_courier::transcript", "C: {}", String::from_utf8_lossy(line));
             self.out.extend_from_slice(&chunk);
-            self.expect.push_back(Expect::Bdat { id, last });
+            self.expect_reply(Expect::Bdat { id, last });
         }
     }
 

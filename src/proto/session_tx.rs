@@ -456,7 +456,7 @@ impl Session {
                     // RFC 2920 §3.1: the server should have refused DATA with no valid
                     // recipient; it sent 354, so end the (empty) data at once.
                     self.out.extend_from_slice(b".\r\n");
-                    self.expect.push_back(Expect::DataEnd { id, discard: true });
+                    self.expect_reply(Expect::DataEnd { id, discard: true });
                 }
                 Err(e) => tx.data_error = Some(e),
             },
@@ -506,7 +506,8 @@ impl Session {
 
     /// LMTP (RFC 2033 §4.2): after the message, one reply per accepted recipient, in RCPT
     /// order. The first one's arrival says how many follow; they answer a command already
-    /// sent, so they are awaited next, before anything queued since.
+    /// sent (its bytes are written: its reply came), so they are awaited next, before
+    /// anything queued since.
     fn handle_lmtp_reply(&mut self, id: TxId, nth: usize, bdat: bool, reply: Reply) {
         let command = if bdat {
             CommandKind::Bdat
@@ -544,7 +545,6 @@ impl Session {
                 self.expect
                     .push_front(Expect::LmtpData { id, nth: k, bdat });
             }
-            self.lmtp_extra = self.lmtp_extra.saturating_add(more);
         }
     }
 

@@ -77,8 +77,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///   transient; the session is unusable.
     ///
     /// # Cancel safety
-    /// Not cancel safe.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn starttls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
+        self.operation(async |c| c.starttls_op(tls, host).await)
+            .await
+    }
+
+    async fn starttls_op(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
         let prepared = prepare(tls, host)?;
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
@@ -166,7 +172,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///
     /// # Errors
     /// As the handshake part of [`Client::starttls`].
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
     pub async fn start_implicit_tls(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+    ) -> Result<TlsReport, Error> {
+        self.operation(async |c| c.start_implicit_tls_op(tls, host).await)
+            .await
+    }
+
+    async fn start_implicit_tls_op(
         &mut self,
         tls: &TlsConfig,
         host: &str,
@@ -196,15 +214,23 @@ impl Client<MaybeTls<TcpStream>> {
     ///
     /// # Errors
     /// See above, plus everything [`Client::handshake`] returns.
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
     pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
+        self.operation(async |c| c.establish_op(tls, host).await)
+            .await
+    }
+
+    async fn establish_op(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
         match tls.mode() {
-            TlsMode::Skip => self.handshake().await,
+            TlsMode::Skip => self.handshake_op().await,
             TlsMode::Implicit => {
-                self.start_implicit_tls(tls, host).await?;
-                self.handshake().await
+                self.start_implicit_tls_op(tls, host).await?;
+                self.handshake_op().await
             }
             TlsMode::Opportunistic | TlsMode::RequiredStartTls => {
-                self.handshake().await?;
+                self.handshake_op().await?;
                 let offered = self.capabilities().is_some_and(|c| c.starttls());
                 if !offered {
                     // A confidential session (credentials, a REQUIRETLS message) never goes
@@ -220,7 +246,7 @@ impl Client<MaybeTls<TcpStream>> {
                     MaybeTls::Plain(s) => s.peer_addr().ok(),
                     _ => None,
                 };
-                match self.starttls(tls, host).await {
+                match self.starttls_op(tls, host).await {
                     Ok(_) => Ok(()),
                     Err(e) if tls.fallback_allowed() => self.fall_back(e, peer).await,
                     Err(e) => Err(self.refuse_plaintext(e)),
@@ -242,7 +268,7 @@ impl Client<MaybeTls<TcpStream>> {
         peer: Option<std::net::SocketAddr>,
     ) -> Result<(), Error> {
         let why = e.to_string();
-        if self.is_usable() {
+        if self.session.is_ready() {
             // STARTTLS refused with a reply: go on in plaintext on this connection, as
             // Postfix's "may" does.
             self.tls = Some(TlsReport::fallback(why));
@@ -263,8 +289,8 @@ impl Client<MaybeTls<TcpStream>> {
         let config =
             ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
         let stream = connect_tcp(addr, self.timeouts.connect).await?;
-        *self = Self::new(MaybeTls::Plain(stream), config);
+        self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));
-        self.handshake().await
+        self.handshake_op().await
     }
 }
