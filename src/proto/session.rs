@@ -4,83 +4,17 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::BytesMut;
 
 use crate::error::{Error, ProtocolError, UsageError};
 
-use super::address::Domain;
 use super::body::LineEndings;
 use super::capability::Capabilities;
 use super::command::{Command, CommandKind};
 use super::reply::{Reply, ReplyParser, push_escaped};
 use super::timeouts::Phase;
 use super::transaction::{TransactionReport, TxId};
-
-/// Which way a transcript line went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Client to server.
-    Client,
-    /// Server to client.
-    Server,
-}
-
-/// A sink for the SMTP transcript: one call per command or reply line. Credentials are
-/// already redacted and control characters in server text escaped.
-pub type Transcript = Arc<dyn Fn(Direction, &str) + Send + Sync>;
-
-/// Settings of the protocol session.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct SessionConfig {
-    /// The name sent in EHLO/HELO.
-    pub ehlo_name: Domain,
-    /// Use PIPELINING (RFC 2920) when the server offers it.
-    pub pipelining: bool,
-    /// What to do with bare CR or LF in message data.
-    pub line_endings: LineEndings,
-    /// Where the transcript goes, if anywhere.
-    pub transcript: Option<Transcript>,
-    /// Use CHUNKING (BDAT, RFC 3030) instead of DATA when the server offers it.
-    pub chunking: bool,
-    /// Speak LMTP (RFC 2033): LHLO instead of EHLO, with no HELO fallback, and after the
-    /// message one reply per accepted recipient.
-    pub lmtp: bool,
-    /// The largest BDAT chunk, in octets (at least 1; default
-    /// [`DEFAULT_MAX_CHUNK`](super::body::DEFAULT_MAX_CHUNK), 1 MiB).
-    pub chunk_size: usize,
-}
-
-impl SessionConfig {
-    /// Pipelining on, bare line endings normalised, no transcript.
-    pub fn new(ehlo_name: Domain) -> Self {
-        Self {
-            ehlo_name,
-            pipelining: true,
-            line_endings: LineEndings::Normalize,
-            transcript: None,
-            chunking: true,
-            lmtp: false,
-            chunk_size: super::body::DEFAULT_MAX_CHUNK.get(),
-        }
-    }
-}
-
-impl fmt::Debug for SessionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field("ehlo_name", &self.ehlo_name)
-            .field("pipelining", &self.pipelining)
-            .field("line_endings", &self.line_endings)
-            .field("transcript", &self.transcript.is_some())
-            .field("chunking", &self.chunking)
-            .field("lmtp", &self.lmtp)
-            .field("chunk_size", &self.chunk_size)
-            .finish()
-    }
-}
 
 /// What the session reports to its driver.
 #[derive(Debug)]
@@ -106,97 +40,6 @@ pub enum Event {
     Quit(Result<(), Error>),
     /// The end of an AUTH exchange started by [`Session::auth`].
     Auth(Result<(), Error>),
-}
-
-/// A reply the session is waiting for, in the order the commands were sent
-/// (RFC 2920 §3.1: replies come back in command order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expect {
-    Greeting,
-    Ehlo,
-    Helo,
-    Lhlo,
-    StartTls,
-    /// RSET sent by the session before a transaction (`user: false`) or by the caller.
-    Rset {
-        user: bool,
-    },
-    Noop,
-    Quit,
-    /// The reply to AUTH or to a continuation line (RFC 4954 §4).
-    Auth,
-    Mail(TxId),
-    Rcpt(TxId, usize),
-    Data(TxId),
-    /// The reply to the final `.`; `discard` when the data was empty because no
-    /// recipient had been accepted but the server sent 354 anyway.
-    DataEnd {
-        id: TxId,
-        discard: bool,
-    },
-    /// The reply to a BDAT chunk (RFC 3030 §2); `last` for `BDAT n LAST`.
-    Bdat {
-        id: TxId,
-        last: bool,
-    },
-    /// LMTP (RFC 2033 §4.2): the reply after the message for the `nth` accepted
-    /// recipient (counting from 0), after the first; `bdat` when the content went by BDAT.
-    LmtpData {
-        id: TxId,
-        nth: usize,
-        bdat: bool,
-    },
-}
-
-impl Expect {
-    fn phase(self) -> Phase {
-        match self {
-            Self::Greeting => Phase::Greeting,
-            Self::Mail(_) => Phase::Mail,
-            Self::Rcpt(..) => Phase::Rcpt,
-            Self::Data(_) => Phase::DataInit,
-            // RFC 3030 sets no timeouts: a chunk is a data block, and the server works on
-            // the whole message after the last one, as after the final `.`.
-            Self::DataEnd { .. } | Self::Bdat { last: true, .. } | Self::LmtpData { .. } => {
-                Phase::DataTermination
-            }
-            Self::Bdat { last: false, .. } => Phase::DataBlock,
-            _ => Phase::Command,
-        }
-    }
-
-    fn command(self) -> Option<CommandKind> {
-        Some(match self {
-            Self::Greeting => return None,
-            Self::Ehlo => CommandKind::Ehlo,
-            Self::Helo => CommandKind::Helo,
-            Self::Lhlo => CommandKind::Lhlo,
-            Self::StartTls => CommandKind::StartTls,
-            Self::Rset { .. } => CommandKind::Rset,
-            Self::Noop => CommandKind::Noop,
-            Self::Quit => CommandKind::Quit,
-            Self::Auth => CommandKind::Auth,
-            Self::Mail(_) => CommandKind::Mail,
-            Self::Rcpt(..) => CommandKind::Rcpt,
-            Self::Data(_) => CommandKind::Data,
-            Self::DataEnd { .. } => CommandKind::DataEnd,
-            Self::Bdat { .. } | Self::LmtpData { bdat: true, .. } => CommandKind::Bdat,
-            Self::LmtpData { bdat: false, .. } => CommandKind::DataEnd,
-        })
-    }
-
-    /// The transaction this reply belongs to.
-    fn tx(self) -> Option<TxId> {
-        match self {
-            Self::Mail(id)
-            | Self::Rcpt(id, _)
-            | Self::Data(id)
-            | Self::DataEnd { id, .. }
-            | Self::Bdat { id, .. }
-            | Self::LmtpData { id, .. } => Some(id),
-            _ => None,
-        }
-    }
 }
 
 /// Where the session is in its life.
@@ -407,7 +250,7 @@ impl Session {
     }
 
     /// The driver wrote `n` more bytes of what the session handed out
-    /// ([`Session::poll_transmit`], [`Session::encode_body`], [`Session::finish_body`]),
+    /// ([`Session::poll_transmit`], message content included),
     /// in order; `n` is capped at what was handed out, so `usize::MAX` means "all of it".
     ///
     /// A reply can only answer a command whose bytes have been completely written: one
@@ -891,9 +734,13 @@ mod body_flow;
 #[path = "session_auth.rs"]
 mod auth_exchange;
 
+#[path = "session_config.rs"]
+mod settings;
+pub use settings::{Direction, SessionConfig, Transcript};
+
 #[path = "session_awaited.rs"]
 mod awaited;
-use awaited::Awaited;
+use awaited::{Awaited, Expect};
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::error::Severity;
-use crate::proto::{Envelope, RecipientResult, RecipientStatus, ReplyCode};
+use crate::proto::{Domain, Envelope, RecipientResult, RecipientStatus, ReplyCode};
 
 const EHLO_CHUNKING: &[u8] =
     b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";

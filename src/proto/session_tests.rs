@@ -12,8 +12,8 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::error::Severity;
+use crate::proto::{Domain, Envelope, EsmtpParam};
 use crate::proto::{EnhancedCode, RecipientResult, RecipientStatus, ReplyCode};
-use crate::proto::{Envelope, EsmtpParam};
 
 const EHLO_PIPELINING: &[u8] = b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
 const EHLO_PLAIN: &[u8] = b"250-mx.example\r\n250 8BITMIME\r\n";

@@ -13,7 +13,7 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::auth::{AuthOptions, Credentials};
-use crate::proto::{Envelope, RecipientStatus};
+use crate::proto::{Domain, Envelope, RecipientStatus};
 
 fn session() -> Session {
     Session::new(SessionConfig::new(Domain::new("client.example").unwrap()))
