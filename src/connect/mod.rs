@@ -30,6 +30,15 @@
 //! - report failures as [`Error::Io`] (refused, unreachable, resolution failed, a proxy
 //!   that said no) or [`Error::Timeout`], never as an SMTP reply.
 //!
+//! # Which phase a proxy's timeout belongs to
+//!
+//! A proxy that accepts the TCP connection and then stalls times out as
+//! [`Phase::Connect`], like a server that never answers the SYN: from the caller's side
+//! both are "could not get a connection", and both are transient. The difference is in
+//! what to fix (the proxy, not the MX), so a later `Phase::ProxyHandshake` may be worth
+//! having once reports need to tell them apart; errors the proxy *said* are already apart
+//! ([`Socks5Error`]).
+//!
 //! # Why a boxed future
 //!
 //! [`Connector::connect`] returns a [`ConnectFuture`], a boxed `Send` future, rather than
