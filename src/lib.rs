@@ -242,7 +242,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `tokio` | yes | [`Client`], the async driver |
+//! | `tokio` | yes | [`Client`], the async driver; [`connect`]: TCP and SOCKS5 connectors |
 //! | `tls` | yes | STARTTLS and implicit TLS with rustls (ring provider) |
 //! | `aws-lc-rs` | no | rustls with aws-lc-rs instead of ring |
 //! | `tracing` | no | the transcript at debug level, credentials redacted |
@@ -267,5 +267,7 @@ pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport};
 pub mod client;
 #[cfg(feature = "tokio")]
 pub use client::{Client, ClientConfig, connect_tcp};
+#[cfg(feature = "tokio")]
+pub mod connect;
 #[cfg(feature = "tls")]
 pub mod tls;
