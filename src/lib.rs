@@ -231,6 +231,7 @@
 //! |---|---|---|
 //! | `tokio` | yes | [`Client`], the async driver |
 //! | `tls` | yes | STARTTLS and implicit TLS with rustls (ring provider) |
+//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver |
 //! | `aws-lc-rs` | no | rustls with aws-lc-rs instead of ring |
 //! | `tracing` | no | the transcript at debug level, credentials redacted |
 //!
@@ -254,5 +255,7 @@ pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport};
 pub mod client;
 #[cfg(feature = "tokio")]
 pub use client::{Client, ClientConfig, connect_tcp};
+#[cfg(feature = "mx")]
+pub mod delivery;
 #[cfg(feature = "tls")]
 pub mod tls;
