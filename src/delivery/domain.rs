@@ -29,7 +29,7 @@ impl RouteDomain {
     /// The route domain of `domain`, the part of an address after the `@`.
     ///
     /// Names are mapped with UTS #46 (non-transitional, so `ß` stays `ß`), converted to
-    /// A-labels (IDNA 2008, RFC 5891 §4.4) and so lower-cased; STD3 rules apply (letters,
+    /// A-labels (IDNA 2008, RFC 5891 §5) and so lower-cased; STD3 rules apply (letters,
     /// digits and hyphens only) and the DNS length limits (63 per label, 253 in all) are
     /// checked. `[…]` is an address literal: `[IPv4]` or `[IPv6:addr]`.
     ///

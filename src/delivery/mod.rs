@@ -14,17 +14,17 @@
 //!
 //! **Domains.** The domain is the part of the address after the last `@`. It is mapped
 //! with UTS #46 (non-transitional) and converted to A-labels (IDNA 2008, RFC 5890 §2.3.2.1,
-//! RFC 5891 §4.4), which also lower-cases it: `a@Bücher.test` and `b@xn--bcher-kva.test`
+//! RFC 5891 §5), which also lower-cases it: `a@Bücher.test` and `b@xn--bcher-kva.test`
 //! share a route. An address literal (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`)
 //! is its own route to that one address, without DNS. Groups come in the order their
 //! domains first appear, recipients in the order given.
 //!
 //! **MX records.** RFC 5321 §5.1: the hosts are the MX exchanges in ascending preference.
 //! Hosts of equal preference are shuffled afresh on every [`Router::route`] call, to spread
-//! the load as §5.1 asks. A host listed twice keeps its best preference. Only the first
+//! the load as §5.1 requires. A host listed twice keeps its best preference. Only the first
 //! [`DEFAULT_MAX_HOSTS`] (5, [`Router::max_hosts`]) are kept; the rest are ignored. CNAMEs
-//! are followed by the resolver, for the domain and for each exchange, although §5.1 says
-//! an exchange should not be an alias.
+//! are followed by the resolver, for the domain and for each exchange, although RFC 2181
+//! §10.3 says an exchange must not be an alias.
 //!
 //! **Null MX.** RFC 7505 §3: a single MX record with preference 0 and exchange `.` says the
 //! domain accepts no mail: [`DnsErrorKind::NullMx`], permanent, and no host is contacted or
