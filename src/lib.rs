@@ -277,8 +277,9 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `tokio` | yes | [`Client`], the async driver |
+//! | `tokio` | yes | [`Client`], the async driver; [`connect`]: TCP and SOCKS5 connectors |
 //! | `tls` | yes | STARTTLS and implicit TLS with rustls (ring provider) |
+//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver |
 //! | `aws-lc-rs` | no | rustls with aws-lc-rs instead of ring |
 //! | `tracing` | no | the transcript at debug level, credentials redacted |
 //!
@@ -302,5 +303,9 @@ pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport, T
 pub mod client;
 #[cfg(feature = "tokio")]
 pub use client::{Client, ClientConfig, connect_tcp};
+#[cfg(feature = "tokio")]
+pub mod connect;
+#[cfg(feature = "mx")]
+pub mod delivery;
 #[cfg(feature = "tls")]
 pub mod tls;
