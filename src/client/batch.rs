@@ -159,10 +159,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         content: &[u8],
     ) -> Result<TxId, TransactionReport> {
-        if !envelope.is_binarymime() && self.session.line_endings() == LineEndings::Strict {
-            if let Err(e) = check_line_endings(content) {
-                return Err(TransactionReport::failed(envelope, Error::Body(e)));
-            }
+        if !envelope.is_binarymime()
+            && self.session.line_endings() == LineEndings::Strict
+            && let Err(e) = check_line_endings(content)
+        {
+            return Err(TransactionReport::failed(envelope, Error::Body(e)));
         }
         let sized = sized(envelope, content);
         let id = self

@@ -214,10 +214,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => {}
             }
         }
-        if !hold_write_errors {
-            if let Some(e) = self.write_failed.take() {
-                return Poll::Ready(Err(e));
-            }
+        if !hold_write_errors && let Some(e) = self.write_failed.take() {
+            return Poll::Ready(Err(e));
         }
         if wrote && self.wbuf.is_empty() && !self.need_flush {
             return Poll::Ready(Ok(Progress::Written));

@@ -379,10 +379,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         message: &[u8],
     ) -> Result<TransactionReport, Error> {
-        if !envelope.is_binarymime() && self.session_line_endings() == LineEndings::Strict {
-            if let Err(e) = check_line_endings(message) {
-                return Ok(TransactionReport::failed(envelope, Error::Body(e)));
-            }
+        if !envelope.is_binarymime()
+            && self.session_line_endings() == LineEndings::Strict
+            && let Err(e) = check_line_endings(message)
+        {
+            return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
         let envelope = &batch::sized(envelope, message);
         self.send_op(envelope, message).await

@@ -480,10 +480,10 @@ impl Session {
                 // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
                 // the driver waits for one Ready, and `abort` only answered what was
                 // still pending.
-                if let State::Poisoned(e) = &self.state {
-                    if !self.events.iter().any(|e| matches!(e, Event::Ready(_))) {
-                        self.events.push_back(Event::Ready(Err(e.clone())));
-                    }
+                if let State::Poisoned(e) = &self.state
+                    && !self.events.iter().any(|e| matches!(e, Event::Ready(_)))
+                {
+                    self.events.push_back(Event::Ready(Err(e.clone())));
                 }
             }
             if front == Expect::StartTls

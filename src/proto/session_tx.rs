@@ -409,13 +409,14 @@ impl Session {
                     // No transaction on the server: no more chunks of it.
                     tx.framing = Framing::Closed;
                 }
-                if !pipelining && !failed {
-                    if let Some(first) = tx.envelope.recipients().first() {
-                        next = Some((
-                            Command::Rcpt(first.clone(), Vec::new()),
-                            Expect::Rcpt(id, 0),
-                        ));
-                    }
+                if !pipelining
+                    && !failed
+                    && let Some(first) = tx.envelope.recipients().first()
+                {
+                    next = Some((
+                        Command::Rcpt(first.clone(), Vec::new()),
+                        Expect::Rcpt(id, 0),
+                    ));
                 }
             }
             Expect::Rcpt(_, i) => {
@@ -532,10 +533,10 @@ impl Session {
                 reply: reply.clone(),
             })
         };
-        if let (Some(slots), Some(&i)) = (tx.lmtp.as_mut(), accepted.get(nth)) {
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(result);
-            }
+        if let (Some(slots), Some(&i)) = (tx.lmtp.as_mut(), accepted.get(nth))
+            && let Some(slot) = slots.get_mut(i)
+        {
+            *slot = Some(result);
         }
         // The report's `data` is the last of these replies.
         tx.data_reply = Some(reply);
