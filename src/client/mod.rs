@@ -148,6 +148,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Reads the greeting and sends EHLO; on 500-504 to EHLO, sends HELO (and then no
     /// extension is used).
     ///
+    /// A greeting that refuses the session (4yz or 5yz) is answered with QUIT, as RFC 5321
+    /// §3.1 asks; the reply to it, or the server closing, is awaited within the
+    /// [`Phase::Command`] deadline before the error is returned.
+    ///
     /// # Errors
     /// - [`Error::Greeting`] for a greeting other than 220 (554 and 521 are permanent);
     /// - [`Error::Protocol`] for a malformed greeting or reply;
@@ -159,8 +163,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     pub async fn handshake(&mut self) -> Result<(), Error> {
         loop {
             match self.next_event().await {
-                Event::Ready(r) => return r,
+                Event::Ready(Ok(())) => return Ok(()),
+                Event::Ready(Err(e)) => {
+                    self.finish_quit().await;
+                    return Err(e);
+                }
                 other => self.unexpected(other)?,
+            }
+        }
+    }
+
+    /// Waits for the answer to a QUIT the session sent on its own (after a refused
+    /// greeting), within the command deadline; whatever it is (221, EOF, a timeout) changes
+    /// nothing for the caller.
+    async fn finish_quit(&mut self) {
+        while self.session.awaiting_reply() || self.session.wants_write() {
+            if let Event::Quit(_) = self.next_event().await {
+                break;
             }
         }
     }
@@ -187,7 +206,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &self.session
     }
 
-    /// True while the connection can carry another transaction.
+    /// True while the connection can carry another transaction. False for good once the
+    /// server answered anything with 421 (RFC 5321 §3.8, it is closing the connection):
+    /// then every call but [`Client::quit`] fails with [`Error::ServerClosing`] and sends
+    /// nothing.
     pub fn is_usable(&self) -> bool {
         self.session.is_ready()
     }

@@ -155,8 +155,12 @@ enum State {
     Opening,
     /// Commands and transactions may be issued.
     Ready,
-    /// QUIT sent, or the server announced it is closing (421).
+    /// QUIT sent by the caller.
     Closing,
+    /// The server refused the session (a 4yz or 5yz greeting) or announced that it is
+    /// closing the connection (a 421 to any command, or unsolicited): nothing but QUIT is
+    /// sent from now on, and every other call returns this error.
+    ServerClosing(Error),
     /// Desynchronised or closed: every later call returns this error (rustls-style
     /// sticky failure).
     Poisoned(Error),
@@ -204,6 +208,10 @@ pub struct Session {
     authenticated: bool,
     /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
     auth_failure: Option<Error>,
+    /// Set by a 421 or a refused greeting: [`Session::send`] queues nothing but QUIT.
+    quit_only: bool,
+    /// QUIT has been queued: never a second one.
+    quit_sent: bool,
 }
 
 impl Session {
@@ -227,6 +235,8 @@ impl Session {
             auth: None,
             authenticated: false,
             auth_failure: None,
+            quit_only: false,
+            quit_sent: false,
         }
     }
 
@@ -245,10 +255,11 @@ impl Session {
         self.caps.as_ref()
     }
 
-    /// The sticky error, once the session is unusable.
+    /// The sticky error, once the session is unusable: after a 421 it is
+    /// [`Error::ServerClosing`], after a refused greeting [`Error::Greeting`].
     pub fn error(&self) -> Option<&Error> {
         match &self.state {
-            State::Poisoned(e) => Some(e),
+            State::Poisoned(e) | State::ServerClosing(e) => Some(e),
             _ => None,
         }
     }
@@ -324,13 +335,24 @@ impl Session {
         match &self.state {
             State::Ready if self.tx.is_none() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
-            State::Poisoned(e) => Err(e.clone()),
+            State::Poisoned(e) | State::ServerClosing(e) => Err(e.clone()),
             State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
             State::Closing => Err(Error::Closed { command: None }),
         }
     }
 
+    /// Queues `cmd`, whose reply is `expect`. Once the server said it is closing (a 421
+    /// anywhere, or a refused greeting), nothing but QUIT is queued: RFC 5321 §3.8, the
+    /// server closes the channel after a 421, so a command handler that would go on (the
+    /// next RCPT in lock-step, MAIL after RSET, EHLO) queues nothing, and whatever it left
+    /// undecided is ended by [`Session::closed_by_server`].
     fn send(&mut self, cmd: &Command, expect: Expect) {
+        if !self.may_send(expect) {
+            return;
+        }
+        if expect == Expect::Quit {
+            self.quit_sent = true;
+        }
         if let Some(t) = &self.config.transcript {
             t(Direction::Client, &cmd.to_string());
         }
@@ -338,6 +360,13 @@ impl Session {
         tracing::debug!(target: "smtp_courier::transcript", "C: {cmd}");
         cmd.encode(&mut self.out);
         self.expect.push_back(expect);
+    }
+
+    /// False when a line awaiting `expect` must not be sent: after a 421 or a refused
+    /// greeting, only QUIT. Every queued line (commands, AUTH continuations, a lone `.`)
+    /// passes here.
+    fn may_send(&self, expect: Expect) -> bool {
+        !self.quit_only || expect == Expect::Quit
     }
 
     /// Sends STARTTLS (RFC 3207). Answered by [`Event::StartTls`].
@@ -413,9 +442,20 @@ impl Session {
 
     /// Sends QUIT. Answered by [`Event::Quit`].
     ///
+    /// After the server said it is closing (a 421) this is the one command still
+    /// accepted, once: the server may answer it or just close, and both end the session
+    /// (EOF counts as success).
+    ///
     /// # Errors
     /// The sticky error, or a usage error during a transaction.
     pub fn quit(&mut self) -> Result<(), Error> {
+        if let State::ServerClosing(e) = &self.state {
+            if self.quit_sent {
+                return Err(e.clone());
+            }
+            self.send(&Command::Quit, Expect::Quit);
+            return Ok(());
+        }
         self.check_ready()?;
         self.send(&Command::Quit, Expect::Quit);
         self.state = State::Closing;
@@ -567,6 +607,10 @@ impl Session {
         // and must never be paired with a later command.
         let mut answerable = self.expect.len();
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
+            if matches!(self.state, State::ServerClosing(_)) {
+                self.handle_input_after_close(buf);
+                return;
+            }
             let Some(&front) = self.expect.front().filter(|_| answerable > 0) else {
                 // RFC 5321 §3.8: a server may announce 421 at any time and close, as
                 // Postfix does on an idle timeout. Any other unsolicited byte is a
@@ -588,7 +632,8 @@ impl Session {
                         } else {
                             reply
                         };
-                        self.abort(Error::ServerClosing { reply });
+                        self.quit_only = true;
+                        self.closed_by_server(None, reply);
                     }
                     _ => self.fail_protocol(None, ProtocolError::Unsolicited),
                 }
@@ -628,11 +673,16 @@ impl Session {
             }
             #[cfg(feature = "tracing")]
             tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
-            if reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE {
-                // RFC 5321 §3.8: 421 means the server is closing the channel.
-                self.state = State::Closing;
+            let closing = reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE;
+            if closing {
+                // RFC 5321 §3.8: 421 means the server is closing the channel. The reply is
+                // handled as any refusal, but nothing it would trigger is sent.
+                self.quit_only = true;
             }
-            self.handle_reply(front, reply);
+            self.handle_reply(front, reply.clone());
+            if closing {
+                self.closed_by_server(front.command(), reply);
+            }
             if matches!(front, Expect::Greeting | Expect::Ehlo | Expect::Helo) {
                 // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
                 // the driver waits for one Ready, and `abort` only answered what was
@@ -662,13 +712,45 @@ impl Session {
         }
     }
 
+    /// RFC 5321 §3.8: after a 421 (or a refused greeting) the server closes. Replies still
+    /// arriving (the rest of a pipelined group, written before the server decided) answer
+    /// commands already ended; they are dropped, never paired with anything, and do not
+    /// restart the driver's deadline. Only a 221 (RFC 5321 §4.3.2) answers a QUIT sent
+    /// since, so that a stale 250 is never taken for it; EOF answers it too.
+    fn handle_input_after_close(&mut self, buf: &mut BytesMut) {
+        loop {
+            match self.parser.parse(buf) {
+                Ok(Some(reply)) => {
+                    let quit = self.expect.front() == Some(&Expect::Quit);
+                    if quit && reply.code() == super::ReplyCode::CLOSING {
+                        self.expect.pop_front();
+                        self.replies = self.replies.wrapping_add(1);
+                        self.events.push_back(Event::Quit(Ok(())));
+                    }
+                }
+                Ok(None) => return,
+                Err(_) => {
+                    // Nothing more is sent, so nothing depends on these bytes: resync.
+                    buf.clear();
+                    self.parser = ReplyParser::new();
+                    return;
+                }
+            }
+        }
+    }
+
     /// The connection reached EOF. Undecided recipients become transient failures; a
     /// recipient already refused with 5yz stays permanent; after QUIT this is success.
     pub fn handle_eof(&mut self) {
         if self.expect.iter().all(|e| *e == Expect::Quit) && !self.expect.is_empty() {
             self.expect.clear();
             self.events.push_back(Event::Quit(Ok(())));
-            self.state = State::Poisoned(Error::Closed { command: None });
+            self.state =
+                State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+                    // The reason the server gave stays the session's error.
+                    State::ServerClosing(first) => first,
+                    _ => Error::Closed { command: None },
+                });
             return;
         }
         let command = self.pending_command();
@@ -697,11 +779,49 @@ impl Session {
         self.abort(Error::Protocol { command, error });
     }
 
-    /// Poisons the session with `err`, ending whatever is pending with it.
+    /// Poisons the session with `err`, ending whatever is pending with it. After a 421 or
+    /// a refused greeting, that reason stays the session's error.
     pub fn abort(&mut self, err: Error) {
         if matches!(self.state, State::Poisoned(_)) {
             return;
         }
+        self.end_pending(&err);
+        self.state = State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+            State::ServerClosing(first) => first,
+            _ => err,
+        });
+    }
+
+    /// RFC 5321 §3.8: the server answered a command (`command`, or none for an
+    /// unsolicited reply) with 421 and is closing the connection. Whatever is still
+    /// undecided ends with the 421 as its reason: the running transaction's recipients
+    /// (transient; a refusal already read stays as it was), and every other command
+    /// awaited. From now on nothing but QUIT is sent, and every other call returns
+    /// [`Error::ServerClosing`]. A handler that already ended the session (a refused
+    /// greeting, EHLO, a protocol error) decides alone.
+    fn closed_by_server(&mut self, command: Option<CommandKind>, reply: Reply) {
+        if matches!(self.state, State::Poisoned(_) | State::ServerClosing(_)) {
+            return;
+        }
+        self.quit_only = true;
+        let err = match command {
+            Some(command) => Error::Reply {
+                command,
+                reply: reply.clone(),
+            },
+            None => Error::ServerClosing {
+                reply: reply.clone(),
+            },
+        };
+        // Commands queued by replies read before the 421 in the same input (the next
+        // RCPT in lock-step, say) were not handed to the driver yet: they never go out.
+        self.out.clear();
+        self.end_pending(&err);
+        self.state = State::ServerClosing(Error::ServerClosing { reply });
+    }
+
+    /// Ends the running transaction and every reply awaited with `err`.
+    fn end_pending(&mut self, err: &Error) {
         let pending: Vec<Expect> = self.expect.drain(..).collect();
         if let Some(tx) = self.tx.take() {
             self.events
@@ -725,7 +845,20 @@ impl Session {
             }
             self.events.push_back(ev);
         }
-        self.state = State::Poisoned(err);
+    }
+
+    /// RFC 5321 §3.1: a 4yz or 5yz greeting (554 "no SMTP service here", 421 "busy"):
+    /// the client sends QUIT and waits for the server to close. The session opens with
+    /// [`Error::Greeting`] and awaits the answer to QUIT (or EOF), which ends it; nothing
+    /// else is sent. A 4yz gets a QUIT too: a server that refuses now may still wait for
+    /// one, and one that closes (421) makes it a harmless write.
+    fn greeting_refused(&mut self, reply: Reply) {
+        self.greeting = Some(reply.clone());
+        let err = Error::Greeting { reply };
+        self.quit_only = true;
+        self.state = State::ServerClosing(err.clone());
+        self.events.push_back(Event::Ready(Err(err)));
+        self.send(&Command::Quit, Expect::Quit);
     }
 
     /// EHLO or HELO succeeded: the session is open with `caps`.
@@ -760,8 +893,7 @@ impl Session {
                 } else if code.is_positive_completion() || code.first_digit() == 3 {
                     self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
                 } else {
-                    self.greeting = Some(reply.clone());
-                    self.abort(Error::Greeting { reply });
+                    self.greeting_refused(reply);
                 }
             }
             Expect::Ehlo => {
@@ -800,18 +932,10 @@ impl Session {
                 };
                 if user {
                     self.events.push_back(Event::Reset(result));
-                } else if code == super::ReplyCode::SERVICE_NOT_AVAILABLE
-                    && !self.expect.contains(&Expect::Mail)
-                {
-                    // RFC 5321 §3.8: 421, the server is closing; MAIL would be wasted. The
-                    // transaction ends with this reply for every recipient (transient).
-                    if let Some(tx) = self.tx.as_mut() {
-                        tx.mail = Some(Err(refused(CommandKind::Rset)));
-                    }
-                    self.finish_tx();
                 } else if !self.expect.contains(&Expect::Mail) {
                     // Lock-step: the RSET before a transaction was sent alone; now MAIL.
-                    // Its own reply decides the transaction, whatever RSET got.
+                    // Its own reply decides the transaction, whatever RSET got (after a
+                    // 421 MAIL is not sent, and the transaction ends with the 421).
                     let mail =
                         self.tx.as_ref().filter(|t| t.mail.is_none()).map(|t| {
                             Command::Mail(t.envelope.from().clone(), t.mail_params.clone())

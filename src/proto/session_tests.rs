@@ -236,7 +236,8 @@ fn greeting_554_and_421_end_the_session() {
     ] {
         let mut s = Session::new(config(true));
         feed(&mut s, greeting);
-        assert_tx(&mut s, b"");
+        // RFC 5321 §3.1: QUIT (see closing::refused_greeting_gets_quit_and_nothing_else).
+        assert_tx(&mut s, b"QUIT\r\n");
         match events(&mut s).as_slice() {
             [Event::Ready(Err(e @ Error::Greeting { .. }))] => assert_eq!(e.severity(), severity),
             other => panic!("{other:?}"),
@@ -1201,3 +1202,6 @@ fn idle_421_split_across_reads_is_the_server_closing() {
     ));
     assert!(!s.awaiting_reply());
 }
+
+#[path = "session_close_tests.rs"]
+mod closing;

@@ -133,6 +133,7 @@ impl Envelope {
 
 /// What happened to one recipient.
 #[derive(Clone, Debug)]
+#[must_use = "a recipient's result says whether the message reached it"]
 pub struct RecipientResult {
     /// The recipient.
     pub address: Mailbox,
@@ -181,7 +182,36 @@ impl RecipientResult {
 
 /// The outcome of one transaction: every recipient's result, the final reply to the
 /// message data, and the transaction's own error when it failed as a whole.
+///
+/// Getting a report, even `Ok(report)` from [`Client::send`](crate::Client::send), does
+/// **not** mean the message was delivered: a transaction that started always ends in a
+/// report, and every recipient may have been refused in it (MAIL refused, the data
+/// refused, the connection lost, a 421). Check it: [`TransactionReport::all_delivered`],
+/// [`TransactionReport::is_failed`] (nothing delivered), or each recipient's
+/// [`RecipientResult::status`].
+///
+/// ```
+/// use smtp_courier::proto::{Reply, ReplyCode};
+/// use smtp_courier::{Envelope, Error, RecipientStatus, TransactionReport};
+///
+/// let envelope = Envelope::new("a@example.org", ["b@example.net", "c@example.net"])?;
+/// let refused = Error::Reply {
+///     command: smtp_courier::proto::CommandKind::Mail,
+///     reply: Reply::new(ReplyCode::new(451).unwrap(), vec!["4.3.0 try later".into()]),
+/// };
+/// let report = TransactionReport::failed(&envelope, refused);
+/// // A report, yet nobody got the message:
+/// assert!(report.is_failed());
+/// assert!(!report.all_delivered());
+/// assert_eq!(report.delivered_count(), 0);
+/// for r in report.undelivered() {
+///     // Transient: queue for a retry; Permanent: bounce.
+///     assert_eq!(r.status(), RecipientStatus::Transient);
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[must_use = "a report may say that nothing was delivered: check it"]
 pub struct TransactionReport {
     /// One result per recipient, in envelope order.
     pub recipients: Vec<RecipientResult>,
@@ -211,9 +241,21 @@ impl TransactionReport {
         }
     }
 
-    /// True when every recipient was delivered.
+    /// True when every recipient was delivered (the server took responsibility for the
+    /// message for each of them).
     pub fn all_delivered(&self) -> bool {
         self.recipients.iter().all(|r| r.result.is_ok())
+    }
+
+    /// True when the message was delivered to nobody: the transaction failed as a whole
+    /// ([`TransactionReport::error`] says why) and every recipient carries an error.
+    pub fn is_failed(&self) -> bool {
+        self.delivered_count() == 0
+    }
+
+    /// How many recipients were delivered.
+    pub fn delivered_count(&self) -> usize {
+        self.recipients.iter().filter(|r| r.result.is_ok()).count()
     }
 
     /// The recipients that were delivered.
@@ -222,5 +264,11 @@ impl TransactionReport {
             .iter()
             .filter(|r| r.result.is_ok())
             .map(|r| &r.address)
+    }
+
+    /// The recipients that were not delivered, each with its error (see
+    /// [`RecipientResult::status`]: retry or bounce).
+    pub fn undelivered(&self) -> impl Iterator<Item = &RecipientResult> {
+        self.recipients.iter().filter(|r| r.result.is_err())
     }
 }
