@@ -226,7 +226,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// Each recipient gets its own result in the report; one refused recipient never sinks
     /// the others, and when every recipient is refused no data is sent. A failed
-    /// transaction is followed by RSET before the next one.
+    /// transaction is followed by RSET before the next one. A 421 at any step ends the
+    /// transaction at once (undecided recipients transient, with the 421) and the
+    /// connection: nothing more is sent on it.
+    ///
+    /// **`Ok(report)` does not mean the message was delivered**: `send(..).await?` only
+    /// says the transaction ran. Check [`TransactionReport::all_delivered`],
+    /// [`TransactionReport::is_failed`] (delivered to nobody) or each recipient's status.
     ///
     /// # Errors
     /// `Err` only when the transaction could not start: the connection is already unusable
