@@ -256,6 +256,11 @@ fn greeting_with_wrong_class_or_malformed_is_a_protocol_error() {
             b"hello there\r\n",
             ProtocolError::Reply(crate::proto::reply::ReplyError::BadCode),
         ),
+        // A NUL in the text (twin: the 220 of greeting_then_ehlo_split_anywhere).
+        (
+            b"220 host\0ESMTP\r\n",
+            ProtocolError::Reply(crate::proto::reply::ReplyError::Nul),
+        ),
     ] {
         let mut s = Session::new(config(true));
         feed(&mut s, greeting);
