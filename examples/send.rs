@@ -647,7 +647,7 @@ async fn open_session(
     outcome.greeting = client.greeting().cloned();
     outcome.capabilities = client
         .capabilities()
-        .map(|c| c.keywords().collect())
+        .map(|c| c.keywords_escaped().collect())
         .unwrap_or_default();
     outcome.tls = client.tls_report().map(tls_json);
     res.map_err(|e| ErrorInfo::from_error(&e))?;
