@@ -340,7 +340,9 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     let mut envelope =
         Envelope::from_parts(from, to).map_err(|e| UsageError(format!("--to: {e}")))?;
     if args.eight_bit_mime {
-        envelope = envelope.with_param(EsmtpParam::body_8bitmime());
+        envelope = envelope
+            .with_param(EsmtpParam::body_8bitmime())
+            .map_err(|e| UsageError(format!("--8bitmime: {e}")))?;
     }
     if args.smtputf8 {
         envelope = envelope.with_smtputf8();

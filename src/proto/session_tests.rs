@@ -1095,7 +1095,8 @@ fn eight_bit_mime_and_forced_smtputf8_need_the_extensions() {
     // RFC 6152 §3 / RFC 6531 §3.4: a server without the extension gets nothing.
     let env = Envelope::new("a@example.org", ["b@example.net"])
         .unwrap()
-        .with_param(EsmtpParam::body_8bitmime());
+        .with_param(EsmtpParam::body_8bitmime())
+        .unwrap();
     let mut s = open_with(true, b"250-mx.example\r\n250 PIPELINING\r\n");
     assert!(matches!(
         s.mail(env.clone()),

@@ -69,15 +69,36 @@ impl Envelope {
         self
     }
 
-    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `SIZE`, `SMTPUTF8` and `REQUIRETLS`
-    /// are managed by the session (see [`Envelope::with_size`],
-    /// [`Envelope::with_smtputf8`], [`Envelope::with_requiretls`]); adding them here is
-    /// ignored. `BODY=8BITMIME` is checked against the server's 8BITMIME (RFC 6152).
-    pub fn with_param(mut self, param: EsmtpParam) -> Self {
-        if !matches!(param.keyword(), "SIZE" | "SMTPUTF8" | "REQUIRETLS") {
-            self.params.push(param);
+    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `BODY=8BITMIME` is checked against
+    /// the server's 8BITMIME (RFC 6152) before anything is sent.
+    ///
+    /// ```
+    /// use smtp_courier::{Envelope, Error, UsageError, proto::EsmtpParam};
+    /// let env = Envelope::new("a@example.org", ["b@example.net"])?;
+    /// let env = env.with_param(EsmtpParam::body_8bitmime())?;
+    /// assert_eq!(env.params(), [EsmtpParam::body_8bitmime()]);
+    /// // SIZE has its own method, which also checks the server's limit.
+    /// let err = env.with_param(EsmtpParam::size(1000)).unwrap_err();
+    /// assert!(matches!(err, Error::Usage(UsageError::ManagedParam { method: "with_size", .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`UsageError::ManagedParam`] for `SIZE`, `SMTPUTF8` and `REQUIRETLS` (any case):
+    /// the session sends them, after checking the server offers them, when the envelope
+    /// asks with [`Envelope::with_size`], [`Envelope::with_smtputf8`] or
+    /// [`Envelope::with_requiretls`]. Nothing is dropped silently.
+    pub fn with_param(mut self, param: EsmtpParam) -> Result<Self, Error> {
+        let managed = |keyword, method| UsageError::ManagedParam { keyword, method };
+        // `EsmtpParam` keeps keywords upper-cased.
+        match param.keyword() {
+            "SIZE" => return Err(managed("SIZE", "with_size").into()),
+            "SMTPUTF8" => return Err(managed("SMTPUTF8", "with_smtputf8").into()),
+            "REQUIRETLS" => return Err(managed("REQUIRETLS", "with_requiretls").into()),
+            _ => {}
         }
-        self
+        self.params.push(param);
+        Ok(self)
     }
 
     /// Declares SMTPUTF8 even for an ASCII envelope (a message with UTF-8 headers,
@@ -270,5 +291,39 @@ impl TransactionReport {
     /// [`RecipientResult::status`]: retry or bounce).
     pub fn undelivered(&self) -> impl Iterator<Item = &RecipientResult> {
         self.recipients.iter().filter(|r| r.result.is_err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn with_param_refuses_managed_parameters_and_names_the_method() {
+        let env = Envelope::new("a@example.org", ["b@example.net"]).unwrap();
+        for (keyword, value, method) in [
+            ("SIZE", Some("1000"), "with_size"),
+            ("size", Some("1"), "with_size"),
+            ("SMTPUTF8", None, "with_smtputf8"),
+            ("RequireTLS", None, "with_requiretls"),
+        ] {
+            let param = EsmtpParam::new(keyword, value).unwrap();
+            let err = env.clone().with_param(param).unwrap_err();
+            assert!(err.to_string().contains(method), "{err}");
+            assert!(err.is_permanent() && err.connection_usable());
+            assert!(
+                matches!(err, Error::Usage(UsageError::ManagedParam { method: m, .. }) if m == method),
+                "{err:?}"
+            );
+        }
+        // Twins: BODY=8BITMIME and an unknown parameter are kept, in order.
+        let env = env
+            .with_param(EsmtpParam::body_8bitmime())
+            .and_then(|e| e.with_param(EsmtpParam::new("X-TRACE", Some("7")).unwrap()))
+            .unwrap();
+        let shown: Vec<String> = env.params().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["BODY=8BITMIME", "X-TRACE=7"]);
     }
 }
