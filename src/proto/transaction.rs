@@ -326,4 +326,38 @@ mod tests {
         let shown: Vec<String> = env.params().iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["BODY=8BITMIME", "X-TRACE=7"]);
     }
+
+    #[test]
+    fn report_says_plainly_whether_anything_was_delivered() {
+        use crate::proto::ReplyCode;
+        let reply =
+            |code, text: &'static str| Reply::new(ReplyCode::new(code).unwrap(), vec![text.into()]);
+        let env = Envelope::new("a@example.org", ["b@example.net", "c@example.net"]).unwrap();
+        let refused = Error::Reply {
+            command: CommandKind::Rcpt,
+            reply: reply(550, "no such user"),
+        };
+        // Nothing delivered: a report all the same, but a failed one.
+        let none = TransactionReport::failed(&env, refused.clone());
+        assert!(none.is_failed() && !none.all_delivered());
+        assert_eq!(none.delivered_count(), 0);
+        assert_eq!(none.undelivered().count(), 2);
+        // One of two delivered: neither failed nor delivered to all.
+        let mut some = none.clone();
+        some.recipients[0].result = Ok(reply(250, "queued"));
+        some.error = None;
+        assert!(!some.is_failed() && !some.all_delivered());
+        assert_eq!(some.delivered_count(), 1);
+        assert_eq!(
+            some.delivered().map(Mailbox::as_str).collect::<Vec<_>>(),
+            ["b@example.net"]
+        );
+        let left: Vec<&str> = some.undelivered().map(|r| r.address.as_str()).collect();
+        assert_eq!(left, ["c@example.net"]);
+        // Both delivered.
+        let mut all = some;
+        all.recipients[1].result = Ok(reply(250, "queued"));
+        assert!(!all.is_failed() && all.all_delivered());
+        assert_eq!(all.undelivered().count(), 0);
+    }
 }
