@@ -156,3 +156,63 @@ async fn greeting_554_quit_never_answered_is_bounded_by_the_command_deadline() {
     drop(client);
     server.finish().await;
 }
+
+#[tokio::test]
+async fn rest_of_a_group_not_yet_written_never_follows_a_421() {
+    // A group far larger than the 64-byte pipe: the server answers MAIL with 421 while
+    // the client is still writing the RCPTs. After reading the 421 the client writes
+    // nothing of the group; the QUIT asked for afterwards is all that follows.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let to: Vec<String> = (0..40).map(|i| format!("r{i}@example.net")).collect();
+    let mut group = b"MAIL FROM:<a@example.org>\r\n".to_vec();
+    for r in &to {
+        group.extend_from_slice(format!("RCPT TO:<{r}>\r\n").as_bytes());
+    }
+    group.extend_from_slice(b"DATA\r\n");
+    let (client_io, mut server) = tokio::io::duplex(PIPE);
+    let server = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        server.write_all(b"220 mx.example\r\n").await?;
+        while !got.ends_with(b"\r\n") {
+            let n = server.read(&mut buf).await?;
+            got.extend_from_slice(&buf[..n]);
+        }
+        server
+            .write_all(b"250-mx.example\r\n250 PIPELINING\r\n")
+            .await?;
+        got.clear();
+        while !got.starts_with(b"MAIL FROM:<a@example.org>\r\n") {
+            let n = server.read(&mut buf).await?;
+            got.extend_from_slice(&buf[..n]);
+        }
+        server.write_all(b"421 4.3.2 closing\r\n").await?;
+        // Everything else the client sends, until it closes; a QUIT gets its 221.
+        loop {
+            match server.read(&mut buf).await? {
+                0 => return Ok::<_, std::io::Error>(got),
+                n => got.extend_from_slice(&buf[..n]),
+            }
+            if got.ends_with(b"QUIT\r\n") {
+                server.write_all(b"221 bye\r\n").await?;
+            }
+        }
+    });
+    let mut client = Client::open(client_io, config()).await.unwrap();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let report = client.send_bytes(&env(&to), b"hi\r\n").await.unwrap();
+    assert!(report.is_failed());
+    assert_eq!(
+        report.recipients[39].result.as_ref().unwrap_err().command(),
+        Some(CommandKind::Mail)
+    );
+    client.quit().await.unwrap();
+    let got = server.await.unwrap().unwrap();
+    let sent = got.strip_suffix(b"QUIT\r\n").expect("the QUIT comes last");
+    assert!(group.starts_with(sent), "{}", show(&got));
+    assert!(
+        sent.len() < group.len(),
+        "the whole group went out after the 421:\n{}",
+        show(&got)
+    );
+}

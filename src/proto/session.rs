@@ -308,6 +308,13 @@ impl Session {
         !self.expect.is_empty() || self.unsolicited_421
     }
 
+    /// True once the server said it is closing (a 421) and no QUIT was queued since: bytes
+    /// the driver still holds from before (a pipelined group not yet all written) must
+    /// not go out either.
+    pub(crate) fn discards_unsent(&self) -> bool {
+        matches!(self.state, State::ServerClosing(_)) && !self.quit_sent
+    }
+
     /// Moves the bytes to send into `dst`.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
         dst.extend_from_slice(&self.out);
