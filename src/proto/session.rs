@@ -311,6 +311,7 @@ impl Session {
     /// True once the server said it is closing (a 421) and no QUIT was queued since: bytes
     /// the driver still holds from before (a pipelined group not yet all written) must
     /// not go out either.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn discards_unsent(&self) -> bool {
         matches!(self.state, State::ServerClosing(_)) && !self.quit_sent
     }
