@@ -1,6 +1,6 @@
 //! smtp-courier's swaks: sends test mail to a server and reports what happened to every
 //! recipient, as a short summary or (with `--json`) as the machine-readable result that
-//! `/work/shared/SEND-CONTRACT.md` fixes, with the exit statuses 0 (all delivered),
+//! its contract, `examples/SEND.md`, fixes, with the exit statuses 0 (all delivered),
 //! 75 (only transient failures), 69 (a permanent failure) and 64 (usage error).
 //!
 //! It shows the library from the outside: validating addresses before connecting, reading
@@ -27,7 +27,12 @@
 //! library refuses the message before sending (kind `extension`) when the server lacks
 //! the extension, or, for REQUIRETLS, without verified TLS. The library has no BDAT yet,
 //! so every message goes with DATA and `--no-chunking` changes nothing. Direct MX delivery
-//! (no `--server`) is not available yet: a usage error.
+//! (no `--server`) is not available yet: a usage error, and so is every flag of the
+//! contract whose feature has not landed (BDAT, DSN, LMTP, SOCKS5, ...: see
+//! `not_available`).
+//!
+//! Server text (replies, capabilities, TLS verification errors) is shown only escaped
+//! ([`escape_text`](smtp_courier::proto::escape_text)), in `-v`, the summary and the JSON.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -50,7 +55,7 @@ mod json;
 mod report;
 
 use json::Json;
-use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary};
+use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary, shown};
 
 /// Exit status when every recipient of every transaction was delivered.
 const EXIT_DELIVERED: u8 = 0;
@@ -94,6 +99,19 @@ struct Args {
     /// Deadline for every phase (connect, greeting, each reply, TLS handshake, data transfer).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "Connection")]
     timeout: Option<Duration>,
+    /// Connect through a SOCKS5 proxy (RFC 1928). Not available yet: a usage error.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    socks5: Option<String>,
+    /// User name for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    #[arg(long, value_name = "USER", help_heading = "Connection")]
+    socks5_user: Option<String>,
+    /// Password for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    #[arg(long, value_name = "PASS", help_heading = "Connection")]
+    socks5_pass: Option<String>,
+    /// With --repeat: at most N transactions on one connection (0 = unlimited). Not
+    /// available yet: a usage error.
+    #[arg(long, value_name = "N", help_heading = "Connection")]
+    max_per_connection: Option<u32>,
 
     /// TLS mode [default: starttls].
     #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
@@ -149,15 +167,51 @@ struct Args {
     /// Declare REQUIRETLS.
     #[arg(long, help_heading = "Message")]
     requiretls: bool,
+    /// Declare BODY=BINARYMIME and send the message by BDAT byte for byte. Not available
+    /// yet: a usage error.
+    #[arg(long, help_heading = "Message")]
+    binarymime: bool,
     /// Send the message N times over the same connection.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
     repeat: u32,
+    /// With --repeat: at most N transactions in flight at once. Not available yet: a
+    /// usage error.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
+    window: Option<u32>,
+    /// The largest BDAT chunk, in octets. Not available yet: a usage error.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Message")]
+    chunk_size: Option<u64>,
     /// Lock-step commands even where PIPELINING is offered.
     #[arg(long, help_heading = "Message")]
     no_pipelining: bool,
     /// DATA even where CHUNKING is offered.
     #[arg(long, help_heading = "Message")]
     no_chunking: bool,
+
+    /// NOTIFY= on every RCPT: NEVER, or a comma list of SUCCESS, FAILURE, DELAY. Not
+    /// available yet: a usage error.
+    #[arg(long, value_name = "LIST", help_heading = "DSN")]
+    dsn_notify: Option<String>,
+    /// RET= on MAIL. Not available yet: a usage error.
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        value_name = "FULL|HDRS",
+        help_heading = "DSN"
+    )]
+    dsn_ret: Option<DsnRet>,
+    /// ENVID= on MAIL, xtext-encoded. Not available yet: a usage error.
+    #[arg(long, value_name = "ID", help_heading = "DSN")]
+    dsn_envid: Option<String>,
+    /// ORCPT=rfc822;ADDR on every RCPT. Not available yet: a usage error.
+    #[arg(long, help_heading = "DSN")]
+    dsn_orcpt: bool,
+
+    /// Speak LMTP (RFC 2033) instead of SMTP; default port 24. Not available yet: a
+    /// usage error.
+    #[arg(long, help_heading = "LMTP")]
+    lmtp: bool,
 
     /// Print the result as JSON on stdout.
     #[arg(long, help_heading = "Output")]
@@ -210,6 +264,15 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err("must be more than 0".to_owned());
     }
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// `--dsn-ret`: what a DSN returns of the message (RFC 3461 §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DsnRet {
+    /// The whole message.
+    Full,
+    /// The headers only.
+    Hdrs,
 }
 
 /// A command-line mistake: exit 64, nothing sent.
@@ -316,6 +379,11 @@ fn usage_exit(json: bool, server: Option<&str>, msg: &str, print: bool) -> ExitC
 
 /// Checks every flag and reads the message; nothing touches the network.
 fn plan(args: &Args) -> Result<Plan, UsageError> {
+    // The contract's flags whose features have not landed: a usage error naming the flag
+    // rather than a run that silently ignores it.
+    if let Some(flag) = not_available(args) {
+        return Err(UsageError(format!("{flag} is not available yet")));
+    }
     // The TLS settings first: a contradiction is a mistake whatever else is given.
     let tls = tls_mode(args);
     if args.tls_fallback && args.tls != Some(TlsMode::Opportunistic) {
@@ -386,6 +454,27 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     })
 }
 
+/// The first flag given whose feature the library does not have yet, in the contract's
+/// order. Remove a flag from here when its feature lands.
+fn not_available(args: &Args) -> Option<&'static str> {
+    [
+        (args.socks5.is_some(), "--socks5"),
+        (args.socks5_user.is_some(), "--socks5-user"),
+        (args.socks5_pass.is_some(), "--socks5-pass"),
+        (args.max_per_connection.is_some(), "--max-per-connection"),
+        (args.binarymime, "--binarymime"),
+        (args.window.is_some(), "--window"),
+        (args.chunk_size.is_some(), "--chunk-size"),
+        (args.dsn_notify.is_some(), "--dsn-notify"),
+        (args.dsn_ret.is_some(), "--dsn-ret"),
+        (args.dsn_envid.is_some(), "--dsn-envid"),
+        (args.dsn_orcpt, "--dsn-orcpt"),
+        (args.lmtp, "--lmtp"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// The TLS mode after `--level` and the default.
 fn tls_mode(args: &Args) -> TlsMode {
     match (args.tls, args.level) {
@@ -435,8 +524,10 @@ fn tls_config(args: &Args, mode: TlsMode) -> Result<TlsConfig, UsageError> {
         }
         config = config.server_name(name.as_str());
     }
-    // Never fall back to plaintext with credentials or a REQUIRETLS message.
-    Ok(config.confidential(args.auth_user.is_some() || args.requiretls))
+    // Never go on in plaintext with a REQUIRETLS message. Credentials need no such rule:
+    // the library sends no AUTH at all without verified TLS unless --allow-cleartext-auth,
+    // which fails the run with kind `auth` as the contract says (not `tls`).
+    Ok(config.confidential(args.requiretls))
 }
 
 /// The credentials and mechanism choice, when `--auth-user` is given. The password comes
@@ -626,11 +717,10 @@ async fn run(plan: &Plan) -> Outcome {
     outcome
 }
 
-/// Connects, reads the greeting, says EHLO (or HELO), and records what it learns in
-/// `outcome` as it goes, so a failure still reports the greeting and capabilities.
-///
-/// TLS and AUTH are wired in here when they land: implicit TLS wraps the stream before
-/// the greeting, STARTTLS and AUTH follow EHLO ([`negotiate_tls`] fills `outcome.tls`).
+/// Connects, reads the greeting, says EHLO (or HELO), sets TLS up as the flags say
+/// (implicit TLS before the greeting, or STARTTLS after EHLO, with the library's fallback
+/// rules), authenticates when credentials are given, and records what it learns in
+/// `outcome` as it goes, so a failure still reports the greeting, capabilities and TLS.
 async fn open_session(
     plan: &Plan,
     outcome: &mut Outcome,
@@ -663,13 +753,14 @@ async fn open_session(
     Ok(client)
 }
 
-/// The contract's `tls` object.
+/// The contract's `tls` object. A verification error can quote the server's certificate
+/// (the names it presents) or its reply to STARTTLS: it is escaped like all server text.
 fn tls_json(r: &smtp_courier::tls::TlsReport) -> Json {
     Json::obj([
         ("version", r.version.as_deref().into()),
         ("cipher", r.cipher.as_deref().into()),
         ("verified", r.verified.into()),
-        ("verify_error", r.verify_error.as_deref().into()),
+        ("verify_error", r.verify_error.as_deref().map(shown).into()),
         ("fallback", r.fallback.into()),
     ])
 }
@@ -678,13 +769,14 @@ fn client_config(plan: &Plan) -> ClientConfig {
     let mut config = plan.config.clone();
     if plan.verbose {
         // The library redacts credentials (as `<redacted>`, which the contract writes
-        // `****`) and escapes control characters in server text.
+        // `****`) and escapes control characters in server text; escaping again changes
+        // nothing in escaped text, and guarantees that no line reaches the terminal raw.
         config = config.transcript(|direction, line| {
             let prefix = match direction {
                 Direction::Client => "C: ",
                 Direction::Server => "S: ",
             };
-            eprintln!("{prefix}{}", line.replace("<redacted>", "****"));
+            eprintln!("{prefix}{}", shown(&line.replace("<redacted>", "****")));
         });
     }
     config

@@ -15,7 +15,7 @@ use crate::proto::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
 /// Everything that can go wrong.
 ///
 /// The variants say who is to blame: the server said no ([`Error::Reply`],
-/// [`Error::Greeting`]), the peer broke the protocol ([`Error::Protocol`]), the network
+/// [`Error::Greeting`], and for AUTH [`Error::Auth`] with [`AuthError::Refused`]), the peer broke the protocol ([`Error::Protocol`]), the network
 /// ([`Error::Timeout`], [`Error::Closed`], [`Error::Io`]), or the caller
 /// ([`Error::Usage`], and the message checks [`Error::Body`], [`Error::TooLarge`],
 /// [`Error::Extension`]).
@@ -101,24 +101,39 @@ pub enum Error {
     /// 4.7.4/4.7.5, except for a bad local configuration.
     #[error("tls: {0}")]
     Tls(TlsError),
-    /// Authentication could not be done, as the client decided: refused before any AUTH
-    /// command (AUTH not offered, no common mechanism, cleartext not allowed, channel
-    /// binding missing), or a failure detected in the server's SASL messages (a bad SCRAM
-    /// signature or nonce, a malformed challenge), after which the exchange was cancelled
-    /// with `*`. A server's refusal (535, 454, ...) is [`Error::Reply`] with
-    /// [`CommandKind::Auth`].
+    /// Authentication failed ([`Error::is_auth`]): the server refused it
+    /// ([`AuthError::Refused`]: 535, 534, 538, 530 permanent, 454 transient; the reply is
+    /// [`Error::reply`]); or the client decided so, before any AUTH command (AUTH not
+    /// offered, no common mechanism, no verified TLS, channel binding missing; permanent),
+    /// or on a failure detected in the server's SASL messages (a bad SCRAM signature or
+    /// nonce, a malformed challenge, an endless exchange; transient), after which the
+    /// exchange was cancelled with `*`.
+    ///
+    /// ```
+    /// use smtp_courier::{Error, auth::AuthError, proto::{Reply, ReplyCode}};
+    /// let reply = Reply::new(ReplyCode::new(535).unwrap(), vec!["bad credentials".into()]);
+    /// let err = Error::Auth(AuthError::Refused(reply));
+    /// assert!(err.is_auth() && err.is_permanent() && err.connection_usable());
+    /// assert_eq!(err.code().map(|c| c.as_u16()), Some(535));
+    /// ```
     #[error("auth: {0}")]
     Auth(AuthError),
     /// The caller misused the API. Never caused by anything the peer sent.
     #[error("{0}")]
     Usage(#[from] UsageError),
+    /// An earlier operation on this client was cancelled (its future dropped before it
+    /// finished), so what the server has seen is unknown: the connection is unusable and
+    /// every later call returns this error. Transient: retry on a new connection.
+    #[error("a previous operation was cancelled; the connection is unusable")]
+    Cancelled,
 }
 
 /// Why TLS failed.
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// TLS is required and the server does not offer STARTTLS.
+    /// TLS is required (or the session is confidential: `TlsConfig::confidential`) and the
+    /// server does not offer STARTTLS.
     #[error("STARTTLS not offered")]
     NotOffered,
     /// The server answered STARTTLS with something other than 220.
@@ -134,9 +149,6 @@ pub enum TlsError {
     /// The certificate failed PKIX verification and verification is enforced.
     #[error("certificate verification failed: {0}")]
     Verification(String),
-    /// The server refused EHLO after the TLS handshake.
-    #[error("EHLO refused after TLS: {0}")]
-    EhloRefused(Reply),
     /// The local TLS settings are unusable (bad PEM, bad server name).
     #[error("configuration: {0}")]
     Config(String),
@@ -237,7 +249,8 @@ impl Error {
             | Self::Protocol { .. }
             | Self::Timeout { .. }
             | Self::Closed { .. }
-            | Self::Io { .. } => Severity::Transient,
+            | Self::Io { .. }
+            | Self::Cancelled => Severity::Transient,
             Self::Tls(TlsError::Config(_)) => Severity::Permanent,
             Self::Tls(_) => Severity::Transient,
             Self::Auth(e) if e.is_permanent() => Severity::Permanent,
@@ -258,6 +271,12 @@ impl Error {
         self.severity() == Severity::Transient
     }
 
+    /// True when authentication failed: the server refused AUTH, or the client refused to
+    /// authenticate or detected a failure in the exchange (all [`Error::Auth`]).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Auth(_))
+    }
+
     /// True for a timeout, the TLS handshake's included.
     pub fn is_timeout(&self) -> bool {
         matches!(
@@ -271,8 +290,9 @@ impl Error {
         match self {
             Self::Reply { reply, .. }
             | Self::Greeting { reply }
-            | Self::ServerClosing { reply } => Some(reply),
-            Self::Tls(TlsError::Refused(reply) | TlsError::EhloRefused(reply)) => Some(reply),
+            | Self::ServerClosing { reply }
+            | Self::Tls(TlsError::Refused(reply))
+            | Self::Auth(AuthError::Refused(reply)) => Some(reply),
             _ => None,
         }
     }
@@ -291,7 +311,6 @@ impl Error {
     pub fn command(&self) -> Option<CommandKind> {
         match self {
             Self::Reply { command, .. } => Some(*command),
-            Self::Tls(TlsError::EhloRefused(_)) => Some(CommandKind::Ehlo),
             Self::Tls(TlsError::Config(_)) => None,
             Self::Tls(_) => Some(CommandKind::StartTls),
             Self::Auth(_) => Some(CommandKind::Auth),
@@ -309,8 +328,13 @@ impl Error {
         match self {
             Self::Reply { reply, .. } => reply.code() != ReplyCode::SERVICE_NOT_AVAILABLE,
             Self::TooLarge { .. } | Self::Extension(_) | Self::Usage(_) => true,
-            // Refused before AUTH, or cancelled with `*` (RFC 4954 §4): the server keeps
-            // the connection open.
+            // The server answered `*` with another challenge: the exchange never ended.
+            Self::Auth(AuthError::CancelIgnored { .. }) => false,
+            Self::Auth(AuthError::Refused(reply)) => {
+                reply.code() != ReplyCode::SERVICE_NOT_AVAILABLE
+            }
+            // Refused before AUTH, refused by the server (RFC 4954 §6), or cancelled with
+            // `*` (RFC 4954 §4): the server keeps the connection open.
             Self::Auth(_) => true,
             _ => false,
         }

@@ -21,6 +21,9 @@
 //! - [`scram_server_messages`]: the SCRAM client under arbitrary server-first and
 //!   server-final messages answers only a server nonce that extends its own and an
 //!   iteration count within bounds, and accepts the server only with a `v=` signature.
+//! - [`bdat_roundtrip`]: BDAT chunks of any size decode back to the normalised input (the
+//!   input itself in binary mode), every chunk but the last is full, and strict mode
+//!   refuses exactly the first bare CR or LF.
 
 use bytes::{Bytes, BytesMut};
 
@@ -33,6 +36,9 @@ use crate::proto::{
     Capabilities, Domain, Envelope, Event, Reply, ReplyCode, ReplyParser, Session, SessionConfig,
     TransactionReport,
 };
+
+mod bdat;
+pub use bdat::{BdatDecoder, BdatFrameError, bdat_roundtrip};
 
 /// Cuts `data` into chunks whose sizes come from a small PRNG seeded with `seed`: sizes
 /// 0 to 4 when the seed's top bit is set (near byte by byte), else 0 to 300. Empty chunks
@@ -211,6 +217,15 @@ fn check_capabilities(reply: &Reply, caps: &Capabilities) {
         "SIZE 0 means no limit (RFC 1870 §4)"
     );
     assert_eq!(caps.limits().is_some(), caps.has("LIMITS"));
+    // RFC 9422 §4: a limit kept is 1*6DIGIT and not zero.
+    if let Some(l) = caps.limits() {
+        for n in [l.rcpt_max, l.mail_max, l.rcpt_domain_max]
+            .into_iter()
+            .flatten()
+        {
+            assert!((1..=999_999).contains(&n), "limit {n}");
+        }
+    }
     assert_eq!(&Capabilities::from_ehlo(reply), caps, "not deterministic");
 }
 
@@ -421,6 +436,12 @@ impl Seen {
     }
 }
 
+/// Hands out what the session queued; this driver writes it all at once.
+fn transmit(session: &mut Session, out: &mut BytesMut) {
+    session.poll_transmit(out);
+    session.handle_written(usize::MAX);
+}
+
 /// Starts a transaction, checking that a failed one before it is reset first
 /// (RFC 5321 §4.1.1.5).
 fn start_transaction(
@@ -429,14 +450,14 @@ fn start_transaction(
     seen: &mut Seen,
     out: &mut BytesMut,
 ) {
-    session.poll_transmit(out);
+    transmit(session, out);
     let before = out.len();
     seen.data_end_reply = None;
     match session.mail(envelope.clone()) {
         Ok(()) => seen.mail_started += 1,
         Err(e) => seen.mail_refused = Some(e),
     }
-    session.poll_transmit(out);
+    transmit(session, out);
     let previous_failed = seen.reports.last().is_some_and(|(r, _)| r.error.is_some());
     let sent = &out[before..];
     if seen.mail_refused.is_none() {
@@ -485,6 +506,7 @@ fn drive(
                     .encode_body(a, out)
                     .and_then(|()| session.encode_body(b, out))
                     .and_then(|()| session.finish_body(out));
+                session.handle_written(usize::MAX);
                 if sent.is_ok() {
                     seen.data_end_reply = Some(session.replies_handled());
                 }
@@ -500,9 +522,9 @@ fn drive(
             Event::Quit(_) if matches!(seen.failed_to_open, Some(Error::Greeting { .. })) => {}
             other => panic!("event for a command never sent: {other:?}"),
         }
-        session.poll_transmit(out);
+        transmit(session, out);
     }
-    session.poll_transmit(out);
+    transmit(session, out);
 }
 
 /// Runs a client session against arbitrary server bytes. The first byte picks the

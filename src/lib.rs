@@ -47,6 +47,118 @@
 //!
 //! `cargo run --example quickstart` runs the same against an in-process test server.
 //!
+//! # Submission
+//!
+//! A mail program hands its mail to its provider's submission server (RFC 6409) over TLS,
+//! with a password: port 587 with STARTTLS, or port 465 with TLS from the first byte
+//! (RFC 8314, which prefers 465). [`tls::connect`] dials, reads the greeting, says EHLO and
+//! sets TLS up as a [`tls::TlsConfig`] says; [`Client::authenticate`] then logs in with
+//! [`auth::Credentials`] as [`auth::AuthOptions`] allow.
+//!
+//! Port 587, STARTTLS required and the certificate verified, then AUTH with the strongest
+//! mechanism both sides know:
+//!
+//! ```no_run
+//! use smtp_courier::auth::{AuthOptions, Credentials};
+//! use smtp_courier::tls::{self, TlsConfig, TlsMode};
+//! use smtp_courier::{ClientConfig, Envelope, Error, RecipientStatus};
+//!
+//! async fn submit(password: String) -> Result<(), Error> {
+//!     let config = ClientConfig::new("laptop.example.org")?;
+//!     // PKIX verification against the platform's roots is the default; `confidential`
+//!     // rules out any plaintext fallback, since credentials will follow.
+//!     let tls = TlsConfig::new(TlsMode::RequiredStartTls).confidential(true);
+//!     // Greeting, EHLO, STARTTLS, the handshake, EHLO again (RFC 3207 §4.2). A server
+//!     // without STARTTLS, or a certificate that fails verification, is an `Error::Tls`
+//!     // and nothing is sent in the clear.
+//!     let mut client = tls::connect("smtp.example.org", 587, config, &tls).await?;
+//!
+//!     let credentials = Credentials::new("me@example.org", password);
+//!     match client.authenticate(&credentials, &AuthOptions::new()).await {
+//!         Ok(mechanism) => println!("logged in with {}", mechanism.name()),
+//!         // 535 and friends, or no mechanism in common: asking again will not help.
+//!         Err(e) if e.is_permanent() => {
+//!             eprintln!("login refused: {e}");
+//!             return Err(e);
+//!         }
+//!         // 454, a lost connection, a timeout: try again later.
+//!         Err(e) => {
+//!             eprintln!("login failed for now: {e}");
+//!             return Err(e);
+//!         }
+//!     }
+//!
+//!     let envelope = Envelope::new("me@example.org", ["you@example.net", "them@example.org"])?;
+//!     let message = b"From: <me@example.org>\r\nTo: <you@example.net>, <them@example.org>\r\n\
+//!                     Subject: hello\r\n\r\nHi!\r\n";
+//!     // `Err` only when no transaction could start; from then on, every recipient has
+//!     // its own result.
+//!     let report = client.send_bytes(&envelope, message).await?;
+//!     for r in &report.recipients {
+//!         match &r.result {
+//!             Ok(reply) => println!("{}: accepted, {reply}", r.address),
+//!             Err(e) if r.status() == RecipientStatus::Permanent => {
+//!                 println!("{}: refused, bounce: {e}", r.address)
+//!             }
+//!             Err(e) => println!("{}: not accepted yet, retry later: {e}", r.address),
+//!         }
+//!     }
+//!     // Every outcome is decided already: a failed QUIT changes none of them.
+//!     let _ = client.quit().await;
+//!     Ok(())
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     let _ = submit(std::env::var("SMTP_PASSWORD").unwrap_or_default()).await;
+//! # }
+//! ```
+//!
+//! Port 465, implicit TLS: the handshake comes before the greeting, so there is no
+//! STARTTLS to refuse or strip. The rest is the same; here the mechanisms are chosen, and
+//! the TLS report says what was negotiated:
+//!
+//! ```no_run
+//! use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
+//! use smtp_courier::tls::{self, TlsConfig, TlsMode};
+//! use smtp_courier::{ClientConfig, Envelope, Error};
+//!
+//! async fn submit_465(password: String) -> Result<(), Error> {
+//!     let config = ClientConfig::new("laptop.example.org")?;
+//!     let tls = TlsConfig::new(TlsMode::Implicit).confidential(true);
+//!     let mut client = tls::connect("smtp.example.org", 465, config, &tls).await?;
+//!     if let Some(report) = client.tls_report() {
+//!         println!("{:?} {:?}, verified: {}", report.version, report.cipher, report.verified);
+//!     }
+//!     // SCRAM if the server has it, else PLAIN (safe here: the TLS is verified).
+//!     let options = AuthOptions::new().mechanisms([Mechanism::ScramSha256, Mechanism::Plain]);
+//!     client
+//!         .authenticate(&Credentials::new("me@example.org", password), &options)
+//!         .await?;
+//!
+//!     let envelope = Envelope::new("me@example.org", ["you@example.net"])?;
+//!     let report = client
+//!         .send_bytes(&envelope, b"Subject: hello\r\n\r\nHi!\r\n")
+//!         .await?;
+//!     if let Some(e) = &report.error {
+//!         // The transaction failed as a whole (MAIL refused, no recipient accepted, ...).
+//!         let when = if e.is_permanent() { "for good" } else { "for now" };
+//!         eprintln!("not sent ({when}): {e}");
+//!     }
+//!     for r in report.delivered() {
+//!         println!("{r}: accepted");
+//!     }
+//!     let _ = client.quit().await;
+//!     Ok(())
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     let _ = submit_465(std::env::var("SMTP_PASSWORD").unwrap_or_default()).await;
+//! # }
+//! ```
+//!
+//! `examples/submit.rs` does the same from the command line, with a MIME message built by
+//! the `mail-builder` crate.
+//!
 //! # Pipelining
 //!
 //! When the server offers PIPELINING (RFC 2920), MAIL, every RCPT and DATA leave in one
@@ -63,7 +175,10 @@
 //!
 //! The client reads while it writes, so a server that answers as it reads can never
 //! deadlock it, and TCP_NODELAY is set so the last small write does not wait for a delayed
-//! ACK.
+//! ACK. A reply pairs only with a command whose bytes were completely written: one that
+//! arrives earlier (a `250` to the end of data while the data is still going out) was sent
+//! before the server could have read the command, and is a protocol error that ends the
+//! transaction with nobody reported delivered.
 //!
 //! # TLS
 //!
@@ -115,9 +230,19 @@
 //!
 //! # Cancel safety
 //!
-//! No [`Client`] method is cancel safe: dropping a future mid-command (mid-DATA above all)
-//! leaves the session unusable, and every later call returns the same error. Wrap whole
-//! operations in your own timeout only if you will discard the client afterwards.
+//! No async [`Client`] method is cancel safe, but cancelling one is safe: dropping its
+//! future (under `tokio::time::timeout` or `select!`, say) leaves the client unusable,
+//! never wrong. The stream may hold half a command or half a message and replies may be
+//! on their way, so nothing more is sent on it and no reply is ever taken for a later
+//! command's: [`Client::is_usable`] is false from the moment the future is dropped, and
+//! every later call returns [`Error::Cancelled`] (transient: retry on a new connection).
+//! The first such call also drops whatever was buffered for writing and shuts the stream
+//! down, so a server in the middle of the message data discards the partial message.
+//! Every async method goes through one guard, so this holds for all of them alike.
+//!
+//! The client's own deadlines ([`proto::Timeouts`]) end an operation cleanly instead: the
+//! error, or the transaction report, says what the server got. Prefer them to wrapping a
+//! call in a timeout of your own.
 //!
 //! # Features
 //!

@@ -14,7 +14,20 @@
 //! ([`TlsConfig::confidential`](crate::tls::TlsConfig::confidential)): an active attacker
 //! can always make STARTTLS fail, so a fallback must never expose anything that TLS was
 //! meant to protect. Bytes injected after the `220` are never a reason to fall back: they
-//! are a protocol error and the connection is dropped.
+//! are a protocol error and the connection is dropped. For the same reason a confidential
+//! session in opportunistic mode treats a server that does not offer STARTTLS (the
+//! keyword is easily stripped) as a TLS failure, not as a plaintext server.
+//!
+//! # AUTH only over verified TLS
+//!
+//! CRAM-MD5 and SCRAM never send the password, but they are no defence against a man in
+//! the middle: one that strips STARTTLS or presents a certificate of its own sends the
+//! challenge (or the salt and nonce) of its choosing and receives a response computed
+//! from the password, which it can attack offline with a dictionary. So every mechanism
+//! needs verified TLS, unless the caller allows otherwise:
+//! [`AuthOptions::allow_unverified_challenge_response`](crate::auth::AuthOptions::allow_unverified_challenge_response)
+//! for these, [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext)
+//! for all, PLAIN and LOGIN included.
 //!
 //! # Verification: enforced, ignored, or not required
 //!

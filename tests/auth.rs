@@ -116,6 +116,12 @@ fn cleartext_ok() -> AuthOptions {
     AuthOptions::new().allow_cleartext(true)
 }
 
+/// These scripted servers speak no TLS: CRAM-MD5 and SCRAM, the mechanisms under test,
+/// must be allowed explicitly without verified TLS.
+fn challenge_ok() -> AuthOptions {
+    AuthOptions::new().allow_unverified_challenge_response(true)
+}
+
 fn assert_redacted(lines: &Transcript, secrets: &[&str]) {
     for l in lines.lock().unwrap().iter() {
         for s in secrets {
@@ -220,8 +226,52 @@ async fn login_prompts() {
 }
 
 #[tokio::test]
+async fn challenge_response_refused_without_tls_nothing_sent() {
+    // STARTTLS stripped by a man in the middle, who offers SCRAM and CRAM-MD5 so that it
+    // can pick the salt or challenge and crack the answer offline: nothing is sent.
+    // Twins: `cram_md5_rfc2195` and the SCRAM tests, allowed explicitly.
+    let (mut client, _lines, task) = connect(|mut s| async move {
+        s.open("250-PIPELINING\r\n250 AUTH SCRAM-SHA-256 CRAM-MD5\r\n")
+            .await;
+        // Neither AUTH nor MAIL: the next line is QUIT.
+        s.quit().await;
+    })
+    .await;
+    let creds = Credentials::new("alice", "s3cret");
+    let err = client
+        .authenticate(&creds, &AuthOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Auth(AuthError::UnverifiedTlsRefused {
+                mechanism: Mechanism::ScramSha256,
+                tls: false
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_auth() && err.is_permanent());
+    let only_cram = AuthOptions::new().mechanisms([Mechanism::CramMd5]);
+    let err = client.authenticate(&creds, &only_cram).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Auth(AuthError::UnverifiedTlsRefused {
+                mechanism: Mechanism::CramMd5,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(client.send_bytes(&envelope(), b"x\r\n").await.is_err());
+    finish(client, task).await;
+}
+
+#[tokio::test]
 async fn cram_md5_rfc2195() {
-    // A server sending the RFC 2195 §2 challenge; CRAM-MD5 is allowed without TLS.
+    // A server sending the RFC 2195 §2 challenge; CRAM-MD5 allowed without TLS.
     let (mut client, _lines, task) = connect(|mut s| async move {
         s.open("250 AUTH PLAIN CRAM-MD5\r\n").await;
         s.expect("AUTH CRAM-MD5").await;
@@ -239,7 +289,7 @@ async fn cram_md5_rfc2195() {
     let m = client
         .authenticate(
             &Credentials::new("tim", "tanstaaftanstaaf"),
-            &AuthOptions::new(),
+            &challenge_ok(),
         )
         .await
         .unwrap();
@@ -355,7 +405,7 @@ async fn scram_sha256_dovecot_final_in_334() {
     })
     .await;
     let m = client
-        .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
         .await
         .unwrap();
     assert_eq!(m, Mechanism::ScramSha256);
@@ -388,7 +438,7 @@ async fn scram_sha1_final_in_235() {
     })
     .await;
     let m = client
-        .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
         .await
         .unwrap();
     assert_eq!(m, Mechanism::ScramSha1);
@@ -405,13 +455,14 @@ async fn scram_wrong_password_535() {
     })
     .await;
     let err = client
-        .authenticate(&Credentials::new("user", "pen"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pen"), &challenge_ok())
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Reply { command: CommandKind::Auth, reply } if reply.code().as_u16() == 535)
+        matches!(&err, Error::Auth(AuthError::Refused(reply)) if reply.code().as_u16() == 535),
+        "{err:?}"
     );
-    assert!(err.is_permanent());
+    assert!(err.is_auth() && err.is_permanent());
     finish(client, task).await;
 }
 
@@ -426,7 +477,7 @@ async fn scram_bad_server_signature_cancelled_no_mail() {
     })
     .await;
     let err = client
-        .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
         .await
         .unwrap_err();
     assert!(
@@ -450,7 +501,7 @@ async fn scram_nonce_not_extending_ours() {
     })
     .await;
     let err = client
-        .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
         .await
         .unwrap_err();
     assert!(
@@ -473,7 +524,7 @@ async fn scram_absurd_iteration_counts() {
         })
         .await;
         let err = client
-            .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+            .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
             .await
             .unwrap_err();
         assert!(
@@ -519,7 +570,7 @@ async fn plus_not_required_uses_non_plus() {
     })
     .await;
     let m = client
-        .authenticate(&Credentials::new("user", "pencil"), &AuthOptions::new())
+        .authenticate(&Credentials::new("user", "pencil"), &challenge_ok())
         .await
         .unwrap();
     assert_eq!(m, Mechanism::ScramSha256);
@@ -552,14 +603,12 @@ async fn xoauth2_gmail_success_and_failure() {
         .authenticate(&Credentials::bearer_token("me@gmail.com", "expired"), &opts)
         .await
         .unwrap_err();
-    assert!(matches!(
-        &err,
-        Error::Reply {
-            command: CommandKind::Auth,
-            ..
-        }
-    ));
-    assert!(err.is_permanent());
+    assert!(
+        matches!(&err, Error::Auth(AuthError::Refused(_))),
+        "{err:?}"
+    );
+    assert!(err.is_auth() && err.is_permanent());
+    assert_eq!(err.enhanced_code(), None, "no ENHANCEDSTATUSCODES offered");
     let m = client
         .authenticate(
             &Credentials::bearer_token("me@gmail.com", "ya29.good"),
@@ -675,6 +724,8 @@ async fn temporary_failure_454() {
         .await
         .unwrap_err();
     assert!(err.is_transient());
+    assert!(err.is_auth(), "{err:?}");
+    assert_eq!(err.code().map(|c| c.as_u16()), Some(454));
     assert_eq!(err.command(), Some(CommandKind::Auth));
     assert!(err.connection_usable());
     finish(client, task).await;
@@ -694,6 +745,8 @@ async fn mail_without_auth_gets_530() {
     let err = report.error.unwrap();
     assert!(err.is_permanent());
     assert_eq!(err.command(), Some(CommandKind::Mail));
+    // A refused MAIL is not an authentication failure, even with a 530.
+    assert!(!err.is_auth());
     finish(client, task).await;
 }
 

@@ -60,3 +60,8 @@ fn corpus_scram_server_messages() {
         smtp_courier::fuzzing::scram_server_messages,
     );
 }
+
+#[test]
+fn corpus_bdat_roundtrip() {
+    replay("bdat_roundtrip", smtp_courier::fuzzing::bdat_roundtrip);
+}

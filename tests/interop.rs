@@ -1,6 +1,7 @@
 //! Interop tests against real servers on loopback: Postfix (2525 MX style; 2587
-//! submission and 2465 submissions with Dovecot SASL), aiosmtpd (2526) and Postfix's
-//! smtp-sink (2527), set up by `tests/interop/start.sh`.
+//! submission and 2465 submissions with Dovecot SASL; 2528 with a recipient limit),
+//! Dovecot's LMTP server (2424), aiosmtpd (2526) and Postfix's smtp-sink (2527), set up
+//! by `tests/interop/start.sh`.
 //!
 //! Run them with the one command `bash tests/interop/run.sh`: it installs and starts the
 //! servers, exports their environment, runs this file with `--ignored` and stops the
@@ -17,18 +18,26 @@
 //! default choice, the cleartext policy, 535 then success on the same connection; the
 //! `send` example with `--tls`, `--level` and `--auth-*`.
 //!
-//! TODO(interop): Postfix 2525 CHUNKING/BDAT once the library sends BDAT (smtp-sink cannot
-//! do BDAT); aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a restart).
+//! Raw sessions (`interop/raw.rs`: bytes by hand, no library code) pin down what the
+//! BDAT, DSN, limits and LMTP tests will rely on: `postfix_raw` (EHLO keywords, BDAT, DSN
+//! parameters read back from the hold queue, `smtpd_recipient_limit`) and `lmtp` (LHLO,
+//! RCPT refusal, per-recipient replies after DATA and BDAT LAST, quota users).
+//!
+//! TODO(interop): the library's BDAT, DSN, batch/limits and LMTP sessions against these
+//! fixtures once they land (smtp-sink cannot do BDAT); aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a restart).
 //!
 //! Not testable against these servers: the EHLO → HELO fallback (all three know EHLO);
 //! the scripted-server tests cover it.
 //!
 //! Layout: `interop/support.rs` (environment, message tokens, reading stored mail, the
-//! write-recording stream, Postfix log lookups, shared messages and assertions), then one
-//! module per server: `postfix`, `aiosmtpd`, `sink`, and `send_example` for the CLI;
+//! write-recording stream, Postfix log lookups, shared messages and assertions), `raw.rs`
+//! (raw sessions, the Postfix hold queue), then one module per server: `postfix`,
+//! `postfix_raw`, `lmtp`, `aiosmtpd`, `sink`, and `send_example` for the CLI;
 //! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`).
 //! Filter by module: `bash tests/interop/run.sh postfix::`.
 
+#[path = "interop/raw.rs"]
+mod raw;
 #[path = "interop/support.rs"]
 mod support;
 
@@ -36,8 +45,12 @@ mod support;
 mod aiosmtpd;
 #[path = "interop/auth.rs"]
 mod auth;
+#[path = "interop/lmtp.rs"]
+mod lmtp;
 #[path = "interop/postfix.rs"]
 mod postfix;
+#[path = "interop/postfix_raw.rs"]
+mod postfix_raw;
 #[path = "interop/send_example.rs"]
 mod send_example;
 #[path = "interop/send_tls.rs"]

@@ -1,12 +1,17 @@
 //! Property tests (proptest) of the sans-IO core, the same properties the fuzz targets
 //! check, but from generated structured inputs: valid replies split anywhere parse as
 //! whole, encode-then-parse returns the reply, garbage is split-invariant too, the DATA
-//! encoding never ends early and round-trips, and EHLO keywords come out upper-case.
+//! encoding never ends early and round-trips, BDAT chunks of any size round-trip and
+//! never exceed the maximum, and EHLO keywords come out upper-case.
+
+use std::num::NonZeroUsize;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
+use smtp_courier::fuzzing::BdatDecoder;
 use smtp_courier::proto::body::{
-    BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
+    BdatChunker, BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings,
+    normalized_len,
 };
 use smtp_courier::proto::reply::{MAX_REPLY_LINE, ReplyError};
 use smtp_courier::proto::{Capabilities, Reply, ReplyCode, ReplyParser};
@@ -127,8 +132,57 @@ fn stuff(mode: LineEndings, data: &[u8], cuts: &[usize]) -> Result<Vec<u8>, Body
     Ok(wire.to_vec())
 }
 
+/// Feeds `data` cut at `cuts` to `enc`, then ends the message.
+fn chunk(mut enc: BdatChunker, data: &[u8], cuts: &[usize]) -> (Vec<u8>, BdatChunker) {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.push(data.len());
+    points.sort_unstable();
+    let mut wire = BytesMut::new();
+    let mut start = 0;
+    for end in points {
+        enc.encode(&data[start..end], &mut wire)
+            .expect("not strict");
+        start = end;
+    }
+    enc.finish(&mut wire).expect("not strict");
+    (wire.to_vec(), enc)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn bdat_round_trips_with_any_chunk_size_and_split(
+        data in message_bytes(),
+        max in 1usize..400,
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+        binary in any::<bool>(),
+    ) {
+        let max = NonZeroUsize::new(max).expect("non-zero");
+        let enc = if binary { BdatChunker::binary() } else { BdatChunker::default() };
+        let (wire, enc) = chunk(enc.with_max_chunk(max), &data, &cuts);
+        let mut dec = BdatDecoder::new();
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut content = Vec::new();
+        prop_assert_eq!(dec.decode(&mut buf, &mut content), Ok(true));
+        let expected = if binary { data.clone() } else { normalize(&data) };
+        prop_assert_eq!(&content, &expected);
+        prop_assert_eq!(enc.message_len(&data), expected.len() as u64);
+        // No chunk is larger than the maximum, and only the last is shorter.
+        let sizes = dec.chunks();
+        for (i, &(size, last)) in sizes.iter().enumerate() {
+            prop_assert!(size <= max.get() as u64, "chunk {} of {} octets", i, size);
+            prop_assert_eq!(last, i + 1 == sizes.len());
+            if !last {
+                prop_assert_eq!(size, max.get() as u64);
+            }
+        }
+        prop_assert_eq!(enc.chunks(), sizes.len() as u64);
+        prop_assert_eq!(enc.commands_for(expected.len() as u64), sizes.len() as u64);
+        // The cuts do not change the wire.
+        let whole = if binary { BdatChunker::binary() } else { BdatChunker::default() };
+        prop_assert_eq!(chunk(whole.with_max_chunk(max), &data, &[]).0, wire);
+    }
 
     #[test]
     fn valid_replies_split_anywhere_parse_as_whole(

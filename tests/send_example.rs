@@ -1,9 +1,19 @@
-//! The `send` example against its contract (`SEND-CONTRACT.md`): the built binary is run
+//! The `send` example against its contract (`examples/SEND.md`): the built binary is run
 //! against the in-process sink, and its JSON result, exit status and what the sink received
-//! are checked. The quickstart example is run here too.
+//! are checked. The quickstart and submit examples are run here too.
 
+#[path = "send_example/auth.rs"]
+mod auth;
 #[path = "../examples/support/sink.rs"]
 mod sink;
+
+// Kept apart so that this file stays readable.
+#[path = "send_example/escaping.rs"]
+mod escaping;
+#[path = "send_example/not_landed.rs"]
+mod not_landed;
+#[path = "send_example/submit.rs"]
+mod submit;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,6 +54,8 @@ fn example(name: &str) -> PathBuf {
                 "send",
                 "--example",
                 "quickstart",
+                "--example",
+                "submit",
                 "--profile",
                 profile,
             ])
@@ -54,7 +66,7 @@ fn example(name: &str) -> PathBuf {
             .expect("run cargo build");
         assert!(
             out.status.success(),
-            "cargo build --example send failed:\n{}",
+            "cargo build --example send/quickstart/submit failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     });

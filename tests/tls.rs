@@ -14,7 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use smtp_courier::proto::Timeouts;
+use smtp_courier::proto::{CommandKind, Timeouts};
 use smtp_courier::tls::{
     self, CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport, TlsVersion,
 };
@@ -40,9 +40,14 @@ const TX: [&str; 8] = [
 const WITH_STARTTLS: &[&str] = &["PIPELINING", "STARTTLS"];
 const AFTER_TLS: &[&str] = &["PIPELINING"];
 
-const EXPIRED: &str = "certificate expired";
-const WRONG_NAME: &str = "certificate not valid for the server name";
-const UNTRUSTED: &str = "certificate not issued by a trusted authority";
+/// The verification errors, with the detail that tells the bad certificate apart (when
+/// it expired, the name asked for and the names held, who signed it).
+const EXPIRED: &str =
+    "certificate expired: not valid after 2001-01-01T00:00:00Z (subject \"CN=mx.test.example\")";
+const WRONG_NAME: &str = "certificate not valid for the server name: asked for mx.test.example, \
+    the certificate is valid for other.test.example";
+const UNTRUSTED: &str =
+    "certificate not issued by a trusted authority: self-signed by \"CN=mx.test.example\"";
 
 /// The three bad certificates and the reason each must fail with.
 const BAD_CERTS: [(CertOf, &str); 3] = [

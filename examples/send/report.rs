@@ -1,7 +1,11 @@
 //! The result of a run: what the contract's `--json` prints, the short summary printed
 //! without it, and the exit status.
+//!
+//! Server text reaches a person or a script only through [`shown`]: in the JSON and in
+//! the summary alike, no control character or bidirectional override the server sent
+//! comes out as it is.
 
-use smtp_courier::proto::Reply;
+use smtp_courier::proto::{Reply, escape_text};
 use smtp_courier::{Envelope, Error, RecipientStatus, TransactionReport};
 
 use super::json::Json;
@@ -82,9 +86,20 @@ impl ErrorInfo {
             ("command", self.command.into()),
             ("code", self.code.into()),
             ("enhanced_code", self.enhanced_code.clone().into()),
-            ("message", self.message.clone().into()),
+            ("message", shown(&self.message).into()),
         ])
     }
+}
+
+/// Text that may hold server text (a reply, an error's `Display`, a capability, a TLS
+/// verification error), made safe to show: each line escaped as [`escape_text`] says, the
+/// lines still joined with `\n` as the contract's `message` is. Escaping is idempotent, so
+/// text the library already escaped ([`Reply::message`]) comes through unchanged.
+pub(crate) fn shown(text: &str) -> String {
+    text.split('\n')
+        .map(|line| escape_text(line.as_bytes()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The contract's error kinds.
@@ -100,6 +115,8 @@ fn error_kind(e: &Error) -> &'static str {
         // it does not happen here).
         Error::Body(_) | Error::Usage(_) => "usage",
         Error::Tls(_) => "tls",
+        // Refused by the server (535, 454, ...: `reply()` gives its code, enhanced code and
+        // text), or decided by the client (no usable mechanism, a failed SASL check).
         Error::Auth(_) => "auth",
         // `Error` is non-exhaustive: a variant added later is reported as a protocol
         // error until it is mapped here.
@@ -193,7 +210,7 @@ impl TransactionOutcome {
                     ("command", r.command.into()),
                     ("code", r.code.into()),
                     ("enhanced_code", r.enhanced_code.clone().into()),
-                    ("message", r.message.clone().into()),
+                    ("message", shown(&r.message).into()),
                 ])
             })
             .collect();
@@ -204,7 +221,7 @@ impl TransactionOutcome {
                     "enhanced_code",
                     d.enhanced_code().map(|c| c.to_string()).into(),
                 ),
-                ("message", d.message().into()),
+                ("message", shown(&d.message()).into()),
             ])
         });
         Json::obj([
@@ -220,10 +237,11 @@ impl Outcome {
         let greeting = self.greeting.as_ref().map(|g| {
             Json::obj([
                 ("code", g.code().as_u16().into()),
-                ("message", g.message().into()),
+                ("message", shown(&g.message()).into()),
             ])
         });
-        let capabilities = self.capabilities.iter().map(|c| c.clone().into()).collect();
+        // Keywords are checked by the library, but their parameters are the server's text.
+        let capabilities = self.capabilities.iter().map(|c| shown(c).into()).collect();
         Json::obj([
             ("server", target.display().into()),
             ("greeting", greeting.into()),
@@ -274,22 +292,22 @@ impl Outcome {
 }
 
 pub(crate) fn print_summary(target: &Target, outcome: &Outcome) {
+    // One line per item: the lines of a reply joined with " / ", escaped.
+    let one_line = |text: &str| shown(text).replace('\n', " / ");
     match &outcome.greeting {
         Some(g) => println!(
             "{}: {} {}",
             target.display(),
             g.code(),
-            g.message().replace('\n', " / ")
+            one_line(&g.message())
         ),
         None => println!("{}: no greeting", target.display()),
     }
     for (i, tx) in outcome.transactions.iter().enumerate() {
         let n = i + 1;
         match (&tx.data, &tx.error) {
-            (Some(d), _) => println!("message {n}: {}", d.to_string().replace('\n', " / ")),
-            (None, Some(e)) => {
-                println!("message {n}: not sent: {}", e.message.replace('\n', " / "))
-            }
+            (Some(d), _) => println!("message {n}: {}", one_line(&d.to_string())),
+            (None, Some(e)) => println!("message {n}: not sent: {}", one_line(&e.message)),
             (None, None) => println!("message {n}:"),
         }
         for r in &tx.recipients {
@@ -304,12 +322,12 @@ pub(crate) fn print_summary(target: &Target, outcome: &Outcome) {
                 line.push_str(&format!(" {e}"));
             }
             if !r.message.is_empty() {
-                line.push_str(&format!(" {}", r.message.replace('\n', " / ")));
+                line.push_str(&format!(" {}", one_line(&r.message)));
             }
             println!("{line}");
         }
     }
     if let Some(e) = &outcome.error {
-        println!("error ({}): {}", e.kind, e.message.replace('\n', " / "));
+        println!("error ({}): {}", e.kind, one_line(&e.message));
     }
 }

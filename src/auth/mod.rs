@@ -24,24 +24,33 @@
 //!
 //! [`select`] picks the mechanism: the caller's ordered list, or by default the strongest
 //! one the server offers ([`Mechanism::DEFAULT_ORDER`]). Only the first usable one is
-//! tried. Mechanisms that reveal the password or token ([`Mechanism::sends_cleartext`])
-//! are refused without verified TLS unless [`AuthOptions::allow_cleartext`] says
-//! otherwise, and a -PLUS mechanism never silently becomes its non-PLUS form when the
-//! caller asked for channel binding.
+//! tried. Every mechanism needs verified TLS by default: those that reveal the password
+//! or token ([`Mechanism::sends_cleartext`]) unless [`AuthOptions::allow_cleartext`] says
+//! otherwise, and the challenge-response ones (CRAM-MD5, SCRAM) unless
+//! [`AuthOptions::allow_unverified_challenge_response`] (or `allow_cleartext`) does, since
+//! a man in the middle choosing the challenge could crack their response offline. A -PLUS
+//! mechanism never silently becomes its non-PLUS form when the caller asked for channel
+//! binding.
 //!
 //! ```
-//! use smtp_courier::auth::{AuthOptions, Credentials, Mechanism, Security, select};
+//! use smtp_courier::auth::{AuthError, AuthOptions, Credentials, Mechanism, Security, select};
 //! let offered = ["PLAIN".to_string(), "SCRAM-SHA-256".to_string()];
 //! let creds = Credentials::new("alice", "secret");
 //! let no_tls = Security { tls: false, tls_verified: false, channel_binding: false };
-//! // SCRAM never reveals the password, so it is fine even without TLS.
-//! assert_eq!(select(&offered, &creds, &AuthOptions::new(), no_tls), Ok(Mechanism::ScramSha256));
-//! // PLAIN alone is refused without TLS...
-//! let plain_only = AuthOptions::new().mechanisms([Mechanism::Plain]);
-//! let err = select(&offered, &creds, &plain_only, no_tls).unwrap_err();
+//! let verified = Security { tls: true, tls_verified: true, channel_binding: false };
+//! assert_eq!(select(&offered, &creds, &AuthOptions::new(), verified), Ok(Mechanism::ScramSha256));
+//! // Without verified TLS nothing is tried by default, not even SCRAM...
+//! let err = select(&offered, &creds, &AuthOptions::new(), no_tls).unwrap_err();
+//! assert!(matches!(err, AuthError::UnverifiedTlsRefused { mechanism: Mechanism::ScramSha256, .. }));
 //! assert!(err.is_permanent());
+//! // ...unless the caller accepts that a man in the middle could attack SCRAM offline,
+//! let scram_ok = AuthOptions::new().allow_unverified_challenge_response(true);
+//! assert_eq!(select(&offered, &creds, &scram_ok, no_tls), Ok(Mechanism::ScramSha256));
+//! // which still refuses PLAIN, that reveals the password itself,
+//! let plain_only = scram_ok.mechanisms([Mechanism::Plain]);
+//! let err = select(&offered, &creds, &plain_only, no_tls).unwrap_err();
 //! assert!(err.to_string().contains("allow_cleartext"));
-//! // ...unless the caller allows it explicitly.
+//! // unless the caller allows that explicitly too.
 //! let allowed = plain_only.allow_cleartext(true);
 //! assert_eq!(select(&offered, &creds, &allowed, no_tls), Ok(Mechanism::Plain));
 //! ```
@@ -69,6 +78,8 @@ mod xoauth2;
 
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod session_tests_exchange;
 
 use std::fmt;
 use std::str::FromStr;
@@ -77,6 +88,8 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
+
+use crate::proto::Reply;
 
 pub use cram_md5::CramMd5;
 pub use login::Login;
@@ -285,7 +298,8 @@ impl Mechanism {
 
     /// True when the mechanism reveals the password or token to anyone who can read the
     /// connection: PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER. These need verified TLS, or
-    /// [`AuthOptions::allow_cleartext`].
+    /// [`AuthOptions::allow_cleartext`]. The others need verified TLS too, or
+    /// [`AuthOptions::allow_unverified_challenge_response`].
     pub const fn sends_cleartext(self) -> bool {
         matches!(
             self,
@@ -432,11 +446,10 @@ pub fn client(
     })
 }
 
-/// Why authentication could not be done, as detected by the client.
+/// Why authentication failed: refused by the server ([`AuthError::Refused`]), or decided
+/// by the client (every other variant).
 ///
-/// Refusals by the server (535, 454, ...) are [`Error::Reply`](crate::Error::Reply) with
-/// [`CommandKind::Auth`](crate::proto::CommandKind::Auth). No variant carries a password,
-/// token or AUTH payload.
+/// No variant carries a password, token or AUTH payload.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -459,6 +472,32 @@ pub enum AuthError {
         mechanism: Mechanism,
         /// Whether TLS was active (but unverified).
         tls: bool,
+    },
+    /// The mechanism (CRAM-MD5 or SCRAM) would answer a challenge without verified TLS: a
+    /// man in the middle could choose the challenge or salt and crack the response offline.
+    #[error(
+        "refusing {mechanism}: the connection {}, so a man in the middle could attack its response offline; set AuthOptions::allow_unverified_challenge_response to allow it",
+        if *tls { "has unverified TLS" } else { "has no TLS" }
+    )]
+    UnverifiedTlsRefused {
+        /// The first mechanism refused.
+        mechanism: Mechanism,
+        /// Whether TLS was active (but unverified).
+        tls: bool,
+    },
+    /// The server refused the AUTH exchange with a 4yz or 5yz reply (RFC 4954 §6): 535
+    /// (bad credentials), 534 (mechanism too weak), 538 (encryption required), 530, 454
+    /// (temporary failure), or a 5yz to the command itself (504 for an unknown mechanism).
+    /// Permanent for 5yz, transient for 4yz. The connection stays usable.
+    #[error("refused by the server: {0}")]
+    Refused(Reply),
+    /// The server answered the client's cancel (`*`, RFC 4954 §4) with yet another
+    /// challenge instead of 501: the exchange cannot be ended, so the connection is given
+    /// up. `reason` is why the client cancelled.
+    #[error("the server answered the cancel with another challenge (cancelled because: {reason})")]
+    CancelIgnored {
+        /// Why the client cancelled.
+        reason: Box<Self>,
     },
     /// Channel binding is required (or a -PLUS mechanism chosen) but the connection has no
     /// `tls-exporter` data (RFC 9266 needs TLS 1.3).
@@ -534,15 +573,18 @@ pub enum AuthError {
 
 impl AuthError {
     /// True when trying again with the same settings and credentials cannot help: the
-    /// refusals decided before anything was sent (no AUTH, no common mechanism, cleartext
-    /// not allowed, channel binding missing, unusable credentials) and a SCRAM `e=` error.
-    /// Failures the client detects in the server's SASL messages (a bad signature or
-    /// nonce, a malformed challenge) are transient: another server or attempt may behave.
+    /// refusals decided before anything was sent (no AUTH, no common mechanism, no
+    /// verified TLS, channel binding missing, unusable credentials), a SCRAM `e=` error,
+    /// and a 5yz refusal by the server. Failures the client detects in the server's SASL
+    /// messages (a bad signature or nonce, a malformed challenge, an endless exchange) and
+    /// a 4yz refusal are transient: another server or attempt may behave.
     pub fn is_permanent(&self) -> bool {
         match self {
+            Self::Refused(reply) => reply.code().is_permanent(),
             Self::NotOffered
             | Self::NoCommonMechanism { .. }
             | Self::CleartextRefused { .. }
+            | Self::UnverifiedTlsRefused { .. }
             | Self::ChannelBindingUnavailable
             | Self::ChannelBindingNotOffered
             | Self::WrongCredentials { .. }
@@ -557,7 +599,16 @@ impl AuthError {
             | Self::IterationCount { .. }
             | Self::ServerSignature
             | Self::MissingServerSignature
-            | Self::TooManyRoundTrips => false,
+            | Self::TooManyRoundTrips
+            | Self::CancelIgnored { .. } => false,
+        }
+    }
+
+    /// The server's reply, for [`AuthError::Refused`].
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Refused(reply) => Some(reply),
+            _ => None,
         }
     }
 }

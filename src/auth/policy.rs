@@ -17,12 +17,13 @@ use super::{AuthError, Credentials, Mechanism, printable};
 pub struct AuthOptions {
     mechanisms: Vec<Mechanism>,
     allow_cleartext: bool,
+    allow_unverified_challenge_response: bool,
     require_channel_binding: bool,
 }
 
 impl AuthOptions {
-    /// The default: the strongest mechanism offered, cleartext mechanisms only over
-    /// verified TLS, channel binding used when available but not required.
+    /// The default: the strongest mechanism offered, every mechanism only over verified
+    /// TLS, channel binding used when available but not required.
     pub fn new() -> Self {
         Self::default()
     }
@@ -34,11 +35,24 @@ impl AuthOptions {
         self
     }
 
-    /// Allows mechanisms that reveal the password or token (PLAIN, LOGIN, XOAUTH2,
-    /// OAUTHBEARER) without TLS, or over TLS whose certificate failed verification. Off by
-    /// default: anyone on the path could read the secret.
+    /// Allows every mechanism without TLS, or over TLS whose certificate failed
+    /// verification: those that reveal the password or token (PLAIN, LOGIN, XOAUTH2,
+    /// OAUTHBEARER) included, and so the challenge-response ones too (see
+    /// [`AuthOptions::allow_unverified_challenge_response`]). Off by default: anyone on
+    /// the path could read the secret.
     pub fn allow_cleartext(mut self, allow: bool) -> Self {
         self.allow_cleartext = allow;
+        self
+    }
+
+    /// Allows the challenge-response mechanisms (CRAM-MD5 and SCRAM, -PLUS included),
+    /// which never send the password itself, without TLS or over TLS whose certificate
+    /// failed verification, while PLAIN, LOGIN and the OAuth mechanisms stay refused there.
+    /// Off by default: a man in the middle (one that strips STARTTLS, or presents a
+    /// certificate of its own) chooses the challenge or salt and receives the response or
+    /// proof computed from the password, which it can attack offline with a dictionary.
+    pub fn allow_unverified_challenge_response(mut self, allow: bool) -> Self {
+        self.allow_unverified_challenge_response = allow;
         self
     }
 
@@ -57,6 +71,12 @@ impl AuthOptions {
     /// See [`AuthOptions::allow_cleartext`].
     pub fn allows_cleartext(&self) -> bool {
         self.allow_cleartext
+    }
+
+    /// See [`AuthOptions::allow_unverified_challenge_response`] (also true with
+    /// [`AuthOptions::allow_cleartext`]).
+    pub fn allows_unverified_challenge_response(&self) -> bool {
+        self.allow_unverified_challenge_response || self.allow_cleartext
     }
 
     /// See [`AuthOptions::require_channel_binding`].
@@ -81,9 +101,11 @@ pub struct Security {
 /// STARTTLS the list learned over TLS) and that can be used here.
 ///
 /// A mechanism cannot be used when it needs the other kind of secret, when it is -PLUS and
-/// there is no channel binding data, or when it reveals the secret
-/// ([`Mechanism::sends_cleartext`]) and TLS is missing or unverified without
-/// [`AuthOptions::allow_cleartext`]. Nothing is sent to find out.
+/// there is no channel binding data, or when TLS is missing or unverified: a mechanism
+/// that reveals the secret ([`Mechanism::sends_cleartext`]) then needs
+/// [`AuthOptions::allow_cleartext`], and a challenge-response one (CRAM-MD5, SCRAM)
+/// [`AuthOptions::allow_unverified_challenge_response`] (or `allow_cleartext`), since a
+/// man in the middle could attack its response offline. Nothing is sent to find out.
 ///
 /// # Errors
 /// All permanent, all before any AUTH command:
@@ -91,7 +113,9 @@ pub struct Security {
 /// - [`AuthError::ChannelBindingUnavailable`] / [`AuthError::ChannelBindingNotOffered`]
 ///   when channel binding is required but the connection has none or the server offers no
 ///   -PLUS mechanism;
-/// - [`AuthError::CleartextRefused`] when the only usable candidates reveal the secret;
+/// - [`AuthError::CleartextRefused`] or [`AuthError::UnverifiedTlsRefused`] when the
+///   usable candidates all need verified TLS and it is missing (the first refused
+///   candidate names the error: `CleartextRefused` when it reveals the secret);
 /// - [`AuthError::NoCommonMechanism`] otherwise.
 pub fn select(
     offered: &[String],
@@ -133,16 +157,24 @@ pub fn select(
         {
             continue;
         }
-        if m.sends_cleartext() && !verified_tls && !options.allow_cleartext {
+        let allowed = verified_tls
+            || if m.sends_cleartext() {
+                options.allows_cleartext()
+            } else {
+                options.allows_unverified_challenge_response()
+            };
+        if !allowed {
             refused.get_or_insert(m);
             continue;
         }
         return Ok(m);
     }
     if let Some(mechanism) = refused {
-        return Err(AuthError::CleartextRefused {
-            mechanism,
-            tls: security.tls,
+        let tls = security.tls;
+        return Err(if mechanism.sends_cleartext() {
+            AuthError::CleartextRefused { mechanism, tls }
+        } else {
+            AuthError::UnverifiedTlsRefused { mechanism, tls }
         });
     }
     let names: Vec<String> = offered.iter().map(|o| printable(o)).collect();
@@ -197,7 +229,9 @@ mod tests {
             Ok(Mechanism::ScramSha256)
         );
         let weak = offered(&["LOGIN", "PLAIN", "CRAM-MD5"]);
-        assert_eq!(select(&weak, &creds, &o, NO_TLS), Ok(Mechanism::CramMd5));
+        assert_eq!(select(&weak, &creds, &o, VERIFIED), Ok(Mechanism::CramMd5));
+        let cr = o.clone().allow_unverified_challenge_response(true);
+        assert_eq!(select(&weak, &creds, &cr, NO_TLS), Ok(Mechanism::CramMd5));
         let clear = offered(&["LOGIN", "PLAIN"]);
         assert_eq!(select(&clear, &creds, &o, VERIFIED), Ok(Mechanism::Plain));
         let clear = offered(&["login"]);
@@ -210,8 +244,12 @@ mod tests {
         let all = offered(&["PLAIN", "CRAM-MD5", "SCRAM-SHA-256"]);
         let o = AuthOptions::new().mechanisms([Mechanism::Plain, Mechanism::ScramSha256]);
         assert_eq!(select(&all, &creds, &o, VERIFIED), Ok(Mechanism::Plain));
-        // PLAIN unusable without TLS: the next candidate is taken.
-        assert_eq!(select(&all, &creds, &o, NO_TLS), Ok(Mechanism::ScramSha256));
+        // PLAIN unusable without TLS: the next candidate is taken, when allowed there.
+        let cr = o.clone().allow_unverified_challenge_response(true);
+        assert_eq!(
+            select(&all, &creds, &cr, NO_TLS),
+            Ok(Mechanism::ScramSha256)
+        );
         let o = AuthOptions::new().mechanisms([Mechanism::ScramSha1]);
         assert!(matches!(
             select(&all, &creds, &o, VERIFIED),
@@ -249,6 +287,79 @@ mod tests {
             select(&plain, &creds, &allow, unverified),
             Ok(Mechanism::Plain)
         );
+    }
+
+    /// A man in the middle that strips STARTTLS or shows its own certificate chooses the
+    /// challenge (CRAM-MD5) or the salt and nonce (SCRAM) and could crack the response
+    /// offline: every mechanism needs verified TLS unless the caller allows otherwise.
+    #[test]
+    fn challenge_response_refused_without_verified_tls() {
+        let creds = Credentials::new("u", "p");
+        let unverified = Security {
+            tls: true,
+            tls_verified: false,
+            channel_binding: true,
+        };
+        let o = AuthOptions::new();
+        for (list, first) in [
+            (&["CRAM-MD5"][..], Mechanism::CramMd5),
+            (&["SCRAM-SHA-1"][..], Mechanism::ScramSha1),
+            (&["SCRAM-SHA-256", "CRAM-MD5"][..], Mechanism::ScramSha256),
+            (
+                &["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"][..],
+                Mechanism::ScramSha256Plus,
+            ),
+        ] {
+            let list = offered(list);
+            for (security, tls) in [(NO_TLS, false), (unverified, true)] {
+                let err = select(&list, &creds, &o, security).unwrap_err();
+                if first.is_plus() && !security.channel_binding {
+                    assert_eq!(
+                        err,
+                        AuthError::UnverifiedTlsRefused {
+                            mechanism: Mechanism::ScramSha256,
+                            tls
+                        }
+                    );
+                } else {
+                    assert_eq!(
+                        err,
+                        AuthError::UnverifiedTlsRefused {
+                            mechanism: first,
+                            tls
+                        }
+                    );
+                }
+                assert!(err.is_permanent());
+                assert!(
+                    err.to_string()
+                        .contains("AuthOptions::allow_unverified_challenge_response"),
+                    "{err}"
+                );
+            }
+            // Positive twins: verified TLS, or either permission.
+            assert_eq!(select(&list, &creds, &o, TLS13), Ok(first));
+            for allow in [
+                o.clone().allow_unverified_challenge_response(true),
+                o.clone().allow_cleartext(true),
+            ] {
+                assert!(allow.allows_unverified_challenge_response());
+                assert_eq!(select(&list, &creds, &allow, unverified), Ok(first));
+            }
+        }
+        // The weaker permission never lets PLAIN through.
+        let cr = o.allow_unverified_challenge_response(true);
+        assert!(!cr.allows_cleartext());
+        let plain = offered(&["PLAIN", "CRAM-MD5"]);
+        let only_plain = cr.clone().mechanisms([Mechanism::Plain]);
+        assert_eq!(
+            select(&plain, &creds, &only_plain, NO_TLS),
+            Err(AuthError::CleartextRefused {
+                mechanism: Mechanism::Plain,
+                tls: false
+            })
+        );
+        assert_eq!(select(&plain, &creds, &cr, NO_TLS), Ok(Mechanism::CramMd5));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Moving bytes between the stream and the session: one buffered write per pipelined
 //! group, reading while writing (so a server that answers as it reads can never deadlock
-//! us), a bounded read buffer, and a deadline around every wait.
+//! us, and a reply sent before its command was written is caught), a bounded read buffer,
+//! and a deadline around every wait.
 
+use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -16,6 +19,18 @@ use crate::proto::{Phase, Session, Timeouts};
 /// Bytes asked for per read.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// Stands for "no deadline" when a timeout is too long to add to the clock (say
+/// `Duration::MAX`): about 30 years.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// The instant `limit` from now, saturating: a limit too long for the clock is a
+/// far-future deadline, never an overflow panic.
+pub(crate) fn deadline_after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    // `now + 30 years` cannot overflow a monotonic clock; `now` is only a formal fallback.
+    now.checked_add(limit.min(FAR_FUTURE)).unwrap_or(now)
+}
+
 /// What one round of I/O achieved.
 enum Progress {
     Read,
@@ -23,15 +38,58 @@ enum Progress {
     Eof,
 }
 
+/// The write buffer. It may hold an AUTH line, so what is left in it is wiped when it is
+/// dropped (with the client); what leaves it is wiped as it goes when it held one.
+#[derive(Default)]
+pub(crate) struct WriteBuf(BytesMut);
+
+impl std::ops::Deref for WriteBuf {
+    type Target = BytesMut;
+    fn deref(&self) -> &BytesMut {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WriteBuf {
+    fn deref_mut(&mut self) -> &mut BytesMut {
+        &mut self.0
+    }
+}
+
+impl Drop for WriteBuf {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0[..]);
+    }
+}
+
 /// The stream, its buffers and the deadline bookkeeping.
-#[derive(Debug)]
 pub(crate) struct Conn<S> {
     pub(crate) io: S,
     pub(crate) rbuf: BytesMut,
-    pub(crate) wbuf: BytesMut,
+    pub(crate) wbuf: WriteBuf,
     need_flush: bool,
     write_failed: Option<io::Error>,
     deadline: Option<(Phase, u64, Instant)>,
+    /// Bytes the stream accepted, not yet reported to the session.
+    unreported: usize,
+    /// `wbuf` holds (or held, since it was last empty) a credential: wipe what leaves it.
+    secret: bool,
+}
+
+impl<S> fmt::Debug for Conn<S> {
+    /// Buffers are shown by length only: the write buffer may hold an AUTH line. The
+    /// stream is shown by its type only, since a stream's own `Debug` may show what it
+    /// buffers (an in-memory pipe does).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("io", &std::any::type_name::<S>())
+            .field("rbuf_len", &self.rbuf.len())
+            .field("wbuf_len", &self.wbuf.len())
+            .field("need_flush", &self.need_flush)
+            .field("write_failed", &self.write_failed)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -39,45 +97,99 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Self {
             io,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: WriteBuf(BytesMut::with_capacity(READ_CHUNK)),
             need_flush: false,
             write_failed: None,
             deadline: None,
+            unreported: 0,
+            secret: false,
         }
+    }
+
+    /// Moves what the session queued into the write buffer.
+    fn take_output(&mut self, session: &mut Session) {
+        if session.transmit_holds_secret() {
+            self.secret = true;
+        }
+        session.poll_transmit(&mut self.wbuf);
+        if !self.wbuf.is_empty() {
+            self.need_flush = true;
+        }
+    }
+
+    /// Tells the session how much of its output was written: before it sees what was
+    /// read after those writes, so that replies pair only with commands already written.
+    ///
+    /// The last byte of the buffer counts only once the stream is flushed: a buffering
+    /// stream (TLS) may still hold it, and then the server cannot have seen the end of
+    /// the last command (the end of data above all).
+    fn report_written(&mut self, session: &mut Session) {
+        let mut n = std::mem::take(&mut self.unreported);
+        if n > 0 && self.wbuf.is_empty() && self.need_flush {
+            n -= 1;
+            self.unreported = 1;
+        }
+        session.handle_written(n);
     }
 
     /// One step: writes what the session queued and reads what the server sent, until
     /// something happens or the current phase's deadline passes, then tells the session.
     pub(crate) async fn step(&mut self, session: &mut Session, timeouts: &Timeouts) {
-        session.poll_transmit(&mut self.wbuf);
-        if !self.wbuf.is_empty() {
-            self.need_flush = true;
-        }
+        self.take_output(session);
         let phase = session.phase().unwrap_or(Phase::Command);
         let key = (phase, session.replies_handled());
         let deadline = match self.deadline {
             Some((p, n, at)) if (p, n) == key => at,
             _ => {
-                let at = Instant::now() + timeouts.get(phase);
+                let at = deadline_after(timeouts.get(phase));
                 self.deadline = Some((key.0, key.1, at));
                 at
             }
         };
         let awaiting = session.awaiting_reply();
-        let res = tokio::time::timeout_at(deadline, poll_fn(|cx| self.poll_io(cx, awaiting))).await;
-        match res {
-            Err(_) => session.handle_timeout(),
-            Ok(Ok(Progress::Written)) => {}
-            Ok(Ok(Progress::Read)) => session.handle_input(&mut self.rbuf),
-            Ok(Ok(Progress::Eof)) => {
-                session.handle_input(&mut self.rbuf);
-                session.handle_eof();
-            }
-            Ok(Err(e)) => session.handle_io_error(e),
+        let res =
+            tokio::time::timeout_at(deadline, poll_fn(|cx| self.poll_io(cx, awaiting, awaiting)))
+                .await;
+        self.report_written(session);
+        self.handle_progress(session, res.ok());
+        if session.error().is_some() {
+            // Desynchronised or closed: nothing more goes to this peer.
+            self.discard_output();
         }
     }
 
-    fn poll_io(&mut self, cx: &mut Context<'_>, awaiting: bool) -> Poll<io::Result<Progress>> {
+    /// Tells the session what one round of I/O brought; `None` when the deadline passed.
+    fn handle_progress(&mut self, session: &mut Session, res: Option<io::Result<Progress>>) {
+        match res {
+            None => session.handle_timeout(),
+            Some(Ok(Progress::Written)) => {}
+            Some(Ok(Progress::Read)) => session.handle_input(&mut self.rbuf),
+            Some(Ok(Progress::Eof)) => {
+                session.handle_input(&mut self.rbuf);
+                session.handle_eof();
+            }
+            Some(Err(e)) => session.handle_io_error(e),
+        }
+    }
+
+    /// One round: reads first when `read` (what arrived before this round's writes cannot
+    /// answer them), then writes and flushes. With `hold_write_errors`, a failed write is
+    /// reported only once the server's replies (say, a 550 before it hung up) have been
+    /// read: they decide the outcome.
+    fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        read: bool,
+        hold_write_errors: bool,
+    ) -> Poll<io::Result<Progress>> {
+        if read {
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Progress::Eof)),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(Progress::Read)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
         let mut wrote = false;
         while !self.wbuf.is_empty() {
             match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
@@ -85,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     self.fail_write(io::ErrorKind::WriteZero.into());
                 }
                 Poll::Ready(Ok(n)) => {
-                    self.wbuf.advance(n);
+                    self.consume(n);
                     wrote = true;
                 }
                 Poll::Ready(Err(e)) => self.fail_write(e),
@@ -102,17 +214,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => {}
             }
         }
-        if awaiting {
-            // A failed write is reported only once the server's replies (say, a 550
-            // before it hung up) have been read: they decide the outcome.
-            match self.poll_read(cx) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Progress::Eof)),
-                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(Progress::Read)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
+        if !hold_write_errors {
+            if let Some(e) = self.write_failed.take() {
+                return Poll::Ready(Err(e));
             }
-        } else if let Some(e) = self.write_failed.take() {
-            return Poll::Ready(Err(e));
         }
         if wrote && self.wbuf.is_empty() && !self.need_flush {
             return Poll::Ready(Ok(Progress::Written));
@@ -120,12 +225,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Poll::Pending
     }
 
+    /// `n` bytes at the front of the write buffer were written.
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.wbuf.len());
+        if self.secret {
+            // They may hold a credential: wipe them before letting go.
+            let mut done = self.wbuf.split_to(n);
+            zeroize::Zeroize::zeroize(&mut done[..]);
+        } else {
+            self.wbuf.advance(n);
+        }
+        self.unreported = self.unreported.saturating_add(n);
+        if self.wbuf.is_empty() {
+            self.secret = false;
+        }
+    }
+
+    /// Drops what is buffered for writing (wiped when it may hold a credential).
+    pub(crate) fn discard_output(&mut self) {
+        if self.secret {
+            zeroize::Zeroize::zeroize(&mut self.wbuf[..]);
+            self.secret = false;
+        }
+        self.wbuf.clear();
+        self.need_flush = false;
+    }
+
     fn fail_write(&mut self, e: io::Error) {
         if self.write_failed.is_none() {
             self.write_failed = Some(e);
         }
-        self.wbuf.clear();
-        self.need_flush = false;
+        self.discard_output();
     }
 
     /// Reads at most [`READ_CHUNK`] bytes onto the end of the read buffer. The buffer
@@ -173,33 +303,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Writes the buffered bytes out within the data-block deadline (RFC 5321
-    /// §4.5.3.2.5), while the message data is being streamed.
+    /// §4.5.3.2.5), while the message data is being streamed, reading all the while: no
+    /// reply is due during the data, so anything the server sends now (a `250` before
+    /// the end of data, say) is a protocol error that ends the transaction, never a reply
+    /// to pair with the end of data later.
     /// `transfer` is the deadline of the whole data transfer, if any: the write must also
-    /// finish before it.
+    /// finish before it. False when the data cannot go on (the session says why).
     pub(crate) async fn write_block(
         &mut self,
         session: &mut Session,
         timeouts: &Timeouts,
         transfer: Option<Instant>,
     ) -> bool {
-        use tokio::io::AsyncWriteExt;
-        let block = Instant::now() + timeouts.get(Phase::DataBlock);
+        let block = deadline_after(timeouts.get(Phase::DataBlock));
         let (at, phase) = match transfer {
             Some(t) if t < block => (t, Phase::DataTransfer),
             _ => (block, Phase::DataBlock),
         };
-        let res = tokio::time::timeout_at(at, self.io.write_all(&self.wbuf)).await;
-        self.wbuf.clear();
-        match res {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                session.handle_io_error(e);
-                false
+        if !self.wbuf.is_empty() {
+            self.need_flush = true;
+        }
+        while !self.wbuf.is_empty() || self.need_flush {
+            let res =
+                tokio::time::timeout_at(at, poll_fn(|cx| self.poll_io(cx, true, false))).await;
+            self.report_written(session);
+            match res {
+                Err(_) => {
+                    session.handle_timeout_in(phase);
+                    break;
+                }
+                Ok(res) => self.handle_progress(session, Some(res)),
             }
-            Err(_) => {
-                session.handle_timeout_in(phase);
-                false
+            if session.error().is_some() {
+                break;
             }
         }
+        if session.error().is_some() {
+            self.discard_output();
+            return false;
+        }
+        true
     }
 }

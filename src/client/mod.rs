@@ -70,7 +70,6 @@ const BODY_BLOCK: usize = 64 * 1024;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Client<S> {
     pub(crate) conn: Conn<S>,
     pub(crate) session: Session,
@@ -79,6 +78,36 @@ pub struct Client<S> {
     pub(crate) tls: Option<crate::tls::TlsReport>,
     /// The RFC 9266 `tls-exporter` value of a TLS 1.3 connection, for SCRAM -PLUS.
     pub(crate) channel_binding: Option<Vec<u8>>,
+    /// Whether an operation is running, or was cancelled: see [`Client::operation`].
+    op: OpState,
+}
+
+/// Where the client is between public operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpState {
+    /// No operation is running.
+    Idle,
+    /// An operation started and has not finished: when another one starts, it was
+    /// cancelled.
+    Running,
+    /// An operation was cancelled: the client is unusable for good.
+    Cancelled,
+}
+
+impl<S> std::fmt::Debug for Client<S> {
+    /// Buffers are shown by length only (they may hold an AUTH line), the stream by its
+    /// type, the channel binding not at all.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Client");
+        d.field("conn", &self.conn)
+            .field("session", &self.session)
+            .field("timeouts", &self.timeouts);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("channel_binding", &self.channel_binding.is_some())
+            .field("op", &self.op)
+            .finish()
+    }
 }
 
 /// Opens a TCP connection within `timeout` and turns Nagle's algorithm off: a pipelined
@@ -132,6 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             #[cfg(feature = "tls")]
             tls: None,
             channel_binding: None,
+            op: OpState::Idle,
         }
     }
 
@@ -159,8 +189,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// - [`Error::Timeout`], [`Error::Closed`], [`Error::Io`].
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn handshake(&mut self) -> Result<(), Error> {
+        self.operation(async |c| c.handshake_op().await).await
+    }
+
+    /// [`Client::handshake`] within an operation already running.
+    pub(crate) async fn handshake_op(&mut self) -> Result<(), Error> {
         loop {
             match self.next_event().await {
                 Event::Ready(Ok(())) => return Ok(()),
@@ -206,12 +242,57 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &self.session
     }
 
-    /// True while the connection can carry another transaction. False for good once the
-    /// server answered anything with 421 (RFC 5321 §3.8, it is closing the connection):
-    /// then every call but [`Client::quit`] fails with [`Error::ServerClosing`] and sends
-    /// nothing.
+    /// True while the connection can carry another transaction: false once it failed for
+    /// good, and once an operation was cancelled (see "Cancel safety" in the crate docs).
+    /// False for good once the server answered anything with 421 (RFC 5321 §3.8, it is
+    /// closing the connection): then every call but [`Client::quit`] fails with
+    /// [`Error::ServerClosing`] and sends nothing.
     pub fn is_usable(&self) -> bool {
-        self.session.is_ready()
+        self.op == OpState::Idle && self.session.is_ready()
+    }
+
+    /// Replaces this client by `fresh` (a new connection) in the middle of an operation,
+    /// which goes on: its cancellation is still detected.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn replace_within_operation(&mut self, fresh: Self) {
+        let op = self.op;
+        *self = fresh;
+        self.op = op;
+    }
+
+    /// Runs one public operation; every async method of the client goes through here.
+    ///
+    /// The client is marked busy until `op` finishes. Dropping the future of an operation
+    /// (say, under `tokio::time::timeout`) leaves the mark set: the stream may hold half a
+    /// command or half a message, and replies may be on their way. The next operation
+    /// finds the mark and, rather than send anything after those bytes or take those
+    /// replies for its own, poisons the session with [`Error::Cancelled`], drops what was
+    /// buffered for writing and shuts the stream down (so a server in the middle of the
+    /// message data discards it). From then on every call returns [`Error::Cancelled`]
+    /// and [`Client::is_usable`] is false; it is false already once the future was
+    /// dropped.
+    pub(crate) async fn operation<T>(
+        &mut self,
+        op: impl AsyncFnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self.op {
+            OpState::Idle => {}
+            OpState::Running => {
+                self.op = OpState::Cancelled;
+                self.session.abort(Error::Cancelled);
+                // The events of the cancelled operation (its report, say) are nobody's.
+                while self.session.poll_event().is_some() {}
+                self.conn.discard_output();
+                let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
+                let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
+                return Err(Error::Cancelled);
+            }
+            OpState::Cancelled => return Err(Error::Cancelled),
+        }
+        self.op = OpState::Running;
+        let result = op(self).await;
+        self.op = OpState::Idle;
+        result
     }
 
     /// The stream.
@@ -241,8 +322,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// that fails before anything is sent is there too.
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future mid-transaction leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable (the server may
+    /// have part of the message, or all of it); every later call returns
+    /// [`Error::Cancelled`], and no report is ever paired with the wrong message.
     pub async fn send<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: &Envelope,
+        body: R,
+    ) -> Result<TransactionReport, Error> {
+        self.operation(async move |c| c.send_op(envelope, body).await)
+            .await
+    }
+
+    async fn send_op<R: AsyncRead + Unpin>(
         &mut self,
         envelope: &Envelope,
         mut body: R,
@@ -272,7 +364,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// As [`Client::send`].
+    ///
+    /// # Cancel safety
+    /// As [`Client::send`].
     pub async fn send_bytes(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<TransactionReport, Error> {
+        self.operation(async move |c| c.send_bytes_op(envelope, message).await)
+            .await
+    }
+
+    async fn send_bytes_op(
         &mut self,
         envelope: &Envelope,
         message: &[u8],
@@ -289,7 +393,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         } else {
             envelope
         };
-        self.send(envelope, message).await
+        self.send_op(envelope, message).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -300,7 +404,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn rset(&mut self) -> Result<(), Error> {
+        self.operation(async |c| c.rset_op().await).await
+    }
+
+    async fn rset_op(&mut self) -> Result<(), Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -317,7 +429,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// The reply when it is not 2yz, or a connection error.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn noop(&mut self) -> Result<Reply, Error> {
+        self.operation(async |c| c.noop_op().await).await
+    }
+
+    async fn noop_op(&mut self) -> Result<Reply, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -334,8 +454,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// stream down.
     ///
     /// # Errors
-    /// A reply other than 2yz, or a connection error.
+    /// A reply other than 2yz, or a connection error; [`Error::Cancelled`] after a
+    /// cancelled operation (nothing is sent then).
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the client, and with it the connection.
     pub async fn quit(mut self) -> Result<(), Error> {
+        self.operation(async |c| c.quit_op().await).await
+    }
+
+    async fn quit_op(&mut self) -> Result<(), Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
@@ -382,7 +510,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             if self.session.discards_unsent() {
                 // RFC 5321 §3.8: nothing goes out after a 421, not even the rest of a
                 // group handed over before it was read.
-                self.conn.wbuf.clear();
+                self.conn.discard_output();
             }
         }
     }
@@ -451,7 +579,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// The message data cannot be completed: close the stream without a terminator, so
     /// the server discards the partial message.
     async fn abandon_data(&mut self) {
-        self.conn.wbuf.clear();
+        self.conn.discard_output();
         // A TLS close_notify may not get through to a server that stopped reading: wait
         // a little, not a whole command timeout.
         let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
@@ -465,8 +593,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// `options`, or the strongest the server offers (SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
     /// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN; OAUTHBEARER, XOAUTH2 for a
     /// token), from the capabilities of the last EHLO, so after STARTTLS the list offered
-    /// over TLS. Mechanisms that reveal the secret need verified TLS or
-    /// [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext). On the
+    /// over TLS. Every mechanism needs verified TLS, unless
+    /// [`AuthOptions::allow_cleartext`](crate::auth::AuthOptions::allow_cleartext) (any
+    /// mechanism) or
+    /// [`AuthOptions::allow_unverified_challenge_response`](crate::auth::AuthOptions::allow_unverified_challenge_response)
+    /// (CRAM-MD5 and SCRAM) allows otherwise. On the
     /// wire: `AUTH MECH [initial-response]`, then one base64 line per `334` challenge;
     /// see [`Session::auth`].
     ///
@@ -476,19 +607,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// # Errors
     /// - [`Error::Auth`], before anything is sent and permanent, when no mechanism can be
-    ///   used (AUTH not offered, none in common, cleartext not allowed, channel binding
+    ///   used (AUTH not offered, none in common, no verified TLS, channel binding
     ///   required but unavailable);
     /// - [`Error::Auth`], transient, when the server's SASL messages fail the client's
     ///   checks (a bad SCRAM signature or nonce, an absurd iteration count, a malformed
-    ///   challenge): the exchange was cancelled with `*`;
-    /// - [`Error::Reply`] with `CommandKind::Auth`: 535, 534, 538 and 530 permanent, 454
+    ///   challenge, an endless exchange): the exchange was cancelled with `*`;
+    /// - [`Error::Auth`] with [`AuthError::Refused`](crate::auth::AuthError::Refused) and
+    ///   the server's reply ([`Error::reply`]): 535, 534, 538 and 530 permanent, 454
     ///   transient;
     /// - a usage error (already authenticated, a transaction running), or a connection
     ///   error.
     ///
     /// # Cancel safety
-    /// Not cancel safe: dropping the future mid-exchange leaves the session unusable.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn authenticate(
+        &mut self,
+        credentials: &crate::auth::Credentials,
+        options: &crate::auth::AuthOptions,
+    ) -> Result<crate::auth::Mechanism, Error> {
+        self.operation(async move |c| c.authenticate_op(credentials, options).await)
+            .await
+    }
+
+    async fn authenticate_op(
         &mut self,
         credentials: &crate::auth::Credentials,
         options: &crate::auth::AuthOptions,

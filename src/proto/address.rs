@@ -368,6 +368,19 @@ impl EsmtpParam {
         })
     }
 
+    /// A parameter whose value this crate built from a checked alphabet (the DSN
+    /// parameters' xtext, RFC 3461 §4): the check runs in debug builds only.
+    pub(crate) fn from_checked(keyword: &'static str, value: String) -> Self {
+        debug_assert!(
+            Self::new(keyword, Some(&value)).is_ok(),
+            "{keyword}={value:?}"
+        );
+        Self {
+            keyword: keyword.into(),
+            value: Some(value),
+        }
+    }
+
     /// `SIZE=n` (RFC 1870).
     pub fn size(n: u64) -> Self {
         Self {

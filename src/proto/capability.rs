@@ -36,6 +36,11 @@ pub struct Capabilities {
 }
 
 /// The LIMITS extension's values (RFC 9422); each is `None` when not given.
+///
+/// As parsed from EHLO a value is always 1 to 999999: a limit whose value is not 1 to 6
+/// digits, or is zero, is ignored as if not given, and so is an unknown limit name. A
+/// limit given twice keeps its smaller value, so honouring it never exceeds either.
+/// [`Limits::split_recipients`] plans transactions that honour RCPTMAX and RCPTDOMAINMAX.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     /// RCPTMAX: recipients per transaction.
@@ -44,6 +49,36 @@ pub struct Limits {
     pub mail_max: Option<u32>,
     /// RCPTDOMAINMAX: distinct recipient domains per transaction.
     pub rcpt_domain_max: Option<u32>,
+}
+
+/// The most digits a registered limit's value has (RFC 9422 §4: `1*6DIGIT`).
+const MAX_LIMIT_DIGITS: usize = 6;
+
+impl Limits {
+    /// Takes one `limit-name ["=" limit-value]` (RFC 9422 §3). Unknown names are ignored
+    /// (RFC 9422 §3: a client ignores limits it does not know), and so is a known limit
+    /// whose value is not valid, rather than the whole keyword: honouring the limits the
+    /// server did state well can only help.
+    fn apply(&mut self, token: &str) {
+        let Some((name, value)) = token.split_once('=') else {
+            return;
+        };
+        let slot = match name.to_ascii_uppercase().as_str() {
+            "RCPTMAX" => &mut self.rcpt_max,
+            "MAILMAX" => &mut self.mail_max,
+            "RCPTDOMAINMAX" => &mut self.rcpt_domain_max,
+            _ => return,
+        };
+        // RFC 9422 §4: the value is 1*6DIGIT and a limit of zero makes no sense, so
+        // "0", "+5", "-1", "5x", "" and 7 or more digits are all ignored.
+        let valid = (1..=MAX_LIMIT_DIGITS).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_digit());
+        let Some(n) = value.parse::<u32>().ok().filter(|n| valid && *n > 0) else {
+            return;
+        };
+        // Given twice: the smaller value satisfies both.
+        *slot = Some(slot.map_or(n, |old| old.min(n)));
+    }
 }
 
 impl Capabilities {
@@ -120,19 +155,11 @@ impl Capabilities {
             "DSN" => self.dsn = true,
             "REQUIRETLS" => self.requiretls = true,
             "LIMITS" => {
-                let mut limits = Limits::default();
+                // A second LIMITS line adds to the first rather than replacing it.
+                let limits = self.limits.get_or_insert_with(Limits::default);
                 for p in params {
-                    if let Some((k, v)) = p.split_once('=') {
-                        let v = v.parse().ok();
-                        match k.to_ascii_uppercase().as_str() {
-                            "RCPTMAX" => limits.rcpt_max = v,
-                            "MAILMAX" => limits.mail_max = v,
-                            "RCPTDOMAINMAX" => limits.rcpt_domain_max = v,
-                            _ => {}
-                        }
-                    }
+                    limits.apply(p);
                 }
-                self.limits = Some(limits);
             }
             _ => {}
         }
@@ -318,6 +345,92 @@ mod tests {
             ]
         );
         assert_eq!(caps(b"250 only.domain\r\n").keywords().count(), 0);
+    }
+
+    fn limits(line: &str) -> Option<Limits> {
+        caps(format!("250-x\r\n250 {line}\r\n").as_bytes()).limits()
+    }
+
+    fn rcpt_max(n: Option<u32>) -> Option<Limits> {
+        Some(Limits {
+            rcpt_max: n,
+            ..Limits::default()
+        })
+    }
+
+    #[test]
+    fn limits_all_three_any_case() {
+        assert_eq!(
+            limits("LIMITS rcptmax=100 MailMax=5 RCPTDOMAINMAX=999999"),
+            Some(Limits {
+                rcpt_max: Some(100),
+                mail_max: Some(5),
+                rcpt_domain_max: Some(999_999),
+            })
+        );
+        assert_eq!(limits("LIMITS"), Some(Limits::default()));
+        assert_eq!(limits("PIPELINING"), None);
+        // Leading zeros are still 1*6DIGIT.
+        assert_eq!(limits("LIMITS RCPTMAX=000050"), rcpt_max(Some(50)));
+    }
+
+    /// RFC 9422 §4: a value that is not 1*6DIGIT, or is zero, is ignored, not read as
+    /// "no limit" over a good value and not as a huge or zero limit.
+    #[test]
+    fn limits_junk_values_are_ignored() {
+        for junk in [
+            "0",
+            "00",
+            "-1",
+            "+5",
+            "5x",
+            "x5",
+            "",
+            "1000000",
+            "4294967296",
+            "99999999999999999999",
+            "1.5",
+            "1e3",
+            "٣",
+        ] {
+            assert_eq!(
+                limits(&format!("LIMITS RCPTMAX={junk}")),
+                rcpt_max(None),
+                "{junk:?}"
+            );
+            // A junk duplicate does not undo a good value, before or after it.
+            assert_eq!(
+                limits(&format!("LIMITS RCPTMAX=20 RCPTMAX={junk}")),
+                rcpt_max(Some(20)),
+                "{junk:?}"
+            );
+            assert_eq!(
+                limits(&format!("LIMITS RCPTMAX={junk} RCPTMAX=20")),
+                rcpt_max(Some(20)),
+                "{junk:?}"
+            );
+        }
+        // No value, a bare "=", unknown names: ignored; the good limit next to them stays.
+        assert_eq!(
+            limits("LIMITS RCPTMAX RCPTMAX= =7 FUTUREMAX=3 X_Y=z=w RCPTMAX=9"),
+            rcpt_max(Some(9))
+        );
+    }
+
+    #[test]
+    fn limits_duplicates_keep_the_smaller() {
+        assert_eq!(limits("LIMITS RCPTMAX=50 RCPTMAX=10"), rcpt_max(Some(10)));
+        assert_eq!(limits("LIMITS RCPTMAX=10 RCPTMAX=50"), rcpt_max(Some(10)));
+        // Two LIMITS lines are merged the same way.
+        let c = caps(b"250-x\r\n250-LIMITS RCPTMAX=10\r\n250 LIMITS MAILMAX=3 RCPTMAX=40\r\n");
+        assert_eq!(
+            c.limits(),
+            Some(Limits {
+                rcpt_max: Some(10),
+                mail_max: Some(3),
+                rcpt_domain_max: None,
+            })
+        );
     }
 
     #[test]

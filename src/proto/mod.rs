@@ -11,7 +11,11 @@
 //! - RFC 2920 PIPELINING (the reply FIFO in [`Session`]);
 //! - RFC 3463 and RFC 2034 enhanced status codes ([`EnhancedCode`]);
 //! - RFC 1870 SIZE, RFC 6531 SMTPUTF8 (envelope checks in [`Session::mail`]);
-//! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`).
+//! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`);
+//! - RFC 3030 CHUNKING and BINARYMIME: the BDAT framing ([`body::BdatChunker`]);
+//! - RFC 3461 DSN: the MAIL and RCPT parameters and xtext ([`dsn`]);
+//! - RFC 9422 LIMITS: parsed into [`Limits`], and recipients split into transactions
+//!   within them ([`Limits::split_recipients`]).
 
 // Peer input must never panic the core: these hold for all non-test code here.
 #![cfg_attr(
@@ -30,6 +34,8 @@ pub mod body;
 mod capability;
 mod code;
 mod command;
+pub mod dsn;
+mod limits;
 pub mod reply;
 mod session;
 mod timeouts;
@@ -39,6 +45,7 @@ pub use address::{AddressError, Domain, EsmtpParam, Mailbox, ReversePath};
 pub use capability::{Capabilities, Limits};
 pub use code::{EnhancedCode, ReplyClass, ReplyCode};
 pub use command::{Command, CommandKind};
+pub use dsn::{DsnError, EnvId, Notify, NotifyOn, Orcpt, Ret};
 pub use reply::{Reply, ReplyParser, escape_text};
 pub use session::{Direction, Event, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};

@@ -182,18 +182,25 @@ enum State {
 /// let mut out = BytesMut::new();
 /// s.poll_transmit(&mut out);
 /// assert_eq!(&out[..], b"EHLO client.example\r\n");
+/// s.handle_written(out.len()); // the driver wrote it: its reply may come now
 /// input.extend_from_slice(b"250-mx.example\r\n250 PIPELINING\r\n");
 /// s.handle_input(&mut input);
 /// assert!(matches!(s.poll_event(), Some(Event::Ready(Ok(())))));
 /// assert!(s.capabilities().unwrap().pipelining());
 /// ```
-#[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
     state: State,
     parser: ReplyParser,
-    expect: VecDeque<Expect>,
+    expect: Awaited,
     out: BytesMut,
+    /// `out` holds an AUTH line or a SASL response: wipe it once handed out.
+    out_secret: bool,
+    /// Bytes handed to the driver so far (commands and message data), an offset into the
+    /// output stream.
+    emitted: u64,
+    /// Bytes the driver reported written ([`Session::handle_written`]); at most `emitted`.
+    written: u64,
     events: VecDeque<Event>,
     greeting: Option<Reply>,
     caps: Option<Capabilities>,
@@ -217,12 +224,15 @@ pub struct Session {
 impl Session {
     /// A session waiting for the server's greeting.
     pub fn new(config: SessionConfig) -> Self {
-        Self {
+        let mut session = Self {
             config,
             state: State::Opening,
             parser: ReplyParser::new(),
-            expect: VecDeque::from([Expect::Greeting]),
+            expect: Awaited::default(),
             out: BytesMut::new(),
+            out_secret: false,
+            emitted: 0,
+            written: 0,
             events: VecDeque::new(),
             greeting: None,
             caps: None,
@@ -237,7 +247,10 @@ impl Session {
             auth_failure: None,
             quit_only: false,
             quit_sent: false,
-        }
+        };
+        // The greeting answers no command: it is due at once.
+        session.expect.push(Expect::Greeting, 0);
+        session
     }
 
     /// The settings this session was created with.
@@ -316,10 +329,36 @@ impl Session {
         matches!(self.state, State::ServerClosing(_)) && !self.quit_sent
     }
 
-    /// Moves the bytes to send into `dst`.
+    /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
+    /// written: a reply is paired with a command only once the command was written.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
         dst.extend_from_slice(&self.out);
+        self.emitted = self.emitted.saturating_add(len_u64(self.out.len()));
+        if std::mem::take(&mut self.out_secret) {
+            // An AUTH line or SASL response: do not leave it in our buffer's memory.
+            zeroize::Zeroize::zeroize(&mut self.out[..]);
+        }
         self.out.clear();
+    }
+
+    /// True while the bytes [`Session::poll_transmit`] would hand out hold a credential
+    /// (an AUTH line or a SASL response): the driver should wipe them from its own buffer
+    /// once written.
+    pub fn transmit_holds_secret(&self) -> bool {
+        self.out_secret && !self.out.is_empty()
+    }
+
+    /// The driver wrote `n` more bytes of what the session handed out
+    /// ([`Session::poll_transmit`], [`Session::encode_body`], [`Session::finish_body`]),
+    /// in order; `n` is capped at what was handed out, so `usize::MAX` means "all of it".
+    ///
+    /// A reply can only answer a command whose bytes have been completely written: one
+    /// that arrives earlier was sent before the server could have read the command (a
+    /// `250` to the end of data while the data is still being written, say) and is a
+    /// protocol error, never paired with the command. A driver whose stream buffers
+    /// (TLS) should count the last bytes of a write only once they are flushed.
+    pub fn handle_written(&mut self, n: usize) {
+        self.written = self.written.saturating_add(len_u64(n)).min(self.emitted);
     }
 
     /// True when there are bytes to send.
@@ -367,7 +406,27 @@ impl Session {
         #[cfg(feature = "tracing")]
         tracing::debug!(target: "smtp_courier::transcript", "C: {cmd}");
         cmd.encode(&mut self.out);
-        self.expect.push_back(expect);
+        self.expect_reply(expect);
+    }
+
+    /// Awaits a reply to the command just queued in `out` (or, for the end of data, just
+    /// handed out): it can be answered once everything up to here is written.
+    fn expect_reply(&mut self, expect: Expect) {
+        let end = self.emitted.saturating_add(len_u64(self.out.len()));
+        self.expect.push(expect, end);
+    }
+
+    /// Before message data is encoded into `dst`: hands out anything queued first, so
+    /// commands keep their place in the output stream. Returns where the data starts.
+    fn begin_data(&mut self, dst: &mut BytesMut) -> usize {
+        self.poll_transmit(dst);
+        dst.len()
+    }
+
+    /// After message data was encoded into `dst` from `start`: it is handed out.
+    fn end_data(&mut self, dst: &BytesMut, start: usize) {
+        let grown = dst.len().saturating_sub(start);
+        self.emitted = self.emitted.saturating_add(len_u64(grown));
     }
 
     /// False when a line awaiting `expect` must not be sent: after a 421 or a refused
@@ -566,12 +625,16 @@ impl Session {
     /// poisoned, since the data cannot be ended cleanly (the driver drops the connection
     /// without sending the terminator, so the server discards the partial message).
     pub fn encode_body(&mut self, chunk: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        let body = self
-            .tx
-            .as_mut()
-            .and_then(|t| t.body.as_mut())
-            .ok_or(UsageError::InvalidState("not in the data phase"))?;
-        if let Err(e) = body.encode(chunk, dst) {
+        if !self.sending_body() {
+            return Err(UsageError::InvalidState("not in the data phase").into());
+        }
+        let start = self.begin_data(dst);
+        let encoded = match self.tx.as_mut().and_then(|t| t.body.as_mut()) {
+            Some(body) => body.encode(chunk, dst),
+            None => Ok(()),
+        };
+        self.end_data(dst, start);
+        if let Err(e) = encoded {
             let err = Error::Body(e);
             self.abort(err.clone());
             return Err(err);
@@ -590,7 +653,10 @@ impl Session {
             .as_mut()
             .and_then(|t| t.body.take())
             .ok_or(UsageError::InvalidState("not in the data phase"))?;
-        if let Err(e) = body.finish(dst) {
+        let start = self.begin_data(dst);
+        let finished = body.finish(dst);
+        self.end_data(dst, start);
+        if let Err(e) = finished {
             let err = Error::Body(e);
             self.abort(err.clone());
             return Err(err);
@@ -599,27 +665,26 @@ impl Session {
             t(Direction::Client, "<message data>");
             t(Direction::Client, ".");
         }
-        self.expect.push_back(Expect::DataEnd { discard: false });
+        self.expect_reply(Expect::DataEnd { discard: false });
         Ok(())
     }
 
     /// Parses and handles every complete reply in `buf`.
     ///
     /// Bytes when no reply is due are a protocol error (unsolicited data), and so is a reply
-    /// beyond the commands awaited when `buf` was handed in (it was sent before the command
-    /// it would be paired with), as are bytes after the 220 reply to STARTTLS. Protocol
-    /// errors poison the session and end any running transaction; the events say so.
+    /// to a command not yet completely written ([`Session::handle_written`]): it was sent
+    /// before the server could have read the command, so it is never paired with it. Bytes
+    /// after the 220 reply to STARTTLS are refused too. Protocol errors poison the session
+    /// and end any running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
-        // These bytes were read before any command queued while handling them was sent,
-        // so they can answer only the commands awaited now; more replies are unsolicited
-        // and must never be paired with a later command.
-        let mut answerable = self.expect.len();
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
             if matches!(self.state, State::ServerClosing(_)) {
                 self.handle_input_after_close(buf);
                 return;
             }
-            let Some(&front) = self.expect.front().filter(|_| answerable > 0) else {
+            // A command queued while these bytes are handled is not written yet, so they
+            // can never answer it.
+            let Some(front) = self.expect.front_written(self.written) else {
                 // RFC 5321 §3.8: a server may announce 421 at any time and close, as
                 // Postfix does on an idle timeout. Any other unsolicited byte is a
                 // protocol error; a reply is never paired with a later command.
@@ -655,7 +720,6 @@ impl Session {
                 }
             };
             self.expect.pop_front();
-            answerable = answerable.saturating_sub(1);
             self.replies = self.replies.wrapping_add(1);
             let reply = if self
                 .caps
@@ -912,6 +976,38 @@ impl Session {
     }
 }
 
+/// A buffer length as a stream offset.
+fn len_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl fmt::Debug for Session {
+    /// Buffers are shown by length only: the output may hold an AUTH line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("parser", &self.parser)
+            .field("expect", &self.expect)
+            .field("out_len", &self.out.len())
+            .field("emitted", &self.emitted)
+            .field("written", &self.written)
+            .field("events", &self.events)
+            .field("greeting", &self.greeting)
+            .field("caps", &self.caps)
+            .field("need_rset", &self.need_rset)
+            .field("tx", &self.tx)
+            .field("tls", &self.tls)
+            .field("tls_verified", &self.tls_verified)
+            .field("replies", &self.replies)
+            .field("unsolicited_421", &self.unsolicited_421)
+            .field("auth", &self.auth)
+            .field("authenticated", &self.authenticated)
+            .field("auth_failure", &self.auth_failure)
+            .finish()
+    }
+}
+
 /// True when `buf` is the start of a `421` reply line (or too short to tell).
 fn is_421_prefix(buf: &[u8]) -> bool {
     let n = buf.len().min(3);
@@ -925,9 +1021,17 @@ use transaction_flow::Tx;
 #[path = "session_auth.rs"]
 mod auth_exchange;
 
+#[path = "session_awaited.rs"]
+mod awaited;
+use awaited::Awaited;
+
 #[path = "session_close.rs"]
 mod closing;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_written_tests.rs"]
+mod written_tests;

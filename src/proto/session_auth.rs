@@ -14,7 +14,7 @@ use crate::auth::{
     SaslClient, Security, Step,
 };
 use crate::error::{Error, ProtocolError, UsageError};
-use crate::proto::{CommandKind, Reply};
+use crate::proto::{CommandKind, Reply, ReplyCode};
 
 use super::{Direction, Event, Expect, Session};
 
@@ -53,9 +53,12 @@ impl Session {
     /// is decoded and answered; a challenge the mechanism rejects is answered with `*`
     /// (cancel), which the server answers with 501. Answered by [`Event::Auth`]:
     /// - `Ok(())` for 235 (after SCRAM verified the server's signature);
-    /// - [`Error::Reply`] with [`CommandKind::Auth`] for a refusal: 535, 534 and 538 are
-    ///   permanent, 454 transient;
-    /// - [`Error::Auth`] for a failure the client detected (transient), after `*`.
+    /// - [`Error::Auth`] with [`AuthError::Refused`] for a refusal: 535, 534, 538 and 530
+    ///   are permanent, 454 transient (a 421 stays [`Error::Reply`]: the server is
+    ///   closing);
+    /// - [`Error::Auth`] for a failure the client detected (transient), after `*`; if the
+    ///   server answers `*` with another challenge, [`AuthError::CancelIgnored`] and the
+    ///   session is poisoned.
     ///
     /// `channel_binding` is the RFC 9266 `tls-exporter` value of a TLS 1.3 connection, for
     /// the -PLUS mechanisms.
@@ -69,7 +72,8 @@ impl Session {
     /// # Errors
     /// Before anything is sent: the sticky error, a usage error (not ready, replies still
     /// due, already authenticated: RFC 4954 §4 forbids a second AUTH), or [`Error::Auth`]
-    /// when no mechanism can be used (permanent; see [`auth::select`]).
+    /// when no mechanism can be used (permanent; see [`auth::select`]: every mechanism
+    /// needs verified TLS unless the options allow otherwise).
     pub fn auth(
         &mut self,
         credentials: &Credentials,
@@ -186,7 +190,9 @@ impl Session {
         tracing::debug!(target: "smtp_courier::transcript", "C: {shown}");
         self.out.extend_from_slice(wire);
         self.out.extend_from_slice(b"\r\n");
-        self.expect.push_back(Expect::Auth);
+        // Wiped once handed out: the line may carry an initial response.
+        self.out_secret = true;
+        self.expect_reply(Expect::Auth);
     }
 
     /// Handles the reply to AUTH or to a continuation line.
@@ -197,9 +203,16 @@ impl Session {
         };
         let code = reply.code();
         if code.as_u16() == 334 {
-            if ex.cancelled.is_some() {
-                // RFC 4954 §4: "*" must be answered with 501, not another challenge.
-                self.fail_auth_protocol(ProtocolError::UnexpectedCode(334));
+            if let Some(reason) = ex.cancelled.take() {
+                // RFC 4954 §4: "*" must be answered with 501, not another challenge. A
+                // server that goes on challenging would keep the exchange open forever:
+                // an authentication failure, and the connection is given up.
+                let err = Error::Auth(AuthError::CancelIgnored {
+                    reason: Box::new(reason),
+                });
+                self.auth_failure = Some(err.clone());
+                self.events.push_back(Event::Auth(Err(err.clone())));
+                self.abort(err);
                 return;
             }
             ex.round_trips = ex.round_trips.saturating_add(1);
@@ -227,13 +240,16 @@ impl Session {
         } else if code.is_positive_completion() || code.first_digit() == 3 {
             self.fail_auth_protocol(ProtocolError::UnexpectedCode(code.as_u16()));
             return;
-        } else {
-            // RFC 4954 §6: 535 (credentials), 534 (mechanism too weak), 538 (encryption
-            // required) are permanent; 454 transient; the server keeps the connection.
+        } else if code == ReplyCode::SERVICE_NOT_AVAILABLE {
+            // RFC 5321 §3.8: a 421 is the server closing, not a verdict on the credentials.
             Err(Error::Reply {
                 command: CommandKind::Auth,
                 reply,
             })
+        } else {
+            // RFC 4954 §6: 535 (credentials), 534 (mechanism too weak), 538 (encryption
+            // required) are permanent; 454 transient; the server keeps the connection.
+            Err(Error::Auth(AuthError::Refused(reply)))
         };
         match &result {
             Ok(()) => {

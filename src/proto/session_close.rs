@@ -52,6 +52,9 @@ impl Session {
         };
         // Commands queued by replies read before the 421 in the same input (the next
         // RCPT in lock-step, say) were not handed to the driver yet: they never go out.
+        if std::mem::take(&mut self.out_secret) {
+            zeroize::Zeroize::zeroize(&mut self.out[..]);
+        }
         self.out.clear();
         self.end_pending(&err);
         self.state = State::ServerClosing(Error::ServerClosing { reply });

@@ -175,7 +175,7 @@ impl Session {
                     let end = Expect::DataEnd { discard: true };
                     if self.may_send(end) {
                         self.out.extend_from_slice(b".\r\n");
-                        self.expect.push_back(end);
+                        self.expect_reply(end);
                     }
                 }
                 Err(e) => {

@@ -50,6 +50,9 @@ impl fmt::Display for Phase {
 /// How long each phase may take. Each is a deadline for the whole reply (or write), not an
 /// idle timer: a server dripping one byte a second still times out.
 ///
+/// A limit too long for the clock, such as `Duration::MAX`, means "no timeout": the
+/// driver's deadline saturates far in the future.
+///
 /// ```
 /// use std::time::Duration;
 /// use smtp_courier::proto::{Phase, Timeouts};

@@ -10,8 +10,9 @@ use crate::client::{Client, ClientConfig, connect_tcp};
 use crate::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
 
-/// Connects to `host:port` (or `addr` when given: the host is then only the TLS name) and
-/// sets the session up as `tls` says, including any plaintext fallback.
+/// Connects to `host:port` and sets the session up as `tls` says, including any plaintext
+/// fallback; `host` is also the name verified and sent as SNI unless
+/// [`TlsConfig::server_name`] overrides it.
 ///
 /// # Errors
 /// As [`Client::establish`].
@@ -70,11 +71,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///   [`TlsError::Handshake`] for other handshake failures,
     ///   [`TlsError::HandshakeTimeout`] past [`Phase::TlsHandshake`]'s limit; the
     ///   connection is unusable;
-    /// - [`TlsError::EhloRefused`] when EHLO fails after the handshake.
+    /// - [`Error::Reply`] with [`CommandKind::Ehlo`](crate::proto::CommandKind::Ehlo) when
+    ///   the server refuses EHLO after the handshake, as before it: a 5yz permanent, a 4yz
+    ///   transient; the session is unusable.
     ///
     /// # Cancel safety
-    /// Not cancel safe.
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
     pub async fn starttls(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
+        self.operation(async |c| c.starttls_op(tls, host).await)
+            .await
+    }
+
+    async fn starttls_op(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
         let prepared = prepare(tls, host)?;
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
@@ -105,9 +114,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         loop {
             match self.next_event().await {
                 Event::Ready(Ok(())) => break,
-                Event::Ready(Err(Error::Reply { reply, .. })) => {
-                    return Err(TlsError::EhloRefused(reply).into());
-                }
+                // A refused EHLO is classified as any refused EHLO (RFC 5321 §4.2.1: 5yz
+                // permanent, 4yz transient): a server that refuses it over TLS will
+                // refuse it again, and retrying it forever helps nobody.
                 Event::Ready(Err(e)) => return Err(e),
                 other => self.unexpected(other)?,
             }
@@ -161,7 +170,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     ///
     /// # Errors
     /// As the handshake part of [`Client::starttls`].
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
     pub async fn start_implicit_tls(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+    ) -> Result<TlsReport, Error> {
+        self.operation(async |c| c.start_implicit_tls_op(tls, host).await)
+            .await
+    }
+
+    async fn start_implicit_tls_op(
         &mut self,
         tls: &TlsConfig,
         host: &str,
@@ -179,7 +200,8 @@ impl Client<MaybeTls<TcpStream>> {
     /// - [`TlsMode::Skip`]: greeting and EHLO.
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
     /// - [`TlsMode::Opportunistic`]: STARTTLS when offered. Not offered: plaintext, and
-    ///   [`Client::tls_report`] stays `None`. Refused, or a failed handshake: a
+    ///   [`Client::tls_report`] stays `None`; but with [`TlsConfig::confidential`] a
+    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed handshake: a
     ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
     ///   refused STARTTLS continues in plaintext on the same connection and a failed
     ///   handshake reconnects to the same address and skips STARTTLS; the report says
@@ -190,18 +212,29 @@ impl Client<MaybeTls<TcpStream>> {
     ///
     /// # Errors
     /// See above, plus everything [`Client::handshake`] returns.
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
     pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
+        self.operation(async |c| c.establish_op(tls, host).await)
+            .await
+    }
+
+    async fn establish_op(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
         match tls.mode() {
-            TlsMode::Skip => self.handshake().await,
+            TlsMode::Skip => self.handshake_op().await,
             TlsMode::Implicit => {
-                self.start_implicit_tls(tls, host).await?;
-                self.handshake().await
+                self.start_implicit_tls_op(tls, host).await?;
+                self.handshake_op().await
             }
             TlsMode::Opportunistic | TlsMode::RequiredStartTls => {
-                self.handshake().await?;
+                self.handshake_op().await?;
                 let offered = self.capabilities().is_some_and(|c| c.starttls());
                 if !offered {
-                    return if tls.mode() == TlsMode::RequiredStartTls {
+                    // A confidential session (credentials, a REQUIRETLS message) never goes
+                    // on in plaintext, whatever the mode: a man in the middle may have
+                    // stripped STARTTLS from the EHLO reply.
+                    return if tls.mode() == TlsMode::RequiredStartTls || tls.is_confidential() {
                         Err(self.refuse_plaintext(TlsError::NotOffered.into()))
                     } else {
                         Ok(())
@@ -211,7 +244,7 @@ impl Client<MaybeTls<TcpStream>> {
                     MaybeTls::Plain(s) => s.peer_addr().ok(),
                     _ => None,
                 };
-                match self.starttls(tls, host).await {
+                match self.starttls_op(tls, host).await {
                     Ok(_) => Ok(()),
                     Err(e) if tls.fallback_allowed() => self.fall_back(e, peer).await,
                     Err(e) => Err(self.refuse_plaintext(e)),
@@ -233,7 +266,7 @@ impl Client<MaybeTls<TcpStream>> {
         peer: Option<std::net::SocketAddr>,
     ) -> Result<(), Error> {
         let why = e.to_string();
-        if self.is_usable() {
+        if self.session.is_ready() {
             // STARTTLS refused with a reply: go on in plaintext on this connection, as
             // Postfix's "may" does.
             self.tls = Some(TlsReport::fallback(why));
@@ -253,8 +286,8 @@ impl Client<MaybeTls<TcpStream>> {
         let Some(addr) = peer else { return Err(e) };
         let config = ClientConfig::from_parts(self.session.config().clone(), self.timeouts);
         let stream = connect_tcp(addr, self.timeouts.connect).await?;
-        *self = Self::new(MaybeTls::Plain(stream), config);
+        self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));
-        self.handshake().await
+        self.handshake_op().await
     }
 }

@@ -16,7 +16,9 @@
 //!
 //! Downgrade rules (see [`TlsConfig::fallback`]): a refused STARTTLS or a failed handshake
 //! is a transient [`TlsError`], unless fallback was enabled and the session carries no
-//! credentials and no REQUIRETLS message ([`TlsConfig::confidential`]).
+//! credentials and no REQUIRETLS message ([`TlsConfig::confidential`]). A confidential
+//! session is never plaintext: in opportunistic mode too, STARTTLS not offered is a
+//! transient [`TlsError::NotOffered`].
 
 mod connect;
 mod stream;
@@ -41,7 +43,8 @@ use crate::error::{Error, TlsError};
 pub enum TlsMode {
     /// Never STARTTLS.
     Skip,
-    /// STARTTLS when the server offers it; plaintext when it does not.
+    /// STARTTLS when the server offers it; plaintext when it does not (unless
+    /// [`TlsConfig::confidential`]).
     Opportunistic,
     /// STARTTLS or nothing: no AUTH, MAIL, RCPT or DATA is ever sent in the clear.
     RequiredStartTls,
@@ -199,10 +202,18 @@ impl TlsConfig {
     }
 
     /// The session will carry credentials or a message that requires TLS (REQUIRETLS):
-    /// never fall back to plaintext.
+    /// never go on in plaintext. No fallback ([`TlsConfig::fallback`] is ignored), and in
+    /// [`TlsMode::Opportunistic`] a server that does not offer STARTTLS is a transient
+    /// [`TlsError::NotOffered`], as in [`TlsMode::RequiredStartTls`], rather than a
+    /// plaintext session (a man in the middle can strip STARTTLS from the EHLO reply).
     pub fn confidential(mut self, on: bool) -> Self {
         self.confidential = on;
         self
+    }
+
+    /// See [`TlsConfig::confidential`].
+    pub fn is_confidential(&self) -> bool {
+        self.confidential
     }
 
     /// The name to verify the certificate against and send as SNI (default: the host

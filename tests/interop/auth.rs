@@ -394,7 +394,8 @@ async fn aiosmtpd_cleartext_refused_then_allowed() {
 #[ignore = "needs the real servers: run tests/interop/run.sh"]
 async fn unverified_tls_refuses_cleartext_mechanisms() {
     // Level encrypt: TLS without PKIX (platform roots do not know the test CA). PLAIN and
-    // LOGIN are refused without allow_cleartext; SCRAM never reveals the password.
+    // LOGIN are refused without allow_cleartext; SCRAM and CRAM-MD5 without
+    // allow_unverified_challenge_response (a man in the middle could crack them offline).
     let env = Env::get();
     let encrypt = TlsConfig::from_level(Level::Encrypt).server_name(env.tls_server_name.clone());
 
@@ -423,13 +424,31 @@ async fn unverified_tls_refuses_cleartext_mechanisms() {
     assert_eq!(used, Mechanism::Plain);
     client.quit().await.unwrap();
 
-    // Postfix: the default picks SCRAM-SHA-256, fine over unverified TLS; PLAIN alone is
-    // refused, then allowed explicitly.
-    let (client, _, _) = dial(&env, env.submission_port, &encrypt).await.ok();
+    // Postfix: the default (SCRAM-SHA-256) is refused over unverified TLS and nothing is
+    // sent, then allowed explicitly; PLAIN alone is refused, then allowed explicitly.
+    let (client, _, lines) = dial(&env, env.submission_port, &encrypt).await.ok();
     let mut client = client;
+    let e = client
+        .authenticate(&creds(&env), &AuthOptions::new())
+        .await
+        .expect_err("SCRAM over unverified TLS");
+    assert!(
+        matches!(
+            e,
+            Error::Auth(AuthError::UnverifiedTlsRefused {
+                mechanism: Mechanism::ScramSha256,
+                tls: true
+            })
+        ),
+        "{e:?}"
+    );
+    assert!(!client_lines(&lines).iter().any(|l| l.starts_with("AUTH")));
     assert_eq!(
         client
-            .authenticate(&creds(&env), &AuthOptions::new())
+            .authenticate(
+                &creds(&env),
+                &AuthOptions::new().allow_unverified_challenge_response(true)
+            )
             .await
             .unwrap(),
         Mechanism::ScramSha256
@@ -472,6 +491,10 @@ async fn wrong_then_right(server: Server, mechanism: Mechanism) {
         .await
         .expect_err("wrong password");
     assert_eq!(e.command(), Some(CommandKind::Auth), "{e:?}");
+    assert!(
+        matches!(e, Error::Auth(AuthError::Refused(_))),
+        "an authentication failure: {e:?}"
+    );
     let reply = e.reply().unwrap_or_else(|| panic!("no reply: {e:?}"));
     assert_eq!(reply.code().as_u16(), 535, "{e:?}");
     if server.is_postfix() {

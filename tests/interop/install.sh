@@ -3,7 +3,8 @@
 #
 # Idempotent and quick (~1 s) when everything is there. Needs root (apt-get, pip).
 #   - Debian packages: postfix (also ships /usr/sbin/smtp-sink), dovecot-core (SASL
-#     backend for Postfix), openssl (test CA), iproute2 (ss), procps.
+#     backend for Postfix), dovecot-lmtpd (the LMTP server on 2424), openssl (test
+#     CA), iproute2 (ss), procps.
 #   - PyPI: aiosmtpd, into the Python that start.sh will use ($SMTP_REAL_PYTHON,
 #     default: python3 on PATH).
 #   - The distribution's own postfix/dovecot/exim4 services are stopped and disabled:
@@ -20,7 +21,7 @@ APT_LOG=/tmp/smtpc-interop-apt.log
 PIP_LOG=/tmp/smtpc-interop-pip.log
 log() { printf 'install.sh: %s\n' "$*"; }
 
-APT_PKGS=(postfix dovecot-core openssl ca-certificates iproute2 procps)
+APT_PKGS=(postfix dovecot-core dovecot-lmtpd openssl ca-certificates iproute2 procps)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -106,7 +107,7 @@ else
 fi
 
 for bin in /usr/sbin/postfix /usr/sbin/postconf /usr/sbin/postmap /usr/sbin/smtp-sink \
-           /usr/sbin/dovecot /usr/bin/openssl /usr/bin/ss; do
+           /usr/sbin/dovecot /usr/lib/dovecot/lmtp /usr/bin/openssl /usr/bin/ss; do
     [ -x "$bin" ] || { echo "install.sh: missing $bin" >&2; exit 1; }
 done
 log "postfix $(postconf -d -h mail_version 2>/dev/null), dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1), aiosmtpd $("$PY" -c 'import aiosmtpd; print(aiosmtpd.__version__)')"

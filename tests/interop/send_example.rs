@@ -1,4 +1,4 @@
-//! The `send` example (examples/send.rs, contract /work/shared/SEND-CONTRACT.md) against
+//! The `send` example (examples/send.rs, contract examples/SEND.md) against
 //! Postfix 2525, plain SMTP
 
 use std::process::Command as Process;

@@ -85,10 +85,14 @@ for f in "$STATE"/run/smtp-sink-*.pid; do
     rm -f "$f"
 done
 
-# --- Dovecot: its master pid file under our base_dir.
+# --- Dovecot (SASL, and the LMTP instance): master pid files under their base_dirs.
 DVPID="$STATE/dovecot/run/master.pid"
 if [ -f "$DVPID" ]; then
     stop_pid dovecot "$(cat "$DVPID")" "$STATE/dovecot/dovecot.conf"
+fi
+LMPID="$STATE/lmtp/run/master.pid"
+if [ -f "$LMPID" ]; then
+    stop_pid "dovecot (lmtp)" "$(cat "$LMPID")" "$STATE/lmtp/dovecot.conf"
 fi
 
 # Report anything of ours that still listens.
@@ -97,7 +101,9 @@ if [ -f "$STATE/env.sh" ]; then
     # shellcheck disable=SC1091
     . "$STATE/env.sh"
     for p in "$SMTP_REAL_POSTFIX_SMTP_PORT" "$SMTP_REAL_POSTFIX_SUBMISSION_PORT" \
-             "$SMTP_REAL_POSTFIX_SUBMISSIONS_PORT" "$SMTP_REAL_AIOSMTPD_PORT" "$SMTP_REAL_SINK_PORT"; do
+             "$SMTP_REAL_POSTFIX_SUBMISSIONS_PORT" "$SMTP_REAL_AIOSMTPD_PORT" "$SMTP_REAL_SINK_PORT" \
+             "${SMTP_REAL_POSTFIX_LIMITS_PORT:-}" "${SMTP_REAL_LMTP_PORT:-}"; do
+        [ -n "$p" ] || continue   # an env.sh from before these ports existed
         for _ in $(seq 1 50); do
             [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && break
             sleep 0.1

@@ -43,6 +43,25 @@ pub struct Env {
     pub tls_server_name: String,
     pub user: String,
     pub password: String,
+    // Postfix extras for BDAT/DSN/limits: the hold recipient (all ports) and the port
+    // with `smtpd_recipient_limit` (see README "What runs").
+    pub postfix_hold_rcpt: String,
+    pub postfix_limits_port: u16,
+    pub postfix_rcpt_limit: usize,
+    // Dovecot LMTP (RFC 2033).
+    pub lmtp_port: u16,
+    /// Delivered: 250 at RCPT and after the data.
+    pub lmtp_rcpt1: String,
+    pub lmtp_rcpt2: String,
+    /// Over quota: 250 at RCPT, `552 5.2.2` after the data.
+    pub lmtp_full_rcpt: String,
+    /// Over quota, temporary: 250 at RCPT, `452 4.2.2` after the data.
+    pub lmtp_tempfull_rcpt: String,
+    /// No such user: `550 5.1.1` at RCPT.
+    pub lmtp_unknown_rcpt: String,
+    /// Each user's maildir is `<base>/<local part>/Maildir`.
+    pub lmtp_maildir_base: PathBuf,
+    pub lmtp_log: PathBuf,
 }
 
 const HOW: &str = "the interop tests need the real servers: run `bash tests/interop/run.sh` \
@@ -85,6 +104,17 @@ impl Env {
             tls_server_name: var("SMTP_REAL_TLS_SERVER_NAME"),
             user: var("SMTP_REAL_USER"),
             password: var("SMTP_REAL_PASSWORD"),
+            postfix_hold_rcpt: var("SMTP_REAL_POSTFIX_HOLD_RCPT"),
+            postfix_limits_port: num("SMTP_REAL_POSTFIX_LIMITS_PORT"),
+            postfix_rcpt_limit: num("SMTP_REAL_POSTFIX_RCPT_LIMIT"),
+            lmtp_port: num("SMTP_REAL_LMTP_PORT"),
+            lmtp_rcpt1: var("SMTP_REAL_LMTP_RCPT1"),
+            lmtp_rcpt2: var("SMTP_REAL_LMTP_RCPT2"),
+            lmtp_full_rcpt: var("SMTP_REAL_LMTP_FULL_RCPT"),
+            lmtp_tempfull_rcpt: var("SMTP_REAL_LMTP_TEMPFULL_RCPT"),
+            lmtp_unknown_rcpt: var("SMTP_REAL_LMTP_UNKNOWN_RCPT"),
+            lmtp_maildir_base: var("SMTP_REAL_LMTP_MAILDIR_BASE").into(),
+            lmtp_log: var("SMTP_REAL_LMTP_LOG").into(),
         };
         assert!(
             env.state_dir.join("env.sh").is_file(),
@@ -97,6 +127,12 @@ impl Env {
     /// An address at the test domain that Postfix accepts and delivers.
     pub fn ok_rcpt(&self, local: &str) -> String {
         format!("{local}@{}", self.domain)
+    }
+
+    /// The maildir (with `new/`, `cur/`, `tmp/`) of an LMTP user, by address.
+    pub fn lmtp_maildir(&self, rcpt: &str) -> PathBuf {
+        let local = rcpt.split('@').next().unwrap_or(rcpt);
+        self.lmtp_maildir_base.join(local).join("Maildir")
     }
 }
 
@@ -395,9 +431,44 @@ pub fn postfix_count_now(env: &Env, token: &str) -> usize {
     files_with(&env.postfix_maildir.join("new"), token, "").len()
 }
 
+/// Waits (up to 10 s) until the LMTP user `rcpt` has `n` messages carrying `token`,
+/// then a little longer to catch an extra copy; returns every copy found. Dovecot saves
+/// before it answers 250, so the wait is normally zero.
+pub async fn lmtp_copies(env: &Env, rcpt: &str, token: &str, n: usize) -> Vec<Vec<u8>> {
+    let dir = env.lmtp_maildir(rcpt).join("new");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while files_with(&dir, token, "").len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} copies of {token} in {} within 10 s (log: {})",
+            dir.display(),
+            env.lmtp_log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    files_with(&dir, token, "")
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect()
+}
+
+/// Exactly one copy of the message with `token` in the LMTP user's maildir.
+pub async fn lmtp_one(env: &Env, rcpt: &str, token: &str) -> Vec<u8> {
+    let mut copies = lmtp_copies(env, rcpt, token, 1).await;
+    assert_eq!(copies.len(), 1, "expected one copy of {token} for {rcpt}");
+    copies.remove(0)
+}
+
+/// How many messages of the LMTP user `rcpt` mention `token` right now (no waiting).
+pub fn lmtp_count_now(env: &Env, rcpt: &str, token: &str) -> usize {
+    files_with(&env.lmtp_maildir(rcpt).join("new"), token, "").len()
+}
+
 /// A Postfix maildir file split into the headers Postfix prepended at delivery
 /// (Return-Path, X-Original-To, Delivered-To, Received, each with its continuation
-/// lines) and the message as received.
+/// lines) and the message as received. Works for Dovecot's LMTP copies too (it prepends
+/// Return-Path and Received).
 pub fn split_postfix_headers(stored: &[u8]) -> (String, &[u8]) {
     const ADDED: [&str; 4] = [
         "Return-Path:",

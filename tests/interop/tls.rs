@@ -350,10 +350,11 @@ async fn postfix_starttls_unverified_allowed() {
         assert_eq!(report.version.as_deref(), Some("TLSv1.3"), "{label}");
         assert!(report.cipher.is_some(), "{label}");
         assert!(!report.verified, "{label}: {report:?}");
-        assert_eq!(
-            report.verify_error.as_deref(),
-            Some("certificate not issued by a trusted authority"),
-            "{label}"
+        // The phrase, then who issued the certificate to whom.
+        let why = report.verify_error.as_deref().unwrap_or_default();
+        assert!(
+            why.starts_with("certificate not issued by a trusted authority: issuer \""),
+            "{label}: {why}"
         );
         assert!(!report.fallback, "{label}");
         assert!(!client.session().is_tls_verified(), "{label}");

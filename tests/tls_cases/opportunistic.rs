@@ -232,3 +232,39 @@ async fn confidential_sessions_never_fall_back() {
     let logs = server.finish().await;
     assert_eq!(logs.len(), 1, "no reconnection: {logs:#?}");
 }
+
+/// A confidential session (credentials, REQUIRETLS) never goes on in plaintext: STARTTLS
+/// not offered (stripped by a man in the middle, say) is a transient `NotOffered`, as in
+/// required mode, and nothing else is sent. Twin: `opportunistic_not_offered_goes_plaintext`
+/// (the same server, not confidential) and `opportunistic_uses_starttls_when_offered`.
+#[tokio::test]
+async fn confidential_opportunistic_not_offered_is_an_error() {
+    for fallback in [false, true] {
+        let tls = tls_config(TlsMode::Opportunistic)
+            .fallback(fallback)
+            .confidential(true);
+        assert!(tls.is_confidential());
+        let server = Server::start(vec![
+            Script::greeting().ehlo(AFTER_TLS).transaction().quit(),
+        ])
+        .await;
+        let err = expect_err(connect(&server, &tls).await);
+        assert!(matches!(err, Error::Tls(TlsError::NotOffered)), "{err:?}");
+        assert!(err.is_transient());
+        assert!(!err.connection_usable());
+        assert_eq!(err.to_string(), "tls: STARTTLS not offered");
+        assert_one_conn(&server.finish().await, &lines(&[EHLO], &[]), &[]);
+    }
+    // The session is poisoned: nothing can follow in the clear even if the error is
+    // ignored.
+    let server = Server::start(vec![Script::greeting().ehlo(AFTER_TLS)]).await;
+    let stream = TcpStream::connect(("127.0.0.1", server.port()))
+        .await
+        .unwrap();
+    let mut client = Client::new(MaybeTls::Plain(stream), config());
+    let tls = tls_config(TlsMode::Opportunistic).confidential(true);
+    assert!(client.establish(&tls, "127.0.0.1").await.is_err());
+    assert!(client.send_bytes(&envelope(), MSG).await.is_err());
+    drop(client);
+    assert_one_conn(&server.finish().await, &lines(&[EHLO], &[]), &[]);
+}

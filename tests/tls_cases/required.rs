@@ -72,26 +72,34 @@ async fn required_starttls_refused() {
     }
 }
 
-/// The server refuses the EHLO sent after the handshake: a TLS error, no MAIL.
+/// The server refuses the EHLO sent after the handshake: refused like any EHLO, so a 5yz
+/// is permanent (a retry would be refused again) and a 4yz transient; no MAIL.
 /// Twin: `required_starttls_with_valid_certificate`.
 #[tokio::test]
 async fn required_starttls_ehlo_refused_after_tls() {
-    let script = Script::greeting()
-        .ehlo(WITH_STARTTLS)
-        .starttls(TlsSetup::good())
-        .reply("554 5.7.0 go away");
-    let server = Server::start(vec![script]).await;
-    let err = expect_err(connect(&server, &tls_config(TlsMode::RequiredStartTls)).await);
-    match &err {
-        Error::Tls(TlsError::EhloRefused(reply)) => assert_eq!(reply.code().as_u16(), 554),
-        other => panic!("{other:?}"),
+    for (refusal, permanent) in [("554 5.7.0 go away", true), ("451 4.3.0 try later", false)] {
+        let script = Script::greeting()
+            .ehlo(WITH_STARTTLS)
+            .starttls(TlsSetup::good())
+            .reply(refusal);
+        let server = Server::start(vec![script]).await;
+        let err = expect_err(connect(&server, &tls_config(TlsMode::RequiredStartTls)).await);
+        let code = refusal[..3].parse::<u16>().unwrap();
+        match &err {
+            Error::Reply {
+                command: CommandKind::Ehlo,
+                reply,
+            } => assert_eq!(reply.code().as_u16(), code),
+            other => panic!("{refusal}: {other:?}"),
+        }
+        assert_eq!(err.is_permanent(), permanent, "{refusal}");
+        assert_eq!(err.command(), Some(CommandKind::Ehlo));
+        assert_one_conn(
+            &server.finish().await,
+            &lines(&[EHLO, "STARTTLS"], &[]),
+            &lines(&[EHLO], &[]),
+        );
     }
-    assert!(err.is_transient());
-    assert_one_conn(
-        &server.finish().await,
-        &lines(&[EHLO, "STARTTLS"], &[]),
-        &lines(&[EHLO], &[]),
-    );
 }
 
 /// A server that advertises STARTTLS but answers the ClientHello with plaintext: a failed
@@ -399,4 +407,43 @@ async fn capabilities_come_from_the_post_tls_ehlo() {
         &lines(&[EHLO, "STARTTLS"], &[]),
         &lines(&[EHLO, "QUIT"], &[]),
     );
+}
+
+/// A certificate from an authority that is not trusted (not self-signed): the error says
+/// who issued it and to whom. Twin: `required_starttls_with_valid_certificate` (the same
+/// certificate, its CA trusted).
+#[tokio::test]
+async fn untrusted_issuer_is_named() {
+    // Trust only the self-signed leaf, not the test CA that issued the good certificate.
+    let tls = TlsConfig::new(TlsMode::RequiredStartTls)
+        .platform_roots(false)
+        .add_roots_pem(PKI.self_signed.cert_pem.as_bytes())
+        .unwrap()
+        .server_name(MX);
+    let server = Server::start(vec![
+        Script::greeting()
+            .ehlo(WITH_STARTTLS)
+            .starttls(TlsSetup::good()),
+    ])
+    .await;
+    let err = expect_err(connect(&server, &tls).await);
+    let why = "certificate not issued by a trusted authority: \
+               issuer \"CN=smtp-courier test CA\", subject \"CN=mx.test.example\"";
+    match &err {
+        Error::Tls(TlsError::Verification(w)) => assert_eq!(w, why),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!("tls: certificate verification failed: {why}")
+    );
+    server.finish().await;
+
+    // Not enforced: the same text in the report.
+    let server = Server::start(vec![starttls_server(TlsSetup::good())]).await;
+    let client = expect_ok(connect(&server, &tls.ignore_verification_errors(true)).await);
+    let report = client.tls_report().cloned().unwrap();
+    deliver_and_quit(client).await;
+    server.finish().await;
+    assert_eq!(report.verify_error.as_deref(), Some(why));
 }

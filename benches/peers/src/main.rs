@@ -1,489 +1,450 @@
-//! Loopback throughput of smtp-courier against its peer crates, lettre and mail-send, all
-//! talking to the same in-process sink (`examples/support/sink.rs`).
-//!
-//! For each client and each recipient count (1 and 5), one connection is opened, one
-//! warm-up message is sent, and then up to `--messages` messages of about 1 KB are sent one
-//! after another on that connection until they are all sent or `--seconds` have passed.
-//! Each configuration runs `--runs` times on a fresh sink; the table shows the run with the
-//! median rate. After every run the sink's counters and stored messages are checked (one
-//! connection, every message and every recipient arrived, the envelope and content are
-//! right), so a client that fails silently cannot look fast.
-//!
-//! Rows marked "diagnostic" change one thing, TCP_NODELAY, to show where the time goes;
-//! see README.md beside this file.
+//! Loopback benchmark of smtp-courier against lettre, mail-send and a hand-written
+//! pipelined-BDAT floor client, every one sending the same messages to the same sink.
+//! See README.md beside this file and BENCHMARKS.md at the repository root.
 //!
 //! ```sh
-//! cargo run --release -- [--messages 2000] [--seconds 10] [--runs 3] [--only NAME]
+//! cd benches/peers && cargo run --release -- [--quick] [--filter TERM,TERM] [flags]
 //! ```
+//!
+//! This process only orchestrates: for every cell it starts a sink child (`peers sink`)
+//! and a client child (`peers client` / `peers idle`), both pinned to one core, checks the
+//! sink's count against the client's, and prints the tables when all cells have run.
 
-#[path = "../../../examples/support/sink.rs"]
+mod client;
+mod floor;
+mod msg;
+mod peers;
+mod report;
 mod sink;
+mod sys;
 
-use std::net::SocketAddr;
-use std::process::ExitCode;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use lettre::AsyncTransport;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
-use lettre::transport::smtp::extension::ClientId;
-use tokio::net::TcpStream;
+use peers::Kind;
+use report::{Group, Measured, Outcome};
 
-const FROM: &str = "sender@example.org";
-const HELO: &str = "client.example.org";
-/// The longest a single message may take before the run is declared failed.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+const USAGE: &str = "usage: peers [--quick] [--filter TERM,TERM..] [--sections tput,rtt,idle]
+  [--messages N] [--seconds S] [--runs R] [--rtt-ms MS] [--rtt-messages N] [--idle N]
+  [--cpu C] [--sink-cpu C] [--no-pin]
+A cell runs when its label (e.g. tput/lettre/100KiB/10rcpt/8conn/tls, rtt/floor/1KiB/1rcpt,
+idle/mail-send/plain) contains every TERM; the floor row of a selected group always runs.";
 
-/// A small realistic message (about 1 KB), CRLF line endings, one line that needs
-/// dot-stuffing: the same shape as `benches/loopback.rs` in the main crate.
-fn message() -> Vec<u8> {
-    let mut m = b"From: Sender <sender@example.org>\r\nTo: <r1@example.net>\r\n\
-        Subject: peer benchmark\r\nMessage-ID: <peers@example.org>\r\n\r\n"
-        .to_vec();
-    for i in 0..13 {
-        if i == 6 {
-            m.extend_from_slice(b".this line starts with a dot\r\n");
-        }
-        m.extend_from_slice(b"The quick brown fox jumps over the lazy dog, again and again.\r\n");
-    }
-    m
-}
-
-/// The clients measured, in table order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Peer {
-    /// `smtp_courier::Client::connect` (TCP_NODELAY on) and `send_bytes`.
-    Courier,
-    /// The same client on a stream left with Nagle's algorithm on.
-    CourierNagle,
-    /// `lettre::AsyncSmtpTransport` with a pool of one connection and `send_raw`.
-    LettrePool,
-    /// `lettre::transport::smtp::client::AsyncSmtpConnection::connect_tokio1` and `send`.
-    LettreConnection,
-    /// The same on a stream with TCP_NODELAY set (`connect_with_transport`).
-    LettreConnectionNodelay,
-    /// `mail_send::SmtpClientBuilder::connect_plain` and `SmtpClient::send`.
-    MailSend,
-    /// The same with TCP_NODELAY set on the connected stream.
-    MailSendNodelay,
-}
-
-impl Peer {
-    const ALL: [Self; 7] = [
-        Self::Courier,
-        Self::CourierNagle,
-        Self::LettrePool,
-        Self::LettreConnection,
-        Self::LettreConnectionNodelay,
-        Self::MailSend,
-        Self::MailSendNodelay,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Courier => "smtp-courier",
-            Self::CourierNagle => "smtp-courier, Nagle on (diagnostic)",
-            Self::LettrePool => "lettre AsyncSmtpTransport, pool 1",
-            Self::LettreConnection => "lettre AsyncSmtpConnection",
-            Self::LettreConnectionNodelay => "lettre AsyncSmtpConnection, NODELAY (diagnostic)",
-            Self::MailSend => "mail-send SmtpClient",
-            Self::MailSendNodelay => "mail-send SmtpClient, NODELAY (diagnostic)",
-        }
-    }
-}
-
-/// One connected client, ready to send the same message again and again.
-// One value exists per run, so the size difference between variants costs nothing.
-#[allow(clippy::large_enum_variant)]
-enum Driver {
-    Courier {
-        client: smtp_courier::Client<TcpStream>,
-        envelope: smtp_courier::Envelope,
-    },
-    LettrePool {
-        transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
-        envelope: lettre::address::Envelope,
-    },
-    LettreConnection {
-        conn: AsyncSmtpConnection,
-        envelope: lettre::address::Envelope,
-    },
-    MailSend {
-        client: mail_send::SmtpClient<TcpStream>,
-        rcpts: Vec<String>,
-    },
-}
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-fn lettre_envelope(rcpts: &[String]) -> Result<lettre::address::Envelope, String> {
-    let from = FROM.parse().map_err(err)?;
-    let to = rcpts
-        .iter()
-        .map(|r| r.parse().map_err(err))
-        .collect::<Result<Vec<_>, _>>()?;
-    lettre::address::Envelope::new(Some(from), to).map_err(err)
-}
-
-async fn tcp(addr: SocketAddr, nodelay: bool) -> Result<TcpStream, String> {
-    let stream = TcpStream::connect(addr).await.map_err(err)?;
-    stream.set_nodelay(nodelay).map_err(err)?;
-    Ok(stream)
-}
-
-impl Driver {
-    /// Connects, reads the greeting and says EHLO. lettre's pool connects on first use, so
-    /// the warm-up message does that.
-    async fn connect(peer: Peer, addr: SocketAddr, rcpts: &[String]) -> Result<Self, String> {
-        let hello = || ClientId::Domain(HELO.to_owned());
-        Ok(match peer {
-            Peer::Courier | Peer::CourierNagle => {
-                let config = smtp_courier::ClientConfig::new(HELO).map_err(err)?;
-                let client = if peer == Peer::Courier {
-                    smtp_courier::Client::connect(addr, config).await
-                } else {
-                    smtp_courier::Client::open(tcp(addr, false).await?, config).await
-                }
-                .map_err(err)?;
-                let envelope = smtp_courier::Envelope::new(FROM, rcpts).map_err(err)?;
-                Self::Courier { client, envelope }
-            }
-            Peer::LettrePool => {
-                let transport =
-                    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(
-                        addr.ip().to_string(),
-                    )
-                    .port(addr.port())
-                    .hello_name(hello())
-                    .pool_config(PoolConfig::new().max_size(1))
-                    .build();
-                Self::LettrePool {
-                    transport,
-                    envelope: lettre_envelope(rcpts)?,
-                }
-            }
-            Peer::LettreConnection => {
-                let conn = AsyncSmtpConnection::connect_tokio1(
-                    addr,
-                    Some(SEND_TIMEOUT),
-                    &hello(),
-                    None,
-                    None,
-                )
-                .await
-                .map_err(err)?;
-                Self::LettreConnection {
-                    conn,
-                    envelope: lettre_envelope(rcpts)?,
-                }
-            }
-            Peer::LettreConnectionNodelay => {
-                let stream = tcp(addr, true).await?;
-                let conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello())
-                    .await
-                    .map_err(err)?;
-                Self::LettreConnection {
-                    conn,
-                    envelope: lettre_envelope(rcpts)?,
-                }
-            }
-            Peer::MailSend | Peer::MailSendNodelay => {
-                let client = mail_send::SmtpClientBuilder::new(addr.ip().to_string(), addr.port())
-                    .map_err(err)?
-                    .implicit_tls(false)
-                    .helo_host(HELO)
-                    .timeout(SEND_TIMEOUT)
-                    .connect_plain()
-                    .await
-                    .map_err(err)?;
-                if peer == Peer::MailSendNodelay {
-                    client.stream.set_nodelay(true).map_err(err)?;
-                }
-                Self::MailSend {
-                    client,
-                    rcpts: rcpts.to_vec(),
-                }
-            }
-        })
-    }
-
-    /// Sends one message and fails unless the server accepted it for every recipient.
-    async fn send(&mut self, body: &[u8]) -> Result<(), String> {
-        let sent = async {
-            match self {
-                Self::Courier { client, envelope } => {
-                    let report = client.send_bytes(envelope, body).await.map_err(err)?;
-                    if !report.all_delivered() {
-                        return Err(format!("not delivered: {report:?}"));
-                    }
-                }
-                Self::LettrePool {
-                    transport,
-                    envelope,
-                } => {
-                    let reply = transport.send_raw(envelope, body).await.map_err(err)?;
-                    if !reply.is_positive() {
-                        return Err(format!("refused: {reply:?}"));
-                    }
-                    // lettre hands a used connection back to its pool from a spawned task.
-                    // Let that task run first: otherwise the next send finds the pool empty
-                    // and opens a second connection (see README.md), and the run is refused
-                    // for using more than one.
-                    tokio::task::yield_now().await;
-                }
-                Self::LettreConnection { conn, envelope } => {
-                    let reply = conn.send(envelope, body).await.map_err(err)?;
-                    if !reply.is_positive() {
-                        return Err(format!("refused: {reply:?}"));
-                    }
-                }
-                Self::MailSend { client, rcpts } => {
-                    // `data` already turns anything but a 2yz into an error.
-                    let message = mail_send::smtp::message::Message::new(
-                        FROM,
-                        rcpts.iter().map(String::as_str),
-                        body,
-                    );
-                    client.send(message).await.map_err(err)?;
-                }
-            }
-            Ok(())
-        };
-        tokio::time::timeout(SEND_TIMEOUT, sent)
-            .await
-            .map_err(|_| "timed out".to_owned())?
-    }
-
-    /// QUIT, so that the sink has seen the end of everything before it is checked.
-    async fn quit(self) -> Result<(), String> {
-        match self {
-            Self::Courier { client, .. } => client.quit().await.map_err(err),
-            Self::LettrePool { transport, .. } => {
-                transport.shutdown().await;
-                Ok(())
-            }
-            Self::LettreConnection { mut conn, .. } => conn.quit().await.map(drop).map_err(err),
-            Self::MailSend { client, .. } => client.quit().await.map_err(err),
-        }
-    }
-}
-
-/// What one run measured.
-#[derive(Clone, Copy, Debug)]
-struct Run {
-    /// Messages sent in the timed part (the warm-up message not included).
-    sent: usize,
-    elapsed: Duration,
-    /// Whether the sink received the content with one extra CRLF at the end (the client
-    /// wrote "\r\n.\r\n" after a message that already ends in CRLF).
-    extra_crlf: bool,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.sent as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-struct Settings {
+struct Opts {
     messages: usize,
-    cap: Duration,
+    seconds: f64,
     runs: usize,
-    only: Option<String>,
+    rtt: Duration,
+    rtt_messages: usize,
+    idle: usize,
+    filter: Vec<String>,
+    sections: Vec<String>,
+    cpu: Option<(usize, usize)>,
+    cert_dir: PathBuf,
 }
 
-async fn run_once(
-    peer: Peer,
-    rcpts: &[String],
-    body: &[u8],
-    settings: &Settings,
-) -> Result<Run, String> {
-    let sink = sink::Sink::start().await.map_err(err)?;
-    let mut driver = Driver::connect(peer, sink.addr(), rcpts).await?;
-    driver
-        .send(body)
-        .await
-        .map_err(|e| format!("warm-up: {e}"))?;
-    let start = Instant::now();
-    let mut sent = 0;
-    while sent < settings.messages && start.elapsed() < settings.cap {
-        driver
-            .send(body)
-            .await
-            .map_err(|e| format!("message {}: {e}", sent + 1))?;
-        sent += 1;
+fn opts(args: &[String]) -> Result<Opts, String> {
+    let a = msg::parse_kv(args)?;
+    if a.contains_key("help") {
+        return Err(String::new());
     }
-    let elapsed = start.elapsed();
-    driver.quit().await.map_err(|e| format!("quit: {e}"))?;
-
-    // Every message, warm-up included, must have arrived whole on the one connection.
-    let expected = sent as u64 + 1;
-    let stats = sink.stats();
-    let messages = sink.take_messages();
-    sink.shutdown().await;
-    if stats.connections != 1 {
-        return Err(format!("{} connections, expected 1", stats.connections));
-    }
-    if stats.messages != expected || messages.len() as u64 != expected {
-        return Err(format!(
-            "sink received {} messages ({} stored), client reported {expected}",
-            stats.messages,
-            messages.len()
-        ));
-    }
-    if stats.recipients_accepted != expected * rcpts.len() as u64 || stats.recipients_refused != 0 {
-        return Err(format!("recipients: {stats:?}"));
-    }
-    let with_crlf = [body, b"\r\n"].concat();
-    let mut extra = 0;
-    for (i, m) in messages.iter().enumerate() {
-        if m.mail_from != FROM || m.rcpt_to != rcpts || m.helo != HELO {
-            return Err(format!("message {i}: wrong envelope: {m:?}"));
-        }
-        if m.data == with_crlf {
-            extra += 1;
-        } else if m.data != body {
-            return Err(format!(
-                "message {i}: content differs ({} bytes)",
-                m.data.len()
-            ));
-        }
-    }
-    if extra != 0 && extra != messages.len() {
-        return Err(format!(
-            "{extra} of {} messages have an extra CRLF",
-            messages.len()
-        ));
-    }
-    Ok(Run {
-        sent,
-        elapsed,
-        extra_crlf: extra != 0,
+    let quick = a.contains_key("quick");
+    let cpu: usize = msg::get(&a, "cpu", 0)?;
+    let split = |s: String| -> Vec<String> {
+        s.split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(Opts {
+        messages: msg::get(&a, "messages", if quick { 300 } else { 2000 })?,
+        seconds: msg::get(&a, "seconds", if quick { 5.0 } else { 10.0 })?,
+        runs: msg::get(&a, "runs", if quick { 1 } else { 3 })?.max(1),
+        rtt: Duration::from_secs_f64(msg::get(&a, "rtt-ms", 5.0)? / 1e3),
+        rtt_messages: msg::get(&a, "rtt-messages", if quick { 50 } else { 200 })?,
+        idle: msg::get(&a, "idle", if quick { 100 } else { 1000 })?,
+        filter: split(msg::get(&a, "filter", String::new())?),
+        sections: split(msg::get(&a, "sections", "tput,rtt,idle".to_owned())?),
+        cpu: (!a.contains_key("no-pin")).then_some((cpu, msg::get(&a, "sink-cpu", cpu)?)),
+        cert_dir: std::env::temp_dir().join(format!("smtp-courier-peers-{}", std::process::id())),
     })
 }
 
-fn parse_args() -> Result<Settings, String> {
-    let mut settings = Settings {
-        messages: 2000,
-        cap: Duration::from_secs(10),
-        runs: 3,
-        only: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--messages" => settings.messages = value()?.parse().map_err(err)?,
-            "--seconds" => settings.cap = Duration::from_secs_f64(value()?.parse().map_err(err)?),
-            "--runs" => settings.runs = value()?.parse().map_err(err)?,
-            "--only" => settings.only = Some(value()?),
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; see the comment at the top of src/main.rs"
-                ));
+/// One cell to run.
+struct Spec {
+    section: &'static str,
+    kind: Kind,
+    group: Group,
+    delay: Duration,
+    messages: usize,
+}
+
+impl Spec {
+    fn label(&self) -> String {
+        let g = &self.group;
+        let tls = if g.tls { "tls" } else { "plain" };
+        match self.section {
+            "idle" => format!("idle/{}/{tls}", self.kind.name()),
+            s => format!(
+                "{s}/{}/{}KiB/{}rcpt/{}conn/{tls}",
+                self.kind.name(),
+                g.size / 1024,
+                g.rcpts,
+                g.conns
+            ),
+        }
+    }
+}
+
+fn selected(o: &Opts, s: &Spec) -> bool {
+    let label = s.label();
+    o.filter.iter().all(|t| label.contains(t.as_str()))
+}
+
+fn exe() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| e.to_string())
+}
+
+fn pin_args(cmd: &mut Command, cpu: Option<usize>) {
+    if let Some(c) = cpu {
+        cmd.args(["--cpu", &c.to_string()]);
+    }
+}
+
+/// Waits for `child`, killing it after `limit`.
+fn wait_output(mut child: Child, limit: Duration) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => {
+                let mut out = String::new();
+                if let Some(mut s) = child.stdout.take() {
+                    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+                }
+                return if status.success() {
+                    Ok(out)
+                } else {
+                    Err(format!("client exited with {status}"))
+                };
+            }
+            None if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("client killed after {limit:?}"));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// `key=value` fields of the line starting with `tag`.
+fn fields(out: &str, tag: &str) -> Option<std::collections::HashMap<String, u128>> {
+    let line = out.lines().find(|l| l.starts_with(tag))?;
+    Some(
+        line.split_ascii_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+            .collect(),
+    )
+}
+
+fn run_once(o: &Opts, s: &Spec) -> Result<Outcome, String> {
+    let g = &s.group;
+    let mut sink = Command::new(exe()?);
+    sink.arg("sink")
+        .args([
+            "--size",
+            &g.size.to_string(),
+            "--rcpts",
+            &g.rcpts.to_string(),
+        ])
+        .args(["--delay-us", &s.delay.as_micros().to_string()]);
+    let mut client = Command::new(exe()?);
+    client
+        .arg(if s.section == "idle" {
+            "idle"
+        } else {
+            "client"
+        })
+        .args(["--peer", s.kind.name(), "--size", &g.size.to_string()])
+        .args([
+            "--rcpts",
+            &g.rcpts.to_string(),
+            "--conns",
+            &g.conns.to_string(),
+        ])
+        .args([
+            "--messages",
+            &s.messages.to_string(),
+            "--seconds",
+            &o.seconds.to_string(),
+        ]);
+    if g.tls {
+        let dir = o.cert_dir.to_string_lossy().into_owned();
+        sink.args(["--cert", &dir]);
+        client.args(["--cert", &dir]);
+    }
+    pin_args(&mut sink, o.cpu.map(|c| c.1));
+    pin_args(&mut client, o.cpu.map(|c| c.0));
+    let mut sink = sink
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("sink: {e}"))?;
+    let mut sink_out = BufReader::new(sink.stdout.take().ok_or("sink stdout")?);
+    let mut line = String::new();
+    sink_out.read_line(&mut line).map_err(|e| e.to_string())?;
+    let port = line
+        .strip_prefix("PORT ")
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .ok_or_else(|| format!("sink said {line:?}"))?;
+    let child = client
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("client: {e}"))?;
+    let limit = Duration::from_secs_f64(o.seconds) + Duration::from_secs(120);
+    let out = wait_output(child, limit);
+    drop(sink.stdin.take()); // the sink reports and exits
+    let mut rest = String::new();
+    sink_out
+        .read_to_string(&mut rest)
+        .map_err(|e| e.to_string())?;
+    let _ = sink.wait();
+    let out = out?;
+    let st = fields(&rest, "STATS").ok_or("the sink printed no STATS")?;
+    let stat = |k: &str| st.get(k).copied().unwrap_or(0);
+    if s.section == "idle" {
+        let f = fields(&out, "IDLE").ok_or("the client printed no IDLE")?;
+        let n = f.get("n").copied().unwrap_or(0);
+        if stat("connections") != n + 1 {
+            return Err(format!(
+                "sink saw {} connections, expected {}",
+                stat("connections"),
+                n + 1
+            ));
+        }
+        let delta = f.get("rss_delta_bytes").copied().unwrap_or(0);
+        return Ok(Outcome::Idle(delta as f64 / n.max(1) as f64));
+    }
+    let f = fields(&out, "RESULT").ok_or("the client printed no RESULT")?;
+    let get = |k: &str| f.get(k).copied().unwrap_or(0);
+    // Every message the client counts must have reached the sink whole and right.
+    let delivered = get("sent") + get("warm");
+    let (ok, extra) = (stat("ok"), stat("extra_crlf"));
+    if stat("bad") != 0 || ok != delivered || stat("connections") != g.conns as u128 {
+        return Err(format!("client delivered {delivered}, sink: {st:?}"));
+    }
+    if stat("recipients") != ok * g.rcpts as u128 || (extra != 0 && extra != ok) {
+        return Err(format!("inconsistent sink counters: {st:?}"));
+    }
+    Ok(Outcome::Measured(Measured {
+        sent: usize::try_from(get("sent")).unwrap_or(0),
+        elapsed: Duration::from_nanos(u64::try_from(get("elapsed_ns")).unwrap_or(0)),
+        cpu: Duration::from_nanos(u64::try_from(get("cpu_ns")).unwrap_or(0)),
+        max_rss_kib: u64::try_from(get("maxrss_kib")).unwrap_or(0),
+        extra_crlf: extra != 0,
+    }))
+}
+
+/// The median of `--runs` runs by rate; the first failure ends the cell.
+fn run(o: &Opts, s: &Spec) -> Outcome {
+    if !s.kind.available() {
+        return Outcome::NotYet;
+    }
+    let runs = if s.section == "idle" { 1 } else { o.runs };
+    let mut done = Vec::new();
+    for _ in 0..runs {
+        match run_once(o, s) {
+            Ok(Outcome::Measured(m)) => done.push(m),
+            Ok(other) => return other,
+            Err(e) => {
+                eprintln!("  {}: FAILED: {e}", s.label());
+                return Outcome::Failed(e);
             }
         }
     }
-    if settings.runs == 0 || settings.messages == 0 {
-        return Err("--runs and --messages must be at least 1".to_owned());
-    }
-    Ok(settings)
+    done.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    let m = done[done.len() / 2];
+    eprintln!(
+        "  {}: {} msgs in {:.3} s = {:.0}/s",
+        s.label(),
+        m.sent,
+        m.elapsed.as_secs_f64(),
+        m.rate()
+    );
+    Outcome::Measured(m)
 }
 
-fn main() -> ExitCode {
-    let settings = match parse_args() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(64);
-        }
-    };
-    // One thread for the sink and the client alike, as in benches/loopback.rs.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let body = message();
-    eprintln!(
-        "message: {} bytes; up to {} messages or {:?} per run; median of {} runs",
-        body.len(),
-        settings.messages,
-        settings.cap,
-        settings.runs
-    );
-
+/// Runs the selected kinds of one group; the floor whenever anything else runs.
+fn run_group(
+    o: &Opts,
+    section: &'static str,
+    group: Group,
+    delay: Duration,
+    messages: usize,
+    kinds: &[Kind],
+    all: &mut Vec<(String, Outcome)>,
+) -> Vec<(Kind, Outcome)> {
+    let specs: Vec<Spec> = kinds
+        .iter()
+        .map(|&kind| Spec {
+            section,
+            kind,
+            group,
+            delay,
+            messages,
+        })
+        .collect();
+    if !specs.iter().any(|s| selected(o, s)) {
+        return Vec::new();
+    }
     let mut rows = Vec::new();
-    let mut failed = false;
-    for peer in Peer::ALL {
-        if settings
-            .only
-            .as_deref()
-            .is_some_and(|o| !peer.name().contains(o))
-        {
-            continue;
-        }
-        for n in [1, 5] {
-            let rcpts: Vec<String> = (1..=n).map(|i| format!("r{i}@example.net")).collect();
-            let mut runs = Vec::new();
-            for i in 0..settings.runs {
-                match rt.block_on(run_once(peer, &rcpts, &body, &settings)) {
-                    Ok(run) => {
-                        eprintln!(
-                            "  {} / {n} rcpt / run {}: {} messages in {:.3} s = {:.0}/s",
-                            peer.name(),
-                            i + 1,
-                            run.sent,
-                            run.elapsed.as_secs_f64(),
-                            run.rate()
+    for s in specs
+        .iter()
+        .filter(|s| s.kind == Kind::Floor || selected(o, s))
+    {
+        let outcome = run(o, s);
+        all.push((s.label(), outcome.clone()));
+        rows.push((s.kind, outcome));
+    }
+    rows
+}
+
+fn write_cert(dir: &Path) -> Result<(), String> {
+    let ck = rcgen::generate_simple_self_signed(vec![msg::HOST.to_owned(), "localhost".to_owned()])
+        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).map_err(|e| e.to_string())
+}
+
+fn orchestrate(o: &Opts) -> Result<bool, String> {
+    write_cert(&o.cert_dir)?;
+    if let Some((c, s)) = o.cpu {
+        eprintln!(
+            "client pinned to CPU {c}, sink to CPU {s} (of {})",
+            sys::cpus()
+        );
+    }
+    let mut all = Vec::new();
+    if o.sections.iter().any(|s| s == "tput") {
+        let mut rows = Vec::new();
+        for tls in [false, true] {
+            for size in [1024, 100 * 1024] {
+                for rcpts in [1, 10] {
+                    for conns in [1, 8] {
+                        let g = Group {
+                            tls,
+                            size,
+                            rcpts,
+                            conns,
+                        };
+                        let r = run_group(
+                            o,
+                            "tput",
+                            g,
+                            Duration::ZERO,
+                            o.messages,
+                            &Kind::ALL,
+                            &mut all,
                         );
-                        runs.push(run);
-                    }
-                    Err(e) => {
-                        eprintln!("  {} / {n} rcpt / run {}: FAILED: {e}", peer.name(), i + 1);
-                        failed = true;
+                        rows.extend(r.into_iter().map(|(k, out)| (g, k, out)));
                     }
                 }
             }
-            runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
-            if let Some(median) = runs.get(runs.len() / 2) {
-                rows.push((peer, n, *median));
+        }
+        report::throughput(&rows);
+    }
+    if o.sections.iter().any(|s| s == "rtt") {
+        let mut rows = Vec::new();
+        for rcpts in [1, 10] {
+            let g = Group {
+                tls: false,
+                size: 1024,
+                rcpts,
+                conns: 1,
+            };
+            let r = run_group(o, "rtt", g, o.rtt, o.rtt_messages, &Kind::ALL, &mut all);
+            rows.extend(r.into_iter().map(|(k, out)| (g, k, out)));
+        }
+        report::round_trips(&rows, o.rtt);
+    }
+    if o.sections.iter().any(|s| s == "idle") {
+        let mut rows = Vec::new();
+        for tls in [false, true] {
+            for kind in Kind::ALL.into_iter().filter(|k| k.idles()) {
+                let s = Spec {
+                    section: "idle",
+                    kind,
+                    group: Group {
+                        tls,
+                        size: 1024,
+                        rcpts: 1,
+                        conns: o.idle,
+                    },
+                    delay: Duration::ZERO,
+                    messages: 0,
+                };
+                if selected(o, &s) {
+                    let outcome = run(o, &s);
+                    all.push((s.label(), outcome.clone()));
+                    rows.push((tls, kind, outcome));
+                }
             }
         }
+        report::idle(&rows, o.idle);
     }
+    let _ = std::fs::remove_dir_all(&o.cert_dir);
+    Ok(!report::notes(all.iter().map(|(l, o)| (l.clone(), o))))
+}
 
-    println!();
-    println!(
-        "| {:<50} | {:>10} | {:>8} | {:>7} | {:>10} |",
-        "client", "recipients", "messages", "seconds", "messages/s"
-    );
-    println!(
-        "|{:-<52}|{:->12}|{:->10}|{:->9}|{:->12}|",
-        ":", ":", ":", ":", ":"
-    );
-    for (peer, n, run) in &rows {
-        println!(
-            "| {:<50} | {:>10} | {:>8} | {:>7.3} | {:>10.0} |",
-            peer.name(),
-            n,
-            run.sent,
-            run.elapsed.as_secs_f64(),
-            run.rate()
-        );
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let child = |f: fn(&std::collections::HashMap<String, String>) -> Result<(), String>| {
+        let result = msg::parse_kv(&args[1..]).and_then(|a| {
+            if let Some(cpu) = a.get("cpu") {
+                sys::pin_to(cpu.parse().map_err(|_| "--cpu: not a number")?)?;
+            }
+            f(&a)
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!(
+                    "{} {}: {e}",
+                    args[0],
+                    args.get(2).map_or("", |s| s.as_str())
+                );
+                ExitCode::FAILURE
+            }
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("sink") => return child(sink::main),
+        Some("client") => return child(client::main),
+        Some("idle") => return child(client::idle),
+        _ => {}
     }
-    println!();
-    for peer in Peer::ALL {
-        if rows.iter().any(|(p, _, r)| *p == peer && r.extra_crlf) {
-            println!(
-                "note: {} adds an empty line at the end of a message that ends in CRLF",
-                peer.name()
-            );
+    let o = match opts(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(64);
+        }
+    };
+    match orchestrate(&o) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("some cells failed; see above");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
-    if failed {
-        eprintln!("some runs failed; see above");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
 }

@@ -2,6 +2,8 @@
 
 use bytes::BytesMut;
 
+use super::lines::{LineNormalizer, Piece};
+
 /// What to do with a CR or LF that is not part of a CRLF pair.
 ///
 /// Bare line endings on the wire are what SMTP smuggling exploits (CVE-2023-51764,
@@ -16,7 +18,8 @@ pub enum LineEndings {
     Strict,
 }
 
-/// A bare line ending found in strict mode.
+/// Why message data could not be framed: a bare line ending found in strict mode, or data
+/// after the message was already ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -26,16 +29,11 @@ pub enum BodyError {
     /// A CR not followed by LF.
     #[error("bare CR in message data at octet {0}")]
     BareCr(u64),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// At the start of a line: a `.` here must be doubled.
-    LineStart,
-    /// Inside a line.
-    Mid,
-    /// After a CR whose LF has not been seen yet.
-    Cr,
+    /// Data or a second end after `BDAT ... LAST` was framed: the message is complete, and
+    /// [`BdatChunker::reset`](super::BdatChunker::reset) starts the next one. Always the
+    /// caller's mistake, never the peer's.
+    #[error("message data after BDAT LAST")]
+    AfterLast,
 }
 
 /// Encodes message content for DATA: CRLF line endings, a `.` doubled at the start of each
@@ -52,9 +50,9 @@ enum State {
 /// ```
 #[derive(Clone, Debug)]
 pub struct DotStuffer {
-    state: State,
-    mode: LineEndings,
-    offset: u64,
+    lines: LineNormalizer,
+    /// At the start of a line: a `.` here must be doubled.
+    line_start: bool,
 }
 
 impl Default for DotStuffer {
@@ -67,9 +65,8 @@ impl DotStuffer {
     /// An encoder at the start of a message.
     pub fn new(mode: LineEndings) -> Self {
         Self {
-            state: State::LineStart,
-            mode,
-            offset: 0,
+            lines: LineNormalizer::new(mode),
+            line_start: true,
         }
     }
 
@@ -86,54 +83,9 @@ impl DotStuffer {
                 .saturating_add(input.len() / 32)
                 .saturating_add(4),
         );
-        let mut rest = input;
-        while let Some((&first, tail)) = rest.split_first() {
-            match self.state {
-                State::Cr => {
-                    dst.extend_from_slice(b"\r\n");
-                    self.state = State::LineStart;
-                    if first == b'\n' {
-                        rest = tail;
-                        self.advance(1);
-                    } else if self.mode == LineEndings::Strict {
-                        return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
-                    }
-                }
-                State::LineStart => {
-                    if first == b'.' {
-                        dst.extend_from_slice(b".");
-                    }
-                    self.state = State::Mid;
-                }
-                State::Mid => match memchr::memchr2(b'\r', b'\n', rest) {
-                    None => {
-                        dst.extend_from_slice(rest);
-                        self.advance(rest.len());
-                        rest = &[];
-                    }
-                    Some(pos) => {
-                        let (text, from_eol) = rest.split_at(pos);
-                        dst.extend_from_slice(text);
-                        self.advance(pos);
-                        let Some((&eol, after)) = from_eol.split_first() else {
-                            break;
-                        };
-                        rest = after;
-                        self.advance(1);
-                        if eol == b'\n' {
-                            if self.mode == LineEndings::Strict {
-                                return Err(BodyError::BareLf(self.offset.saturating_sub(1)));
-                            }
-                            dst.extend_from_slice(b"\r\n");
-                            self.state = State::LineStart;
-                        } else {
-                            self.state = State::Cr;
-                        }
-                    }
-                },
-            }
-        }
-        Ok(())
+        let line_start = &mut self.line_start;
+        self.lines
+            .feed(input, |piece| stuff(piece, line_start, dst))
     }
 
     /// Ends the message: a missing final CRLF, then `.CRLF`. The encoder is then ready for
@@ -142,25 +94,33 @@ impl DotStuffer {
     /// # Errors
     /// In strict mode, a message that ends in a bare CR.
     pub fn finish(&mut self, dst: &mut BytesMut) -> Result<(), BodyError> {
-        match self.state {
-            State::Cr if self.mode == LineEndings::Strict => {
-                return Err(BodyError::BareCr(self.offset.saturating_sub(1)));
-            }
-            State::Cr | State::Mid => dst.extend_from_slice(b"\r\n.\r\n"),
-            State::LineStart => dst.extend_from_slice(b".\r\n"),
-        }
-        self.state = State::LineStart;
-        self.offset = 0;
+        let line_start = &mut self.line_start;
+        self.lines.finish(|piece| stuff(piece, line_start, dst))?;
+        dst.extend_from_slice(b".\r\n");
+        self.line_start = true;
         Ok(())
     }
 
     /// Input octets consumed since the start of the message.
     pub fn consumed(&self) -> u64 {
-        self.offset
+        self.lines.consumed()
     }
+}
 
-    fn advance(&mut self, n: usize) {
-        self.offset = self.offset.saturating_add(n as u64);
+/// RFC 5321 §4.5.2: a line that starts with `.` gets one more `.` in front.
+fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
+    match piece {
+        Piece::Text(text) => {
+            if *line_start && text.first() == Some(&b'.') {
+                dst.extend_from_slice(b".");
+            }
+            dst.extend_from_slice(text);
+            *line_start = false;
+        }
+        Piece::Crlf => {
+            dst.extend_from_slice(b"\r\n");
+            *line_start = true;
+        }
     }
 }
 
@@ -195,13 +155,9 @@ pub fn normalized_len(data: &[u8]) -> u64 {
 /// # Errors
 /// The first bare CR or LF.
 pub fn check_line_endings(data: &[u8]) -> Result<(), BodyError> {
-    let mut enc = DotStuffer::new(LineEndings::Strict);
-    let mut scratch = BytesMut::new();
-    for chunk in data.chunks(64 * 1024) {
-        enc.encode(chunk, &mut scratch)?;
-        scratch.clear();
-    }
-    enc.finish(&mut scratch)
+    let mut lines = LineNormalizer::new(LineEndings::Strict);
+    lines.feed(data, |_| {})?;
+    lines.finish(|_| {})
 }
 
 /// The receiving side of DATA: undoes dot-stuffing and finds the terminator. Only CRLF

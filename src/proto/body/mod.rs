@@ -1,11 +1,16 @@
-//! Message data framing: DATA with dot-stuffing (RFC 5321 §4.5.2).
+//! Message data framing: DATA with dot-stuffing (RFC 5321 §4.5.2) and BDAT chunks
+//! (RFC 3030).
 //!
-//! The encoder is a streaming state machine: the caller feeds the message in chunks of any
-//! size, and it never holds more than one chunk.
-// TODO(RFC 3030): a BDAT chunker beside the dot-stuffer, with the same encode/end shape.
+//! Both encoders are streaming state machines with the same shape (`encode` then
+//! `finish`): the caller feeds the message in chunks of any size, and neither holds more
+//! than one chunk. They share one line-ending normaliser, so DATA and BDAT put the same
+//! message octets on the wire.
 
+mod bdat;
 mod dot;
+mod lines;
 
+pub use bdat::{BdatChunker, DEFAULT_MAX_CHUNK};
 pub use dot::{
     BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
 };

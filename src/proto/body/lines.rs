@@ -1,0 +1,193 @@
+//! Line-ending normalisation shared by the DATA and BDAT encoders.
+//!
+//! RFC 5321 §2.3.8: lines end in CRLF, and a bare CR or LF must not be sent. The
+//! normaliser turns a stream of input chunks into text runs (no CR or LF in them) and line
+//! ends, so each framer only decides what to do with those: dot-stuffing for DATA
+//! (RFC 5321 §4.5.2), chunk headers for BDAT (RFC 3030 §2).
+
+use super::dot::{BodyError, LineEndings};
+
+/// One piece of normalised output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Piece<'a> {
+    /// Octets with no CR or LF; never empty.
+    Text(&'a [u8]),
+    /// One line end, written as CRLF.
+    Crlf,
+}
+
+/// Streams input through CRLF normalisation (or strict checking), holding back at most one
+/// CR whose LF may come in the next chunk.
+#[derive(Clone, Debug)]
+pub(super) struct LineNormalizer {
+    mode: LineEndings,
+    /// A CR ended the last chunk: it is a CRLF if the next octet is LF, else a bare CR.
+    pending_cr: bool,
+    /// Text has been produced since the last line end (a final CRLF is then missing).
+    mid_line: bool,
+    /// Input octets consumed since the start of the message.
+    offset: u64,
+}
+
+impl LineNormalizer {
+    pub(super) fn new(mode: LineEndings) -> Self {
+        Self {
+            mode,
+            pending_cr: false,
+            mid_line: false,
+            offset: 0,
+        }
+    }
+
+    /// Feeds `input`, handing each piece to `out` in order.
+    ///
+    /// # Errors
+    /// In strict mode, the first bare CR or LF (pieces before it have been handed out).
+    pub(super) fn feed<'a>(
+        &mut self,
+        input: &'a [u8],
+        mut out: impl FnMut(Piece<'a>),
+    ) -> Result<(), BodyError> {
+        let mut rest = input;
+        if self.pending_cr {
+            if let Some((&first, tail)) = rest.split_first() {
+                self.pending_cr = false;
+                if first == b'\n' {
+                    rest = tail;
+                    self.advance(1);
+                } else {
+                    self.bare_cr()?;
+                }
+                out(Piece::Crlf);
+            }
+        }
+        while !rest.is_empty() {
+            let Some(pos) = memchr::memchr2(b'\r', b'\n', rest) else {
+                self.text(rest, &mut out);
+                break;
+            };
+            let (text, from_eol) = rest.split_at(pos);
+            self.text(text, &mut out);
+            let Some((&eol, after)) = from_eol.split_first() else {
+                break;
+            };
+            self.advance(1);
+            rest = after;
+            if eol == b'\n' {
+                if self.mode == LineEndings::Strict {
+                    return Err(BodyError::BareLf(self.last_offset()));
+                }
+            } else {
+                match after.split_first() {
+                    Some((b'\n', tail)) => {
+                        self.advance(1);
+                        rest = tail;
+                    }
+                    Some(_) => self.bare_cr()?,
+                    None => {
+                        // The LF may start the next chunk.
+                        self.pending_cr = true;
+                        self.mid_line = false;
+                        break;
+                    }
+                }
+            }
+            self.mid_line = false;
+            out(Piece::Crlf);
+        }
+        Ok(())
+    }
+
+    /// Ends the message: a pending CR becomes CRLF and a missing final CRLF is added. The
+    /// normaliser is then ready for another message.
+    ///
+    /// # Errors
+    /// In strict mode, a message that ends in a bare CR.
+    pub(super) fn finish(&mut self, mut out: impl FnMut(Piece<'static>)) -> Result<(), BodyError> {
+        if self.pending_cr {
+            if self.mode == LineEndings::Strict {
+                return Err(BodyError::BareCr(self.last_offset()));
+            }
+            out(Piece::Crlf);
+        } else if self.mid_line {
+            out(Piece::Crlf);
+        }
+        *self = Self::new(self.mode);
+        Ok(())
+    }
+
+    /// Normalising or strict.
+    pub(super) fn mode(&self) -> LineEndings {
+        self.mode
+    }
+
+    /// Input octets consumed since the start of the message.
+    pub(super) fn consumed(&self) -> u64 {
+        self.offset
+    }
+
+    fn text<'a>(&mut self, text: &'a [u8], out: &mut impl FnMut(Piece<'a>)) {
+        if !text.is_empty() {
+            self.advance(text.len());
+            self.mid_line = true;
+            out(Piece::Text(text));
+        }
+    }
+
+    /// A CR (the octet just consumed) not followed by LF.
+    fn bare_cr(&self) -> Result<(), BodyError> {
+        if self.mode == LineEndings::Strict {
+            Err(BodyError::BareCr(self.last_offset()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn last_offset(&self) -> u64 {
+        self.offset.saturating_sub(1)
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.offset = self.offset.saturating_add(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `parts` and renders the pieces (`|` between pieces) to compare shapes.
+    fn pieces(mode: LineEndings, parts: &[&[u8]]) -> Result<String, BodyError> {
+        let mut n = LineNormalizer::new(mode);
+        let mut shown = Vec::new();
+        let mut show = |p: Piece<'_>| match p {
+            Piece::Text(t) => shown.push(String::from_utf8_lossy(t).into_owned()),
+            Piece::Crlf => shown.push("CRLF".to_owned()),
+        };
+        for part in parts {
+            n.feed(part, &mut show)?;
+        }
+        n.finish(&mut show)?;
+        Ok(shown.join("|"))
+    }
+
+    #[test]
+    fn pieces_and_split_cr_lf() {
+        let norm = LineEndings::Normalize;
+        assert_eq!(pieces(norm, &[b"ab\r\ncd"]).unwrap(), "ab|CRLF|cd|CRLF");
+        // A CR ending one chunk and a LF starting the next are one line end.
+        assert_eq!(
+            pieces(norm, &[b"ab\r", b"\ncd"]).unwrap(),
+            "ab|CRLF|cd|CRLF"
+        );
+        assert_eq!(pieces(norm, &[b"ab\r", b"", b"\n"]).unwrap(), "ab|CRLF");
+        assert_eq!(pieces(norm, &[b"a\rb\nc"]).unwrap(), "a|CRLF|b|CRLF|c|CRLF");
+        assert_eq!(pieces(norm, &[b"\r", b"\r"]).unwrap(), "CRLF|CRLF");
+        assert_eq!(pieces(norm, &[b""]).unwrap(), "");
+        let strict = LineEndings::Strict;
+        assert_eq!(pieces(strict, &[b"ab\r", b"\n"]).unwrap(), "ab|CRLF");
+        assert_eq!(pieces(strict, &[b"ab\r", b"x"]), Err(BodyError::BareCr(2)));
+        assert_eq!(pieces(strict, &[b"ab", b"\n"]), Err(BodyError::BareLf(2)));
+        assert_eq!(pieces(strict, &[b"ab\r"]), Err(BodyError::BareCr(2)));
+    }
+}
