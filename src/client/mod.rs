@@ -507,11 +507,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     .unwrap_or(Error::Closed { command: None })));
             }
             self.conn.step(&mut self.session, &self.timeouts).await;
-            if self.session.discards_unsent() {
-                // RFC 5321 §3.8: nothing goes out after a 421, not even the rest of a
-                // group handed over before it was read.
-                self.conn.discard_output();
-            }
         }
     }
 

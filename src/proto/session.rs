@@ -321,12 +321,17 @@ impl Session {
         !self.expect.is_empty() || self.unsolicited_421
     }
 
-    /// True once the server said it is closing (a 421) and no QUIT was queued since: bytes
-    /// the driver still holds from before (a pipelined group not yet all written) must
-    /// not go out either.
+    /// True when nothing the driver still holds may go out: the session is poisoned, or
+    /// the server said it is closing (a 421, a refused greeting) and no QUIT was queued
+    /// since (the rest of a pipelined group not yet all written is dropped; a QUIT asked
+    /// for afterwards is not).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    pub(crate) fn discards_unsent(&self) -> bool {
-        matches!(self.state, State::ServerClosing(_)) && !self.quit_sent
+    pub(crate) fn discards_output(&self) -> bool {
+        match self.state {
+            State::Poisoned(_) => true,
+            State::ServerClosing(_) => !self.quit_sent,
+            _ => false,
+        }
     }
 
     /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
