@@ -155,8 +155,12 @@ enum State {
     Opening,
     /// Commands and transactions may be issued.
     Ready,
-    /// QUIT sent, or the server announced it is closing (421).
+    /// QUIT sent by the caller.
     Closing,
+    /// The server refused the session (a 4yz or 5yz greeting) or announced that it is
+    /// closing the connection (a 421 to any command, or unsolicited): nothing but QUIT is
+    /// sent from now on, and every other call returns this error.
+    ServerClosing(Error),
     /// Desynchronised or closed: every later call returns this error (rustls-style
     /// sticky failure).
     Poisoned(Error),
@@ -211,6 +215,10 @@ pub struct Session {
     authenticated: bool,
     /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
     auth_failure: Option<Error>,
+    /// Set by a 421 or a refused greeting: [`Session::send`] queues nothing but QUIT.
+    quit_only: bool,
+    /// QUIT has been queued: never a second one.
+    quit_sent: bool,
 }
 
 impl Session {
@@ -237,6 +245,8 @@ impl Session {
             auth: None,
             authenticated: false,
             auth_failure: None,
+            quit_only: false,
+            quit_sent: false,
         };
         // The greeting answers no command: it is due at once.
         session.expect.push(Expect::Greeting, 0);
@@ -258,10 +268,11 @@ impl Session {
         self.caps.as_ref()
     }
 
-    /// The sticky error, once the session is unusable.
+    /// The sticky error, once the session is unusable: after a 421 it is
+    /// [`Error::ServerClosing`], after a refused greeting [`Error::Greeting`].
     pub fn error(&self) -> Option<&Error> {
         match &self.state {
-            State::Poisoned(e) => Some(e),
+            State::Poisoned(e) | State::ServerClosing(e) => Some(e),
             _ => None,
         }
     }
@@ -308,6 +319,19 @@ impl Session {
     /// the rest of it must be read before any command is sent.
     pub fn awaiting_reply(&self) -> bool {
         !self.expect.is_empty() || self.unsolicited_421
+    }
+
+    /// True when nothing the driver still holds may go out: the session is poisoned, or
+    /// the server said it is closing (a 421, a refused greeting) and no QUIT was queued
+    /// since (the rest of a pipelined group not yet all written is dropped; a QUIT asked
+    /// for afterwards is not).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn discards_output(&self) -> bool {
+        match self.state {
+            State::Poisoned(_) => true,
+            State::ServerClosing(_) => !self.quit_sent,
+            _ => false,
+        }
     }
 
     /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
@@ -363,13 +387,24 @@ impl Session {
         match &self.state {
             State::Ready if self.tx.is_none() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
-            State::Poisoned(e) => Err(e.clone()),
+            State::Poisoned(e) | State::ServerClosing(e) => Err(e.clone()),
             State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
             State::Closing => Err(Error::Closed { command: None }),
         }
     }
 
+    /// Queues `cmd`, whose reply is `expect`. Once the server said it is closing (a 421
+    /// anywhere, or a refused greeting), nothing but QUIT is queued: RFC 5321 §3.8, the
+    /// server closes the channel after a 421, so a command handler that would go on (the
+    /// next RCPT in lock-step, MAIL after RSET, EHLO) queues nothing, and whatever it left
+    /// undecided is ended by [`Session::closed_by_server`].
     fn send(&mut self, cmd: &Command, expect: Expect) {
+        if !self.may_send(expect) {
+            return;
+        }
+        if expect == Expect::Quit {
+            self.quit_sent = true;
+        }
         if let Some(t) = &self.config.transcript {
             t(Direction::Client, &cmd.to_string());
         }
@@ -397,6 +432,13 @@ impl Session {
     fn end_data(&mut self, dst: &BytesMut, start: usize) {
         let grown = dst.len().saturating_sub(start);
         self.emitted = self.emitted.saturating_add(len_u64(grown));
+    }
+
+    /// False when a line awaiting `expect` must not be sent: after a 421 or a refused
+    /// greeting, only QUIT. Every queued line (commands, AUTH continuations, a lone `.`)
+    /// passes here.
+    fn may_send(&self, expect: Expect) -> bool {
+        !self.quit_only || expect == Expect::Quit
     }
 
     /// Sends STARTTLS (RFC 3207). Answered by [`Event::StartTls`].
@@ -472,9 +514,20 @@ impl Session {
 
     /// Sends QUIT. Answered by [`Event::Quit`].
     ///
+    /// After the server said it is closing (a 421) this is the one command still
+    /// accepted, once: the server may answer it or just close, and both end the session
+    /// (EOF counts as success).
+    ///
     /// # Errors
     /// The sticky error, or a usage error during a transaction.
     pub fn quit(&mut self) -> Result<(), Error> {
+        if let State::ServerClosing(e) = &self.state {
+            if self.quit_sent {
+                return Err(e.clone());
+            }
+            self.send(&Command::Quit, Expect::Quit);
+            return Ok(());
+        }
         self.check_ready()?;
         self.send(&Command::Quit, Expect::Quit);
         self.state = State::Closing;
@@ -630,6 +683,10 @@ impl Session {
     /// and end any running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
+            if matches!(self.state, State::ServerClosing(_)) {
+                self.handle_input_after_close(buf);
+                return;
+            }
             // A command queued while these bytes are handled is not written yet, so they
             // can never answer it.
             let Some(front) = self.expect.front_written(self.written) else {
@@ -653,7 +710,7 @@ impl Session {
                         } else {
                             reply
                         };
-                        self.abort(Error::ServerClosing { reply });
+                        self.closed_by_server(None, reply);
                     }
                     _ => self.fail_protocol(None, ProtocolError::Unsolicited),
                 }
@@ -678,25 +735,17 @@ impl Session {
             } else {
                 reply
             };
-            if let Some(t) = &self.config.transcript {
-                for (i, line) in reply.lines().iter().enumerate() {
-                    let sep = if i.saturating_add(1) == reply.lines().len() {
-                        ' '
-                    } else {
-                        '-'
-                    };
-                    let mut s = format!("{}{sep}", reply.code());
-                    push_escaped(&mut s, line);
-                    t(Direction::Server, &s);
-                }
+            self.log_reply(&reply);
+            let closing = reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE;
+            if closing {
+                // RFC 5321 §3.8: 421 means the server is closing the channel. The reply is
+                // handled as any refusal, but nothing it would trigger is sent.
+                self.quit_only = true;
             }
-            #[cfg(feature = "tracing")]
-            tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
-            if reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE {
-                // RFC 5321 §3.8: 421 means the server is closing the channel.
-                self.state = State::Closing;
+            self.handle_reply(front, reply.clone());
+            if closing {
+                self.closed_by_server(front.command(), reply);
             }
-            self.handle_reply(front, reply);
             if matches!(front, Expect::Greeting | Expect::Ehlo | Expect::Helo) {
                 // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
                 // the driver waits for one Ready, and `abort` only answered what was
@@ -726,13 +775,36 @@ impl Session {
         }
     }
 
+    /// Hands a reply to the transcript, one line at a time, server text escaped.
+    fn log_reply(&self, reply: &Reply) {
+        if let Some(t) = &self.config.transcript {
+            for (i, line) in reply.lines().iter().enumerate() {
+                let sep = if i.saturating_add(1) == reply.lines().len() {
+                    ' '
+                } else {
+                    '-'
+                };
+                let mut s = format!("{}{sep}", reply.code());
+                push_escaped(&mut s, line);
+                t(Direction::Server, &s);
+            }
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
+    }
+
     /// The connection reached EOF. Undecided recipients become transient failures; a
     /// recipient already refused with 5yz stays permanent; after QUIT this is success.
     pub fn handle_eof(&mut self) {
         if self.expect.iter().all(|e| *e == Expect::Quit) && !self.expect.is_empty() {
             self.expect.clear();
             self.events.push_back(Event::Quit(Ok(())));
-            self.state = State::Poisoned(Error::Closed { command: None });
+            self.state =
+                State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+                    // The reason the server gave stays the session's error.
+                    State::ServerClosing(first) => first,
+                    _ => Error::Closed { command: None },
+                });
             return;
         }
         let command = self.pending_command();
@@ -761,11 +833,21 @@ impl Session {
         self.abort(Error::Protocol { command, error });
     }
 
-    /// Poisons the session with `err`, ending whatever is pending with it.
+    /// Poisons the session with `err`, ending whatever is pending with it. After a 421 or
+    /// a refused greeting, that reason stays the session's error.
     pub fn abort(&mut self, err: Error) {
         if matches!(self.state, State::Poisoned(_)) {
             return;
         }
+        self.end_pending(&err);
+        self.state = State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+            State::ServerClosing(first) => first,
+            _ => err,
+        });
+    }
+
+    /// Ends the running transaction and every reply awaited with `err`.
+    fn end_pending(&mut self, err: &Error) {
         let pending: Vec<Expect> = self.expect.drain(..).collect();
         if let Some(tx) = self.tx.take() {
             self.events
@@ -789,7 +871,6 @@ impl Session {
             }
             self.events.push_back(ev);
         }
-        self.state = State::Poisoned(err);
     }
 
     /// EHLO or HELO succeeded: the session is open with `caps`.
@@ -824,8 +905,7 @@ impl Session {
                 } else if code.is_positive_completion() || code.first_digit() == 3 {
                     self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
                 } else {
-                    self.greeting = Some(reply.clone());
-                    self.abort(Error::Greeting { reply });
+                    self.greeting_refused(reply);
                 }
             }
             Expect::Ehlo => {
@@ -864,18 +944,10 @@ impl Session {
                 };
                 if user {
                     self.events.push_back(Event::Reset(result));
-                } else if code == super::ReplyCode::SERVICE_NOT_AVAILABLE
-                    && !self.expect.contains(&Expect::Mail)
-                {
-                    // RFC 5321 §3.8: 421, the server is closing; MAIL would be wasted. The
-                    // transaction ends with this reply for every recipient (transient).
-                    if let Some(tx) = self.tx.as_mut() {
-                        tx.mail = Some(Err(refused(CommandKind::Rset)));
-                    }
-                    self.finish_tx();
                 } else if !self.expect.contains(&Expect::Mail) {
                     // Lock-step: the RSET before a transaction was sent alone; now MAIL.
-                    // Its own reply decides the transaction, whatever RSET got.
+                    // Its own reply decides the transaction, whatever RSET got (after a
+                    // 421 MAIL is not sent, and the transaction ends with the 421).
                     let mail =
                         self.tx.as_ref().filter(|t| t.mail.is_none()).map(|t| {
                             Command::Mail(t.envelope.from().clone(), t.mail_params.clone())
@@ -957,6 +1029,9 @@ mod auth_exchange;
 #[path = "session_awaited.rs"]
 mod awaited;
 use awaited::Awaited;
+
+#[path = "session_close.rs"]
+mod closing;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

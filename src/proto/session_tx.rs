@@ -172,8 +172,11 @@ impl Session {
                 Ok(()) => {
                     // RFC 2920 §3.1: the server should have refused DATA with no valid
                     // recipient; it sent 354, so end the (empty) data at once.
-                    self.out.extend_from_slice(b".\r\n");
-                    self.expect_reply(Expect::DataEnd { discard: true });
+                    let end = Expect::DataEnd { discard: true };
+                    if self.may_send(end) {
+                        self.out.extend_from_slice(b".\r\n");
+                        self.expect_reply(end);
+                    }
                 }
                 Err(e) => {
                     tx.data_error = Some(e);
