@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(caps) = client.capabilities() {
         println!(
             "server offers: {}",
-            caps.keywords().collect::<Vec<_>>().join(", ")
+            caps.keywords_escaped().collect::<Vec<_>>().join(", ")
         );
     }
 

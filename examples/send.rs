@@ -408,7 +408,9 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     let mut envelope =
         Envelope::from_parts(from, to).map_err(|e| UsageError(format!("--to: {e}")))?;
     if args.eight_bit_mime {
-        envelope = envelope.with_param(EsmtpParam::body_8bitmime());
+        envelope = envelope
+            .with_param(EsmtpParam::body_8bitmime())
+            .map_err(|e| UsageError(format!("--8bitmime: {e}")))?;
     }
     if args.smtputf8 {
         envelope = envelope.with_smtputf8();
@@ -737,7 +739,7 @@ async fn open_session(
     outcome.greeting = client.greeting().cloned();
     outcome.capabilities = client
         .capabilities()
-        .map(|c| c.keywords().collect())
+        .map(|c| c.keywords_escaped().collect())
         .unwrap_or_default();
     outcome.tls = client.tls_report().map(tls_json);
     res.map_err(|e| ErrorInfo::from_error(&e))?;

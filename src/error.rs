@@ -197,6 +197,15 @@ pub enum UsageError {
     /// message data before 354, a command before the greeting).
     #[error("invalid state for this call: {0}")]
     InvalidState(&'static str),
+    /// A MAIL parameter the session manages itself was given as a raw parameter to
+    /// [`Envelope::with_param`](crate::Envelope::with_param); `method` is the one to use.
+    #[error("the {keyword} parameter is set with Envelope::{method}, not with_param")]
+    ManagedParam {
+        /// The parameter's keyword (`SIZE`, `SMTPUTF8`, `REQUIRETLS`).
+        keyword: &'static str,
+        /// The [`Envelope`](crate::Envelope) method that sets it.
+        method: &'static str,
+    },
 }
 
 /// Whether a failure is worth retrying.

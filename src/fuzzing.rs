@@ -518,6 +518,8 @@ fn drive(
                     start_transaction(session, envelope, seen, out);
                 }
             }
+            // RFC 5321 §3.1: the session answers a refused greeting with QUIT itself.
+            Event::Quit(_) if matches!(seen.failed_to_open, Some(Error::Greeting { .. })) => {}
             other => panic!("event for a command never sent: {other:?}"),
         }
         transmit(session, out);
@@ -586,14 +588,32 @@ fn run_session(data: &[u8]) -> Seen {
     let reads = segments
         .into_iter()
         .flat_map(|segment| chunks(segment, seed));
+    // Where the output stood before the read that had the server close (a 421 anywhere,
+    // RFC 5321 §3.8, or a refused greeting, §3.1): after it, nothing but one QUIT may go
+    // out.
+    let mut closed_at: Option<usize> = None;
     for read in reads {
         if session.error().is_some() {
             // A real driver drops the connection here.
             break;
         }
+        let mark = out.len();
         input.extend_from_slice(read);
         fed.extend_from_slice(read);
         session.handle_input(&mut input);
+        // Judged from the bytes, not from the session: a complete 421 reply, or a
+        // greeting that is not 2yz or 3yz.
+        let closing = closed_at.is_none() && {
+            let replies = parse_parts([&fed[..]]).replies;
+            let refused_greeting = replies.first().is_some_and(|r| r.code().first_digit() >= 4);
+            refused_greeting
+                || replies
+                    .iter()
+                    .any(|r| r.code() == crate::proto::ReplyCode::SERVICE_NOT_AVAILABLE)
+        };
+        if closing && closed_at.is_none() {
+            closed_at = Some(mark);
+        }
         if session.error().is_none() {
             assert!(
                 input.len() < MAX_REPLY_LINE,
@@ -610,6 +630,15 @@ fn run_session(data: &[u8]) -> Seen {
     assert!(session.error().is_some(), "session usable after EOF");
     assert!(session.mail(envelope.clone()).is_err());
     assert!(session.poll_event().is_none());
+
+    if let Some(at) = closed_at {
+        let after = out.get(at..).unwrap_or_default();
+        assert!(
+            after.is_empty() || after == b"QUIT\r\n",
+            "sent after the server closed: {:?}",
+            String::from_utf8_lossy(after)
+        );
+    }
 
     // What went out: a handful of commands and small bodies, never a bare line end.
     assert!(out.len() <= 2048, "{} octets sent", out.len());
@@ -790,6 +819,21 @@ mod tests {
         // A refused greeting: no transaction, the session says why.
         let seen = run_session(b"\x00\x00554 no service\r\n");
         assert!(seen.mail_started == 0 && seen.reports.is_empty());
+        // Lock-step, a 421 to the second of three RCPTs: nothing more goes out (the
+        // property in `run_session`), and every recipient is left transient.
+        let mut closing = vec![0x11, 0x00];
+        closing.extend_from_slice(
+            format!("{greeting}{ehlo}250 ok\r\n250 ok\r\n421 4.3.2 closing\r\n").as_bytes(),
+        );
+        let seen = run_session(&closing);
+        let report = &seen.reports[0].0;
+        assert!(report.is_failed());
+        assert!(
+            report
+                .recipients
+                .iter()
+                .all(|r| r.status() == crate::proto::RecipientStatus::Transient)
+        );
     }
 
     #[test]

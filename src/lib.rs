@@ -237,7 +237,8 @@
 //! [`Client::send`] returns a [`TransactionReport`] with one [`RecipientResult`] per
 //! recipient: delivered (with the server's reply), or refused with an [`Error`] that says
 //! whether it is permanent (bounce) or transient (retry). One refused recipient never sinks
-//! the others; when all are refused no data is sent.
+//! the others; when all are refused no data is sent. `Ok(report)` does not mean delivered:
+//! check [`TransactionReport::all_delivered`] or [`TransactionReport::is_failed`].
 //!
 //! - 5yz is permanent, 4yz transient; a 552 to RCPT is transient (RFC 5321 §4.5.3.1.10).
 //! - Timeouts, dropped connections and protocol errors are transient, except that a 5yz
@@ -245,6 +246,11 @@
 //!   MAIL, then close").
 //! - A connection lost after the final `.` but before the reply is an unknown outcome:
 //!   transient, never success.
+//! - A 421 to any command, or unsolicited, ends the session (RFC 5321 §3.8): every
+//!   recipient not yet decided is transient with the 421, nothing but an optional QUIT
+//!   is sent afterwards, and every later call fails with [`Error::ServerClosing`].
+//! - A greeting that refuses the session (4yz or 5yz) is answered with QUIT (RFC 5321
+//!   §3.1) before [`Error::Greeting`] is returned.
 //! - [`Error`] separates the server saying no ([`Error::Reply`]), the peer breaking the
 //!   protocol ([`Error::Protocol`]), TLS, timeouts, I/O and caller mistakes
 //!   ([`Error::Usage`]), and answers [`Error::is_permanent`], [`Error::reply`],

@@ -564,10 +564,11 @@ async fn rset_joins_the_next_group_after_a_failure() {
         send("250 queued\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
-    client
+    let first = client
         .send_bytes(&env(&["gone@example.net"]), b"hi\r\n")
         .await
         .unwrap();
+    assert!(first.is_failed(), "{first:?}");
     let second = client
         .send_bytes(&env(&["b@example.net"]), b"hi\r\n")
         .await
@@ -575,4 +576,52 @@ async fn rset_joins_the_next_group_after_a_failure() {
     assert!(second.all_delivered(), "{second:?}");
     drop(client);
     server.finish().await;
+}
+
+#[tokio::test]
+async fn replies_after_a_421_mid_group_are_ignored_and_no_data_is_sent() {
+    // The server wrote the rest of the group's replies before it decided to close: the
+    // 354 after the 421 must not start the data. A 550 read before the 421 stays
+    // permanent; the recipient accepted before it is transient (no reply to the data).
+    let to = ["b@example.net", "gone@example.net", "c@example.net"];
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_PIPELINING),
+        expect(group(&to)),
+        send("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n421 4.3.2 closing\r\n"),
+        send("354 go ahead\r\n"),
+        // The QUIT the caller asks for, and nothing before it (no data).
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client.send_bytes(&env(&to), b"hi\r\n").await.unwrap();
+    assert!(report.is_failed() && report.data.is_none(), "{report:?}");
+    assert_eq!(report.recipients[0].status(), RecipientStatus::Transient);
+    assert_refused(
+        &report,
+        0,
+        CommandKind::Rcpt,
+        421,
+        RecipientStatus::Transient,
+    );
+    assert_refused(
+        &report,
+        1,
+        CommandKind::Rcpt,
+        550,
+        RecipientStatus::Permanent,
+    );
+    assert_refused(
+        &report,
+        2,
+        CommandKind::Rcpt,
+        421,
+        RecipientStatus::Transient,
+    );
+    assert!(!client.is_usable());
+    let err = client.noop().await.unwrap_err();
+    assert!(matches!(err, Error::ServerClosing { .. }), "{err:?}");
+    client.quit().await.unwrap();
+    let t = server.finish().await;
+    assert!(t.data.is_empty());
 }

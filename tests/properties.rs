@@ -16,9 +16,13 @@ use smtp_courier::proto::body::{
 use smtp_courier::proto::reply::{MAX_REPLY_LINE, ReplyError};
 use smtp_courier::proto::{Capabilities, Reply, ReplyCode, ReplyParser};
 
-/// A reply with 1 to 6 lines of text that may hold any octet but LF (a CR included).
+/// A reply with 1 to 6 lines of text that may hold any octet but LF and NUL (a CR
+/// included; a NUL is a protocol error, `ReplyError::Nul`).
 fn reply() -> impl Strategy<Value = Reply> {
-    let text = prop::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..60);
+    let text = prop::collection::vec(
+        any::<u8>().prop_filter("no LF, no NUL", |b| !matches!(*b, b'\n' | 0)),
+        0..60,
+    );
     (200u16..=599, prop::collection::vec(text, 1..6)).prop_map(|(code, lines)| {
         let code = ReplyCode::new(code).expect("code in range");
         Reply::new(code, lines.into_iter().map(Bytes::from).collect())

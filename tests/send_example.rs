@@ -704,7 +704,7 @@ async fn connection_refused_exits_75_and_every_recipient_carries_it() {
 /// A one-connection server that sends `greeting`, then answers the first command with
 /// `ehlo_reply` (unless it is empty), then waits for the client to hang up.
 async fn scripted(greeting: &'static str, ehlo_reply: &'static str) -> std::net::SocketAddr {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -716,8 +716,16 @@ async fn scripted(greeting: &'static str, ehlo_reply: &'static str) -> std::net:
             stream.read_line(&mut line).await?;
             stream.get_mut().write_all(ehlo_reply.as_bytes()).await?;
         }
-        let mut rest = Vec::new();
-        stream.read_to_end(&mut rest).await?;
+        // The client QUITs after a refusal (RFC 5321 §3.1): answer and close, as a real
+        // server does, rather than keep it waiting for the command deadline.
+        let mut line = String::new();
+        while stream.read_line(&mut line).await? > 0 {
+            if line.eq_ignore_ascii_case("QUIT\r\n") {
+                stream.get_mut().write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            }
+            line.clear();
+        }
         Ok::<_, std::io::Error>(())
     });
     addr

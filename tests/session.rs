@@ -112,7 +112,13 @@ async fn greeting_521_554_421() {
         // Overloaded server: 421 and close.
         ("421 4.3.2 mx.example too busy, try later\r\n", false),
     ] {
-        let (io, server) = ScriptedServer::start(script![send(greeting), silence(50)]);
+        // RFC 5321 §3.1: the client answers with QUIT and waits for the server.
+        let (io, server) = ScriptedServer::start(script![
+            send(greeting),
+            expect("QUIT\r\n"),
+            send("221 2.0.0 bye\r\n"),
+            close(),
+        ]);
         let err = Client::open(io, config()).await.unwrap_err();
         match &err {
             Error::Greeting { reply } => {
@@ -122,7 +128,8 @@ async fn greeting_521_554_421() {
         }
         assert_eq!(err.is_permanent(), permanent, "{greeting}");
         assert!(!err.connection_usable());
-        server.finish().await;
+        let t = server.finish().await;
+        assert_eq!(t.received, b"QUIT\r\n", "exactly one QUIT");
     }
 }
 

@@ -152,8 +152,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .await;
         self.report_written(session);
         self.handle_progress(session, res.ok());
-        if session.error().is_some() {
-            // Desynchronised or closed: nothing more goes to this peer.
+        if session.discards_output() {
+            // Desynchronised or closed: nothing more goes to this peer. After a 421 that
+            // holds until a QUIT is queued, which must not be dropped half-written.
             self.discard_output();
         }
     }

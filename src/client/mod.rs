@@ -190,6 +190,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Reads the greeting and sends EHLO; on 500-504 to EHLO, sends HELO (and then no
     /// extension is used).
     ///
+    /// A greeting that refuses the session (4yz or 5yz) is answered with QUIT, as RFC 5321
+    /// §3.1 asks; the reply to it, or the server closing, is awaited within the
+    /// [`Phase::Command`] deadline before the error is returned.
+    ///
     /// # Errors
     /// - [`Error::Greeting`] for a greeting other than 220 (554 and 521 are permanent);
     /// - [`Error::Protocol`] for a malformed greeting or reply;
@@ -205,11 +209,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// [`Client::handshake`] within an operation already running.
     pub(crate) async fn handshake_op(&mut self) -> Result<(), Error> {
-        self.wait_for(|e| match e {
-            Event::Ready(r) => Break(r),
-            e => Continue(e),
-        })
-        .await?
+        let ready = self
+            .wait_for(|e| match e {
+                Event::Ready(r) => Break(r),
+                e => Continue(e),
+            })
+            .await
+            .and_then(|r| r);
+        if ready.is_err() {
+            self.finish_quit().await;
+        }
+        ready
+    }
+
+    /// Waits for the answer to a QUIT the session sent on its own (after a refused
+    /// greeting), within the command deadline; whatever it is (221, EOF, a timeout) changes
+    /// nothing for the caller.
+    async fn finish_quit(&mut self) {
+        if self.session.awaiting_reply() || self.session.wants_write() {
+            let _ = self
+                .wait_for(|e| match e {
+                    Event::Quit(r) => Break(r),
+                    e => Continue(e),
+                })
+                .await;
+        }
     }
 
     /// The greeting, once read.
@@ -236,6 +260,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// True while the connection can carry another transaction: false once it failed for
     /// good, and once an operation was cancelled (see "Cancel safety" in the crate docs).
+    /// False for good once the server answered anything with 421 (RFC 5321 §3.8, it is
+    /// closing the connection): then every call but [`Client::quit`] fails with
+    /// [`Error::ServerClosing`] and sends nothing.
     pub fn is_usable(&self) -> bool {
         self.op == OpState::Idle && self.session.is_ready()
     }
@@ -301,7 +328,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// Each recipient gets its own result in the report; one refused recipient never sinks
     /// the others, and when every recipient is refused no data is sent. A failed
-    /// transaction is followed by RSET before the next one.
+    /// transaction is followed by RSET before the next one. A 421 at any step ends the
+    /// transaction at once (undecided recipients transient, with the 421) and the
+    /// connection: nothing more is sent on it.
+    ///
+    /// **`Ok(report)` does not mean the message was delivered**: `send(..).await?` only
+    /// says the transaction ran. Check [`TransactionReport::all_delivered`],
+    /// [`TransactionReport::is_failed`] (delivered to nobody) or each recipient's status.
     ///
     /// # Errors
     /// `Err` only when the transaction could not start: the connection is already unusable

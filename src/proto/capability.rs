@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::reply::Reply;
+use super::reply::{Reply, escape_text, push_escaped};
 
 /// What the server offered in its EHLO reply: the known keywords typed, every keyword kept
 /// in order (upper-cased, with its parameters) for reports.
@@ -166,12 +166,38 @@ impl Capabilities {
     }
 
     /// The first line of the EHLO reply: the server's domain and free text.
+    ///
+    /// Raw server bytes, exactly as received: they may hold control characters (an ESC
+    /// sequence that recolours or clears a terminal), bidirectional controls or invalid
+    /// UTF-8. Never print or log them as they are: use
+    /// [`Capabilities::domain_line_escaped`].
     pub fn domain_line(&self) -> &[u8] {
         &self.domain
     }
 
+    /// [`Capabilities::domain_line`] made safe to show, as [`escape_text`] does.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use smtp_courier::proto::{Capabilities, ReplyParser};
+    /// let mut buf = BytesMut::from(&b"250-mx.example \x1b[2J hi\r\n250 X-ODD \x1b]0;pwned\x07\r\n"[..]);
+    /// let caps = Capabilities::from_ehlo(&ReplyParser::new().parse(&mut buf).unwrap().unwrap());
+    /// assert_eq!(caps.domain_line(), b"mx.example \x1b[2J hi");
+    /// assert_eq!(caps.domain_line_escaped(), "mx.example \\u{1b}[2J hi");
+    /// assert_eq!(caps.keywords().next().unwrap(), "X-ODD \x1b]0;pwned\x07");
+    /// assert_eq!(caps.keywords_escaped().next().unwrap(), "X-ODD \\u{1b}]0;pwned\\u{7}");
+    /// ```
+    pub fn domain_line_escaped(&self) -> String {
+        escape_text(&self.domain)
+    }
+
     /// Every keyword in the order offered, upper-cased, with its parameters joined by one
     /// space (`"SIZE 10240000"`).
+    ///
+    /// The keyword is checked (letters, digits, hyphens), but the parameters are the
+    /// server's text (invalid UTF-8 replaced with U+FFFD), which may hold control
+    /// characters such as ESC sequences. To print or log them use
+    /// [`Capabilities::keywords_escaped`].
     pub fn keywords(&self) -> impl Iterator<Item = String> + '_ {
         self.keywords.iter().map(|(k, p)| {
             if p.is_empty() {
@@ -179,6 +205,15 @@ impl Capabilities {
             } else {
                 format!("{k} {p}")
             }
+        })
+    }
+
+    /// [`Capabilities::keywords`] made safe to show, as [`escape_text`] does.
+    pub fn keywords_escaped(&self) -> impl Iterator<Item = String> + '_ {
+        self.keywords().map(|k| {
+            let mut out = String::with_capacity(k.len());
+            push_escaped(&mut out, k.as_bytes());
+            out
         })
     }
 
@@ -396,6 +431,25 @@ mod tests {
                 rcpt_domain_max: None,
             })
         );
+    }
+
+    #[test]
+    fn escaped_forms_neutralise_terminal_controls() {
+        let c = caps(
+            b"250-mx.example\x1b[2J\xe2\x80\xae\r\n250-X-EVIL a\x1b[31mred\x9b\r\n250 SIZE 100\r\n",
+        );
+        // The raw forms keep the server's bytes.
+        assert_eq!(c.domain_line(), b"mx.example\x1b[2J\xe2\x80\xae");
+        let raw: Vec<String> = c.keywords().collect();
+        assert_eq!(raw, ["X-EVIL a\u{1b}[31mred\u{fffd}", "SIZE 100"]);
+        // The escaped ones: no ESC, no bidi override left.
+        assert_eq!(c.domain_line_escaped(), "mx.example\\u{1b}[2J\\u{202e}");
+        let shown: Vec<String> = c.keywords_escaped().collect();
+        assert_eq!(shown, ["X-EVIL a\\u{1b}[31mred\u{fffd}", "SIZE 100"]);
+        // Twin: plain text is the same either way.
+        let c = caps(b"250-mx.example ESMTP\r\n250 PIPELINING\r\n");
+        assert_eq!(c.domain_line_escaped().as_bytes(), c.domain_line());
+        assert!(c.keywords().eq(c.keywords_escaped()));
     }
 
     /// Regression (fuzz corpus `ehlo_capabilities/empty_keyword`): "=PLAIN" used to be kept

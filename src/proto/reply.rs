@@ -202,6 +202,11 @@ pub enum ReplyError {
     /// The code is followed by something other than a space, a hyphen or the line end.
     #[error("malformed reply line separator")]
     BadSeparator,
+    /// A NUL octet in a reply line. RFC 5321 §4.2 allows only printable US-ASCII, SP and
+    /// HT in reply text; a NUL truncates the line for C-based tools, so what one log shows
+    /// and what the client acted on would differ.
+    #[error("NUL octet in a reply line")]
+    Nul,
     /// A line of a multiline reply has a different code than the first (RFC 5321 §4.2.1).
     #[error("multiline reply mixes codes {first} and {line}")]
     MixedCodes {
@@ -265,6 +270,10 @@ impl ReplyParser {
     }
 
     fn handle_line(&mut self, mut line: Bytes) -> Result<Option<Reply>, ReplyError> {
+        if memchr::memchr(0, &line).is_some() {
+            // RFC 5321 §4.2: reply text is printable ASCII, SP and HT; never NUL.
+            return Err(ReplyError::Nul);
+        }
         let code = parse_code(&line)?;
         let last = match line.get(3) {
             None | Some(b' ') => true,
@@ -444,7 +453,24 @@ mod tests {
         );
         // positive twins
         assert!(parse_all(b"250 ok\r\n").is_ok());
+        assert!(parse_all(b"220 host ESMTP\r\n").is_ok());
         assert!(parse_all(b"250-a\r\n250 b\r\n").is_ok());
+    }
+
+    #[test]
+    fn nul_in_a_line_is_an_error() {
+        assert_eq!(parse_all(b"220 host\0ESMTP\r\n"), Err(ReplyError::Nul));
+        assert_eq!(parse_all(b"250-a\r\n250 b\0\r\n"), Err(ReplyError::Nul));
+        assert_eq!(parse_all(b"2\x0050 ok\r\n"), Err(ReplyError::Nul));
+        // However the bytes are split, and in a line not yet complete once it ends.
+        let mut p = ReplyParser::new();
+        let mut buf = BytesMut::from(&b"220 host\0"[..]);
+        assert_eq!(p.parse(&mut buf), Ok(None));
+        buf.extend_from_slice(b"ESMTP\r\n");
+        assert_eq!(p.parse(&mut buf), Err(ReplyError::Nul));
+        // Twin: other controls are kept (and escaped for display).
+        let r = parse_all(b"220 host\x01ESMTP\r\n").unwrap();
+        assert_eq!(r[0].message(), "host\\u{1}ESMTP");
     }
 
     #[test]

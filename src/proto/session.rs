@@ -49,8 +49,12 @@ enum State {
     Opening,
     /// Commands and transactions may be issued.
     Ready,
-    /// QUIT sent, or the server announced it is closing (421).
+    /// QUIT sent by the caller.
     Closing,
+    /// The server refused the session (a 4yz or 5yz greeting) or announced that it is
+    /// closing the connection (a 421 to any command, or unsolicited): nothing but QUIT is
+    /// sent from now on, and every other call returns this error.
+    ServerClosing(Error),
     /// Desynchronised or closed: every later call returns this error (rustls-style
     /// sticky failure).
     Poisoned(Error),
@@ -109,6 +113,10 @@ pub struct Session {
     authenticated: bool,
     /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
     auth_failure: Option<Error>,
+    /// Set by a 421 or a refused greeting: [`Session::send`] queues nothing but QUIT.
+    quit_only: bool,
+    /// QUIT has been queued: never a second one.
+    quit_sent: bool,
 }
 
 impl Session {
@@ -137,6 +145,8 @@ impl Session {
             auth: None,
             authenticated: false,
             auth_failure: None,
+            quit_only: false,
+            quit_sent: false,
         };
         // The greeting answers no command: it is due at once.
         session.expect.push(Expect::Greeting, 0);
@@ -158,10 +168,11 @@ impl Session {
         self.caps.as_ref()
     }
 
-    /// The sticky error, once the session is unusable.
+    /// The sticky error, once the session is unusable: after a 421 it is
+    /// [`Error::ServerClosing`], after a refused greeting [`Error::Greeting`].
     pub fn error(&self) -> Option<&Error> {
         match &self.state {
-            State::Poisoned(e) => Some(e),
+            State::Poisoned(e) | State::ServerClosing(e) => Some(e),
             _ => None,
         }
     }
@@ -230,6 +241,19 @@ impl Session {
         !self.expect.is_empty() || self.unsolicited_421
     }
 
+    /// True when nothing the driver still holds may go out: the session is poisoned, or
+    /// the server said it is closing (a 421, a refused greeting) and no QUIT was queued
+    /// since (the rest of a pipelined group not yet all written is dropped; a QUIT asked
+    /// for afterwards is not).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn discards_output(&self) -> bool {
+        match self.state {
+            State::Poisoned(_) => true,
+            State::ServerClosing(_) => !self.quit_sent,
+            _ => false,
+        }
+    }
+
     /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
     /// written: a reply is paired with a command only once the command was written.
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
@@ -283,13 +307,24 @@ impl Session {
         match &self.state {
             State::Ready if self.txs.is_empty() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
-            State::Poisoned(e) => Err(e.clone()),
+            State::Poisoned(e) | State::ServerClosing(e) => Err(e.clone()),
             State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
             State::Closing => Err(Error::Closed { command: None }),
         }
     }
 
+    /// Queues `cmd`, whose reply is `expect`. Once the server said it is closing (a 421
+    /// anywhere, or a refused greeting), nothing but QUIT is queued: RFC 5321 §3.8, the
+    /// server closes the channel after a 421, so a command handler that would go on (the
+    /// next RCPT in lock-step, MAIL after RSET, EHLO) queues nothing, and whatever it left
+    /// undecided is ended by [`Session::closed_by_server`].
     fn send(&mut self, cmd: &Command, expect: Expect) {
+        if !self.may_send(expect) {
+            return;
+        }
+        if expect == Expect::Quit {
+            self.quit_sent = true;
+        }
         if let Some(t) = &self.config.transcript {
             t(Direction::Client, &cmd.to_string());
         }
@@ -304,6 +339,13 @@ impl Session {
     fn expect_reply(&mut self, expect: Expect) {
         let end = self.emitted.saturating_add(len_u64(self.out.len()));
         self.expect.push(expect, end);
+    }
+
+    /// False when a line awaiting `expect` must not be sent: after a 421 or a refused
+    /// greeting, only QUIT. Every queued line (commands, AUTH continuations, a lone `.`)
+    /// passes here.
+    fn may_send(&self, expect: Expect) -> bool {
+        !self.quit_only || expect == Expect::Quit
     }
 
     /// Sends STARTTLS (RFC 3207). Answered by [`Event::StartTls`].
@@ -388,9 +430,20 @@ impl Session {
 
     /// Sends QUIT. Answered by [`Event::Quit`].
     ///
+    /// After the server said it is closing (a 421) this is the one command still
+    /// accepted, once: the server may answer it or just close, and both end the session
+    /// (EOF counts as success).
+    ///
     /// # Errors
     /// The sticky error, or a usage error during a transaction.
     pub fn quit(&mut self) -> Result<(), Error> {
+        if let State::ServerClosing(e) = &self.state {
+            if self.quit_sent {
+                return Err(e.clone());
+            }
+            self.send(&Command::Quit, Expect::Quit);
+            return Ok(());
+        }
         self.check_ready()?;
         self.send(&Command::Quit, Expect::Quit);
         self.state = State::Closing;
@@ -406,6 +459,10 @@ impl Session {
     /// and end any running transaction; the events say so.
     pub fn handle_input(&mut self, buf: &mut BytesMut) {
         while !buf.is_empty() && !matches!(self.state, State::Poisoned(_)) {
+            if matches!(self.state, State::ServerClosing(_)) {
+                self.handle_input_after_close(buf);
+                return;
+            }
             // A command queued while these bytes are handled is not written yet, so they
             // can never answer it.
             let Some(front) = self.expect.front_written(self.written) else {
@@ -429,7 +486,7 @@ impl Session {
                         } else {
                             reply
                         };
-                        self.abort(Error::ServerClosing { reply });
+                        self.closed_by_server(None, reply);
                     }
                     _ => self.fail_protocol(None, ProtocolError::Unsolicited),
                 }
@@ -454,25 +511,17 @@ impl Session {
             } else {
                 reply
             };
-            if let Some(t) = &self.config.transcript {
-                for (i, line) in reply.lines().iter().enumerate() {
-                    let sep = if i.saturating_add(1) == reply.lines().len() {
-                        ' '
-                    } else {
-                        '-'
-                    };
-                    let mut s = format!("{}{sep}", reply.code());
-                    push_escaped(&mut s, line);
-                    t(Direction::Server, &s);
-                }
+            self.log_reply(&reply);
+            let closing = reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE;
+            if closing {
+                // RFC 5321 §3.8: 421 means the server is closing the channel. The reply is
+                // handled as any refusal, but nothing it would trigger is sent.
+                self.quit_only = true;
             }
-            #[cfg(feature = "tracing")]
-            tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
-            if reply.code() == super::ReplyCode::SERVICE_NOT_AVAILABLE {
-                // RFC 5321 §3.8: 421 means the server is closing the channel.
-                self.state = State::Closing;
+            self.handle_reply(front, reply.clone());
+            if closing {
+                self.closed_by_server(front.command(), reply);
             }
-            self.handle_reply(front, reply);
             if matches!(
                 front,
                 Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::Lhlo
@@ -505,13 +554,36 @@ impl Session {
         }
     }
 
+    /// Hands a reply to the transcript, one line at a time, server text escaped.
+    fn log_reply(&self, reply: &Reply) {
+        if let Some(t) = &self.config.transcript {
+            for (i, line) in reply.lines().iter().enumerate() {
+                let sep = if i.saturating_add(1) == reply.lines().len() {
+                    ' '
+                } else {
+                    '-'
+                };
+                let mut s = format!("{}{sep}", reply.code());
+                push_escaped(&mut s, line);
+                t(Direction::Server, &s);
+            }
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
+    }
+
     /// The connection reached EOF. Undecided recipients become transient failures; a
     /// recipient already refused with 5yz stays permanent; after QUIT this is success.
     pub fn handle_eof(&mut self) {
         if self.expect.iter().all(|e| *e == Expect::Quit) && !self.expect.is_empty() {
             self.expect.clear();
             self.events.push_back(Event::Quit(Ok(())));
-            self.state = State::Poisoned(Error::Closed { command: None });
+            self.state =
+                State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+                    // The reason the server gave stays the session's error.
+                    State::ServerClosing(first) => first,
+                    _ => Error::Closed { command: None },
+                });
             return;
         }
         let command = self.pending_command();
@@ -540,11 +612,21 @@ impl Session {
         self.abort(Error::Protocol { command, error });
     }
 
-    /// Poisons the session with `err`, ending whatever is pending with it.
+    /// Poisons the session with `err`, ending whatever is pending with it. After a 421 or
+    /// a refused greeting, that reason stays the session's error.
     pub fn abort(&mut self, err: Error) {
         if matches!(self.state, State::Poisoned(_)) {
             return;
         }
+        self.end_pending(&err);
+        self.state = State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
+            State::ServerClosing(first) => first,
+            _ => err,
+        });
+    }
+
+    /// Ends the running transaction and every reply awaited with `err`.
+    fn end_pending(&mut self, err: &Error) {
         let pending: Vec<Expect> = self.expect.drain(..).collect();
         for tx in self.take_transactions() {
             let id = tx.id;
@@ -571,7 +653,6 @@ impl Session {
             }
             self.events.push_back(ev);
         }
-        self.state = State::Poisoned(err);
     }
 
     /// EHLO or HELO succeeded: the session is open with `caps`.
@@ -605,8 +686,7 @@ impl Session {
                 } else if code.is_positive_completion() || code.first_digit() == 3 {
                     self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
                 } else {
-                    self.greeting = Some(reply.clone());
-                    self.abort(Error::Greeting { reply });
+                    self.greeting_refused(reply);
                 }
             }
             Expect::Ehlo => {
@@ -741,6 +821,9 @@ pub use settings::{Direction, SessionConfig, Transcript};
 #[path = "session_awaited.rs"]
 mod awaited;
 use awaited::{Awaited, Expect};
+
+#[path = "session_close.rs"]
+mod closing;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

@@ -177,8 +177,12 @@ impl Session {
         Ok(())
     }
 
-    /// Queues one AUTH line; `shown` is what the transcript gets.
+    /// Queues one AUTH line (the command, a response or `*`); `shown` is what the
+    /// transcript gets. Like every line, refused once the server is closing.
     fn send_auth_line(&mut self, wire: &[u8], shown: &str) {
+        if !self.may_send(Expect::Auth) {
+            return;
+        }
         if let Some(t) = &self.config.transcript {
             t(Direction::Client, shown);
         }
@@ -219,13 +223,7 @@ impl Session {
             };
             if let Err(e) = answered {
                 // RFC 4954 §4: the client cancels with "*"; the server answers 501.
-                if let Some(t) = &self.config.transcript {
-                    t(Direction::Client, "*");
-                }
-                #[cfg(feature = "tracing")]
-                tracing::debug!(target: "smtp_courier::transcript", "C: *");
-                self.out.extend_from_slice(b"*\r\n");
-                self.expect_reply(Expect::Auth);
+                self.send_auth_line(b"*", "*");
                 ex.cancelled = Some(e);
             }
             self.auth = Some(ex);
@@ -289,15 +287,7 @@ impl Session {
         if encoded.len().saturating_add(2) > MAX_RESPONSE_LINE {
             return Err(AuthError::ResponseTooLong { mechanism });
         }
-        if let Some(t) = &self.config.transcript {
-            t(Direction::Client, "<redacted>");
-        }
-        #[cfg(feature = "tracing")]
-        tracing::debug!(target: "smtp_courier::transcript", "C: <redacted>");
-        self.out.extend_from_slice(encoded.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-        self.out_secret = true;
-        self.expect_reply(Expect::Auth);
+        self.send_auth_line(encoded.as_bytes(), "<redacted>");
         Ok(())
     }
 

@@ -211,6 +211,10 @@ impl Session {
 
     /// Moves every chunk of `id` that may leave now into the transmit queue.
     pub(super) fn pump_chunks(&mut self, id: TxId) {
+        // RFC 5321 §3.8: after a 421 nothing but QUIT is sent, no chunk either.
+        if !self.may_send(Expect::Bdat { id, last: false }) {
+            return;
+        }
         loop {
             let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
                 return;

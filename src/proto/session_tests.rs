@@ -245,7 +245,8 @@ fn greeting_554_and_421_end_the_session() {
     ] {
         let mut s = Session::new(config(true));
         feed(&mut s, greeting);
-        assert_tx(&mut s, b"");
+        // RFC 5321 §3.1: QUIT (see closing::refused_greeting_gets_quit_and_nothing_else).
+        assert_tx(&mut s, b"QUIT\r\n");
         match events(&mut s).as_slice() {
             [Event::Ready(Err(e @ Error::Greeting { .. }))] => assert_eq!(e.severity(), severity),
             other => panic!("{other:?}"),
@@ -263,6 +264,11 @@ fn greeting_with_wrong_class_or_malformed_is_a_protocol_error() {
         (
             b"hello there\r\n",
             ProtocolError::Reply(crate::proto::reply::ReplyError::BadCode),
+        ),
+        // A NUL in the text (twin: the 220 of greeting_then_ehlo_split_anywhere).
+        (
+            b"220 host\0ESMTP\r\n",
+            ProtocolError::Reply(crate::proto::reply::ReplyError::Nul),
         ),
     ] {
         let mut s = Session::new(config(true));
@@ -1102,7 +1108,8 @@ fn eight_bit_mime_and_forced_smtputf8_need_the_extensions() {
     // RFC 6152 §3 / RFC 6531 §3.4: a server without the extension gets nothing.
     let env = Envelope::new("a@example.org", ["b@example.net"])
         .unwrap()
-        .with_param(EsmtpParam::body_8bitmime());
+        .with_param(EsmtpParam::body_8bitmime())
+        .unwrap();
     let mut s = open_with(true, b"250-mx.example\r\n250 PIPELINING\r\n");
     assert!(matches!(
         s.mail(env.clone()),
@@ -1214,3 +1221,6 @@ fn idle_421_split_across_reads_is_the_server_closing() {
     ));
     assert!(!s.awaiting_reply());
 }
+
+#[path = "session_close_tests.rs"]
+mod closing;

@@ -456,8 +456,11 @@ impl Session {
                 Ok(()) => {
                     // RFC 2920 §3.1: the server should have refused DATA with no valid
                     // recipient; it sent 354, so end the (empty) data at once.
-                    self.out.extend_from_slice(b".\r\n");
-                    self.expect_reply(Expect::DataEnd { id, discard: true });
+                    let end = Expect::DataEnd { id, discard: true };
+                    if self.may_send(end) {
+                        self.out.extend_from_slice(b".\r\n");
+                        self.expect_reply(end);
+                    }
                 }
                 Err(e) => tx.data_error = Some(e),
             },
@@ -552,6 +555,11 @@ impl Session {
     /// Ends transaction `id` when nothing more of it is due: every reply read, and no
     /// content still to come.
     pub(super) fn maybe_finish(&mut self, id: TxId) {
+        if self.quit_only {
+            // RFC 5321 §3.8: the server is closing; `closed_by_server` ends every
+            // transaction with its 421, the undecided recipients included.
+            return;
+        }
         let Some(pos) = self.txs.iter().position(|t| t.id == id) else {
             return;
         };

@@ -78,19 +78,46 @@ impl Envelope {
         self
     }
 
-    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `SIZE`, `SMTPUTF8` and `REQUIRETLS`
-    /// are managed by the session (see [`Envelope::with_size`],
-    /// [`Envelope::with_smtputf8`], [`Envelope::with_requiretls`]); adding them here is
-    /// ignored. `BODY=8BITMIME` is checked against the server's 8BITMIME (RFC 6152).
-    pub fn with_param(mut self, param: EsmtpParam) -> Self {
-        let binary = param.keyword() == "BODY" && param.value() == Some("BINARYMIME");
-        if binary {
-            // The session must know: BINARYMIME changes the framing (BDAT only).
-            self.binarymime = true;
-        } else if !matches!(param.keyword(), "SIZE" | "SMTPUTF8" | "REQUIRETLS") {
-            self.params.push(param);
+    /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `BODY=8BITMIME` is checked against
+    /// the server's 8BITMIME (RFC 6152) before anything is sent.
+    ///
+    /// ```
+    /// use smtp_courier::{Envelope, Error, UsageError, proto::EsmtpParam};
+    /// let env = Envelope::new("a@example.org", ["b@example.net"])?;
+    /// let env = env.with_param(EsmtpParam::body_8bitmime())?;
+    /// assert_eq!(env.params(), [EsmtpParam::body_8bitmime()]);
+    /// // SIZE has its own method, which also checks the server's limit.
+    /// let err = env.with_param(EsmtpParam::size(1000)).unwrap_err();
+    /// assert!(matches!(err, Error::Usage(UsageError::ManagedParam { method: "with_size", .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`UsageError::ManagedParam`] for `SIZE`, `SMTPUTF8` and `REQUIRETLS` (any case):
+    /// the session sends them, after checking the server offers them, when the envelope
+    /// asks with [`Envelope::with_size`], [`Envelope::with_smtputf8`] or
+    /// [`Envelope::with_requiretls`]. Nothing is dropped silently.
+    pub fn with_param(mut self, param: EsmtpParam) -> Result<Self, Error> {
+        let managed = |keyword, method| UsageError::ManagedParam { keyword, method };
+        // `EsmtpParam` keeps keywords upper-cased.
+        match param.keyword() {
+            "SIZE" => return Err(managed("SIZE", "with_size").into()),
+            "SMTPUTF8" => return Err(managed("SMTPUTF8", "with_smtputf8").into()),
+            "REQUIRETLS" => return Err(managed("REQUIRETLS", "with_requiretls").into()),
+            // The session must know: BINARYMIME changes the framing (BDAT only, RFC
+            // 3030 §3), so it is kept as the envelope's flag and sent by the session.
+            "BODY"
+                if param
+                    .value()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("BINARYMIME")) =>
+            {
+                self.binarymime = true;
+                return Ok(self);
+            }
+            _ => {}
         }
-        self
+        self.params.push(param);
+        Ok(self)
     }
 
     /// Declares SMTPUTF8 even for an ASCII envelope (a message with UTF-8 headers,
@@ -161,6 +188,7 @@ impl Envelope {
 /// What happened to one recipient.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
+#[must_use = "a recipient's result says whether the message reached it"]
 pub struct RecipientResult {
     /// The recipient.
     pub address: Mailbox,
@@ -212,7 +240,36 @@ impl RecipientResult {
 
 /// The outcome of one transaction: every recipient's result, the final reply to the
 /// message data, and the transaction's own error when it failed as a whole.
+///
+/// Getting a report, even `Ok(report)` from [`Client::send`](crate::Client::send), does
+/// **not** mean the message was delivered: a transaction that started always ends in a
+/// report, and every recipient may have been refused in it (MAIL refused, the data
+/// refused, the connection lost, a 421). Check it: [`TransactionReport::all_delivered`],
+/// [`TransactionReport::is_failed`] (nothing delivered), or each recipient's
+/// [`RecipientResult::status`].
+///
+/// ```
+/// use smtp_courier::proto::{Reply, ReplyCode};
+/// use smtp_courier::{Envelope, Error, RecipientStatus, TransactionReport};
+///
+/// let envelope = Envelope::new("a@example.org", ["b@example.net", "c@example.net"])?;
+/// let refused = Error::Reply {
+///     command: smtp_courier::proto::CommandKind::Mail,
+///     reply: Reply::new(ReplyCode::new(451).unwrap(), vec!["4.3.0 try later".into()]),
+/// };
+/// let report = TransactionReport::failed(&envelope, refused);
+/// // A report, yet nobody got the message:
+/// assert!(report.is_failed());
+/// assert!(!report.all_delivered());
+/// assert_eq!(report.delivered_count(), 0);
+/// for r in report.undelivered() {
+///     // Transient: queue for a retry; Permanent: bounce.
+///     assert_eq!(r.status(), RecipientStatus::Transient);
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[must_use = "a report may say that nothing was delivered: check it"]
 pub struct TransactionReport {
     /// One result per recipient, in envelope order.
     pub recipients: Vec<RecipientResult>,
@@ -264,9 +321,21 @@ impl TransactionReport {
         self.id
     }
 
-    /// True when every recipient was delivered.
+    /// True when every recipient was delivered (the server took responsibility for the
+    /// message for each of them).
     pub fn all_delivered(&self) -> bool {
         self.recipients.iter().all(|r| r.result.is_ok())
+    }
+
+    /// True when the message was delivered to nobody: the transaction failed as a whole
+    /// ([`TransactionReport::error`] says why) and every recipient carries an error.
+    pub fn is_failed(&self) -> bool {
+        self.delivered_count() == 0
+    }
+
+    /// How many recipients were delivered.
+    pub fn delivered_count(&self) -> usize {
+        self.recipients.iter().filter(|r| r.result.is_ok()).count()
     }
 
     /// The recipients that were delivered.
@@ -275,5 +344,79 @@ impl TransactionReport {
             .iter()
             .filter(|r| r.result.is_ok())
             .map(|r| &r.address)
+    }
+
+    /// The recipients that were not delivered, each with its error (see
+    /// [`RecipientResult::status`]: retry or bounce).
+    pub fn undelivered(&self) -> impl Iterator<Item = &RecipientResult> {
+        self.recipients.iter().filter(|r| r.result.is_err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn with_param_refuses_managed_parameters_and_names_the_method() {
+        let env = Envelope::new("a@example.org", ["b@example.net"]).unwrap();
+        for (keyword, value, method) in [
+            ("SIZE", Some("1000"), "with_size"),
+            ("size", Some("1"), "with_size"),
+            ("SMTPUTF8", None, "with_smtputf8"),
+            ("RequireTLS", None, "with_requiretls"),
+        ] {
+            let param = EsmtpParam::new(keyword, value).unwrap();
+            let err = env.clone().with_param(param).unwrap_err();
+            assert!(err.to_string().contains(method), "{err}");
+            assert!(err.is_permanent() && err.connection_usable());
+            assert!(
+                matches!(err, Error::Usage(UsageError::ManagedParam { method: m, .. }) if m == method),
+                "{err:?}"
+            );
+        }
+        // Twins: BODY=8BITMIME and an unknown parameter are kept, in order.
+        let env = env
+            .with_param(EsmtpParam::body_8bitmime())
+            .and_then(|e| e.with_param(EsmtpParam::new("X-TRACE", Some("7")).unwrap()))
+            .unwrap();
+        let shown: Vec<String> = env.params().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["BODY=8BITMIME", "X-TRACE=7"]);
+    }
+
+    #[test]
+    fn report_says_plainly_whether_anything_was_delivered() {
+        use crate::proto::ReplyCode;
+        let reply =
+            |code, text: &'static str| Reply::new(ReplyCode::new(code).unwrap(), vec![text.into()]);
+        let env = Envelope::new("a@example.org", ["b@example.net", "c@example.net"]).unwrap();
+        let refused = Error::Reply {
+            command: CommandKind::Rcpt,
+            reply: reply(550, "no such user"),
+        };
+        // Nothing delivered: a report all the same, but a failed one.
+        let none = TransactionReport::failed(&env, refused.clone());
+        assert!(none.is_failed() && !none.all_delivered());
+        assert_eq!(none.delivered_count(), 0);
+        assert_eq!(none.undelivered().count(), 2);
+        // One of two delivered: neither failed nor delivered to all.
+        let mut some = none.clone();
+        some.recipients[0].result = Ok(reply(250, "queued"));
+        some.error = None;
+        assert!(!some.is_failed() && !some.all_delivered());
+        assert_eq!(some.delivered_count(), 1);
+        assert_eq!(
+            some.delivered().map(Mailbox::as_str).collect::<Vec<_>>(),
+            ["b@example.net"]
+        );
+        let left: Vec<&str> = some.undelivered().map(|r| r.address.as_str()).collect();
+        assert_eq!(left, ["c@example.net"]);
+        // Both delivered.
+        let mut all = some;
+        all.recipients[1].result = Ok(reply(250, "queued"));
+        assert!(!all.is_failed() && all.all_delivered());
+        assert_eq!(all.undelivered().count(), 0);
     }
 }

@@ -48,7 +48,7 @@ async fn content_byte_for_byte() {
         let msg = message(&t, rcpt, &body(&t));
         let mut envelope = Envelope::new("sender@test.example", [rcpt]).unwrap();
         if eight {
-            envelope = envelope.with_param(EsmtpParam::body_8bitmime());
+            envelope = envelope.with_param(EsmtpParam::body_8bitmime()).unwrap();
         }
         assert_delivered(&client.send_bytes(&envelope, &msg).await.unwrap());
         sent.push((t, msg, eight));

@@ -94,7 +94,8 @@ async fn content_8bitmime() {
     let msg = message(&t, &rcpt, &eight_bit(&t));
     let envelope = Envelope::new("sender@test.example", [&rcpt])
         .unwrap()
-        .with_param(EsmtpParam::body_8bitmime());
+        .with_param(EsmtpParam::body_8bitmime())
+        .unwrap();
     let report = client.send_bytes(&envelope, &msg).await.unwrap();
     assert_delivered(&report);
     client.quit().await.unwrap();
