@@ -294,7 +294,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod auth;
-pub mod error;
 pub mod manual;
 pub mod proto;
 
@@ -302,7 +301,10 @@ pub mod proto;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use error::{Error, ProtocolError, Severity, TlsError, UsageError};
+// The error type is built by the core (`proto`), so it lives there; these are its
+// long-standing public paths (`smtp_courier::Error`, `smtp_courier::error::Error`).
+pub use proto::error;
+pub use proto::error::{Error, ProtocolError, Severity, TlsError, UsageError};
 pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};
 
 #[cfg(feature = "tokio")]

@@ -3,7 +3,7 @@
 
 use super::session_tests::{EHLO_ALL, auth_event, envelope, feed, out, ready};
 use super::*;
-use crate::error::Error;
+use crate::proto::error::Error;
 use crate::proto::CommandKind;
 
 /// A mechanism that answers every challenge: the round-trip bound must stop it.

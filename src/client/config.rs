@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::proto::error::Error;
 use crate::proto::body::LineEndings;
 use crate::proto::{Direction, Domain, SessionConfig, Timeouts, Transcript};
 

@@ -16,7 +16,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::error::{Error, UsageError};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::body::{LineEndings, check_line_endings};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,

@@ -98,7 +98,7 @@ use tokio::time::Instant;
 pub use socks5::{DEFAULT_HANDSHAKE_TIMEOUT, Socks5Connector, Socks5Error};
 pub use tcp::TcpConnector;
 
-use crate::error::Error;
+use crate::proto::error::Error;
 use crate::proto::address::AddressError;
 use crate::proto::{Phase, Timeouts};
 

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use super::tcp::{DialError, dial};
 use super::{ConnectFuture, Connector, Deadline, Host, Target, connect_timeout};
-use crate::error::Error;
+use crate::proto::error::Error;
 use crate::proto::address::AddressError;
 
 /// RFC 1928 §3: the protocol version octet.

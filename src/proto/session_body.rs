@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 
 use bytes::BytesMut;
 
-use crate::error::{Error, UsageError};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
 
 use super::{Direction, Expect, Session, TxId};

@@ -7,7 +7,7 @@
 
 use bytes::BytesMut;
 
-use crate::error::Error;
+use crate::proto::error::Error;
 use crate::proto::ReplyCode;
 use crate::proto::command::{Command, CommandKind};
 use crate::proto::reply::{Reply, ReplyParser};

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::error::{Error, ProtocolError, UsageError};
+use crate::proto::error::{Error, ProtocolError, UsageError};
 use crate::proto::body::DotStuffer;
 use crate::proto::capability::Capabilities;
 use crate::proto::command::Command;

@@ -8,7 +8,7 @@ use tokio_rustls::TlsConnector;
 
 use super::{MaybeTls, TlsConfig, TlsMode, TlsReport, new_outcome, verify};
 use crate::client::{Client, ClientConfig, connect_tcp};
-use crate::error::{Error, TlsError, UsageError};
+use crate::proto::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
 
 /// Connects to `host:port` and sets the session up as `tls` says, including any plaintext

@@ -35,7 +35,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 pub use connect::connect;
 pub use stream::MaybeTls;
 
-use crate::error::{Error, TlsError};
+use crate::proto::error::{Error, TlsError};
 
 /// When and how TLS is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
