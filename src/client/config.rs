@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::proto::error::Error;
 use crate::proto::body::LineEndings;
+use crate::proto::error::Error;
 use crate::proto::{Direction, Domain, SessionConfig, Timeouts, Transcript};
 
 /// How the [`Client`](super::Client) behaves.

@@ -5,6 +5,8 @@
 mod batch;
 mod config;
 mod io;
+#[cfg(feature = "tls")]
+pub(crate) mod setup;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,8 +18,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::proto::error::{Error, UsageError};
 use crate::proto::body::{LineEndings, check_line_endings};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
 };

@@ -98,8 +98,8 @@ use tokio::time::Instant;
 pub use socks5::{DEFAULT_HANDSHAKE_TIMEOUT, Socks5Connector, Socks5Error};
 pub use tcp::TcpConnector;
 
-use crate::proto::error::Error;
 use crate::proto::address::AddressError;
+use crate::proto::error::Error;
 use crate::proto::{Phase, Timeouts};
 
 /// What [`Connector::connect`] returns: a boxed `Send` future, so that the trait can be

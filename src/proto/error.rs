@@ -6,11 +6,11 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::auth::AuthError;
 use super::address::AddressError;
 use super::body::BodyError;
 use super::reply::ReplyError;
 use super::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
+use crate::auth::AuthError;
 
 /// Everything that can go wrong.
 ///

@@ -20,7 +20,7 @@
 //! session is never plaintext: in opportunistic mode too, STARTTLS not offered is a
 //! transient [`TlsError::NotOffered`].
 
-mod connect;
+pub(crate) mod handshake;
 mod stream;
 mod verify;
 
@@ -32,7 +32,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-pub use connect::connect;
+pub use crate::client::setup::connect;
 pub use stream::MaybeTls;
 
 use crate::proto::error::{Error, TlsError};
@@ -361,7 +361,7 @@ pub struct TlsReport {
 }
 
 impl TlsReport {
-    fn fallback(why: String) -> Self {
+    pub(crate) fn fallback(why: String) -> Self {
         Self {
             verify_error: Some(why),
             fallback: true,

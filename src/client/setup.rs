@@ -4,12 +4,12 @@
 use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-use super::{MaybeTls, TlsConfig, TlsMode, TlsReport, new_outcome, verify};
-use crate::client::{Client, ClientConfig, connect_tcp};
+use super::{Client, ClientConfig, connect_tcp};
 use crate::proto::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
+use crate::tls::handshake::Handshake;
+use crate::tls::{MaybeTls, TlsConfig, TlsMode, TlsReport};
 
 /// Connects to `host:port` and sets the session up as `tls` says, including any plaintext
 /// fallback; `host` is also the name verified and sent as SNI unless
@@ -28,32 +28,6 @@ pub async fn connect(
     let mut client = Client::new(MaybeTls::Plain(stream), config);
     client.establish(tls, host).await?;
     Ok(client)
-}
-
-/// What a handshake needs, checked before anything is sent: the name to verify (and send
-/// as SNI), a rustls configuration, and where its verifier records the verdict.
-type Prepared = (
-    rustls::pki_types::ServerName<'static>,
-    std::sync::Arc<rustls::ClientConfig>,
-    verify::Outcome,
-);
-
-fn prepare(tls: &TlsConfig, host: &str) -> Result<Prepared, Error> {
-    let outcome = new_outcome();
-    Ok((
-        tls.name_for(host)?,
-        tls.rustls_config(outcome.clone())?,
-        outcome,
-    ))
-}
-
-/// Turns the error of a failed handshake into the error to report.
-fn handshake_error(e: &std::io::Error, outcome: &verify::Outcome, tls: &TlsConfig) -> Error {
-    let verdict = outcome.lock().ok().and_then(|g| g.clone());
-    match verdict {
-        Some(Err(why)) if tls.enforces_verification() => TlsError::Verification(why).into(),
-        _ => TlsError::Handshake(e.to_string()).into(),
-    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
@@ -85,7 +59,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     }
 
     async fn starttls_op(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
-        let prepared = prepare(tls, host)?;
+        let prepared = Handshake::prepare(tls, host)?;
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
         }
@@ -131,7 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     async fn handshake_tls(
         &mut self,
         tls: &TlsConfig,
-        (name, rustls_config, outcome): Prepared,
+        prepared: Handshake,
         implicit: bool,
     ) -> Result<TlsReport, Error> {
         let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
@@ -139,24 +113,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
             return Err(UsageError::InvalidState("TLS is already active").into());
         };
         let limit = self.timeouts.get(Phase::TlsHandshake);
-        let handshake = TlsConnector::from(rustls_config).connect(name, plain);
-        let stream = match tokio::time::timeout(limit, handshake).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let err = handshake_error(&e, &outcome, tls);
-                self.session.abort(err.clone());
-                return Err(err);
+        match prepared.run(tls, plain, limit, implicit).await {
+            Ok((stream, report)) => {
+                self.conn.io = MaybeTls::Tls(Box::new(stream));
+                self.after_handshake(&report);
+                Ok(report)
             }
-            Err(_) => {
-                let err = Error::Tls(TlsError::HandshakeTimeout);
+            Err(err) => {
                 self.session.abort(err.clone());
-                return Err(err);
+                Err(err)
             }
-        };
-        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, implicit);
-        self.conn.io = MaybeTls::Tls(Box::new(stream));
-        self.after_handshake(&report);
-        Ok(report)
+        }
     }
 
     fn after_handshake(&mut self, report: &TlsReport) {
@@ -189,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         tls: &TlsConfig,
         host: &str,
     ) -> Result<TlsReport, Error> {
-        let prepared = prepare(tls, host)?;
+        let prepared = Handshake::prepare(tls, host)?;
         self.handshake_tls(tls, prepared, true).await
     }
 }
