@@ -143,20 +143,6 @@ pub async fn connect_tcp(
 }
 
 impl Client<TcpStream> {
-    /// Connects over TCP (with the configured connect timeout and TCP_NODELAY), reads the
-    /// greeting and sends EHLO (falling back to HELO).
-    ///
-    /// On failure the client is gone, and with it the greeting and capabilities. To report
-    /// those too, use the steps: [`connect_tcp`], [`Client::new`], [`Client::handshake`]
-    /// (or, with TLS, `establish`), then read [`Client::greeting`] whatever the result.
-    ///
-    /// # Errors
-    /// As [`connect_tcp`] and [`Client::handshake`].
-    pub async fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Self, Error> {
-        let stream = connect_tcp(addr, config.timeouts.connect).await?;
-        Self::open(stream, config).await
-    }
-
     /// The server's address.
     pub fn peer_addr(&self) -> std::io::Result<SocketAddr> {
         self.conn.io.peer_addr()

@@ -1,33 +1,60 @@
-//! STARTTLS (RFC 3207), implicit TLS (RFC 8314), and the connection policy that chooses
-//! between TLS, failure and plaintext fallback.
+//! Connection setup: dialling through a [`Connector`], the greeting and EHLO, STARTTLS
+//! (RFC 3207) or implicit TLS (RFC 8314), and the policy that chooses between TLS, failure
+//! and plaintext fallback. The handshake itself is `tls`'s; what it means for the session
+//! is decided here.
 
 use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::{Client, ClientConfig, connect_tcp};
+use super::{Client, ClientConfig};
+use crate::connect::{Connector, IntoTarget, Target, TcpConnector};
 use crate::proto::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
 use crate::tls::handshake::Handshake;
 use crate::tls::{MaybeTls, TlsConfig, TlsMode, TlsReport};
 
-/// Connects to `host:port` and sets the session up as `tls` says, including any plaintext
-/// fallback; `host` is also the name verified and sent as SNI unless
-/// [`TlsConfig::server_name`] overrides it.
-///
-/// # Errors
-/// As [`Client::establish`].
-pub async fn connect(
-    host: &str,
-    port: u16,
-    config: ClientConfig,
-    tls: &TlsConfig,
-) -> Result<Client<MaybeTls<TcpStream>>, Error> {
-    let dial = host.trim_start_matches('[').trim_end_matches(']');
-    let stream = connect_tcp((dial, port), config.get_timeouts().connect).await?;
-    let mut client = Client::new(MaybeTls::Plain(stream), config);
-    client.establish(tls, host).await?;
-    Ok(client)
+impl Client<MaybeTls<TcpStream>> {
+    /// Connects over TCP and sets the session up as the configuration's
+    /// [`TlsConfig`](ClientConfig::tls) says: by default, greeting, EHLO, STARTTLS with the
+    /// certificate verified against the platform's roots, and EHLO again over TLS; nothing
+    /// is sent in the clear if that fails. `target` is `"host:port"`, `(host, port)`, a
+    /// socket address or a [`Target`] ([`IntoTarget`]); its host is the name verified and
+    /// sent as SNI unless [`TlsConfig::server_name`] overrides it.
+    ///
+    /// [`Client::connect_with`] with a [`TcpConnector`]: every address of the name is tried
+    /// in turn within [`Timeouts::connect`](crate::proto::Timeouts::connect) (unless the
+    /// [`Target`] has its own timeout), with TCP_NODELAY.
+    ///
+    /// ```no_run
+    /// use smtp_courier::{Client, ClientConfig};
+    /// use smtp_courier::tls::{TlsConfig, TlsMode};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), smtp_courier::Error> {
+    /// // Port 587: STARTTLS required and verified, the default.
+    /// let config = ClientConfig::new("laptop.example.org")?;
+    /// let client = Client::connect("smtp.example.org:587", config).await?;
+    /// assert!(client.get_ref().is_tls());
+    /// // Port 465: TLS from the first byte (RFC 8314).
+    /// let config = ClientConfig::new("laptop.example.org")?.tls(TlsConfig::new(TlsMode::Implicit));
+    /// let client = Client::connect(("smtp.example.org", 465), config).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// On failure the client is gone, and with it the greeting, capabilities and TLS
+    /// report. To report those too, take the steps: a connector, [`Client::new`],
+    /// [`Client::establish`], then read [`Client::greeting`] and [`Client::tls_report`]
+    /// whatever the result.
+    ///
+    /// # Errors
+    /// A usage error for a malformed target; as [`TcpConnector`] and [`Client::establish`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the connection; nothing leaks.
+    pub async fn connect(target: impl IntoTarget, config: ClientConfig) -> Result<Self, Error> {
+        Self::connect_with(&TcpConnector::new(), target, config).await
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
@@ -161,10 +188,56 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     }
 }
 
-impl Client<MaybeTls<TcpStream>> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
+    /// Connects to `target` through `connector` (TCP, a SOCKS5 proxy, anything that
+    /// implements [`Connector`]) and sets the session up as the configuration's
+    /// [`TlsConfig`](ClientConfig::tls) says, as [`Client::connect`] does. A plaintext
+    /// fallback after a failed handshake (only with [`TlsConfig::fallback`]) dials the same
+    /// target through the same connector again: through a proxy, the proxy is asked for
+    /// the server again.
+    ///
+    /// ```no_run
+    /// use smtp_courier::connect::Socks5Connector;
+    /// use smtp_courier::{Client, ClientConfig};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), smtp_courier::Error> {
+    /// let proxy = Socks5Connector::new("127.0.0.1", 1080)?;
+    /// let config = ClientConfig::new("laptop.example.org")?;
+    /// // The proxy resolves the name; the certificate is verified against it.
+    /// let client = Client::connect_with(&proxy, "smtp.example.org:587", config).await?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// A usage error for a malformed target; as the connector and [`Client::establish`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the connection; nothing leaks.
+    pub async fn connect_with<C>(
+        connector: &C,
+        target: impl IntoTarget,
+        config: ClientConfig,
+    ) -> Result<Self, Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
+        let target = target.into_target(config.timeouts.connect)?;
+        let stream = connector.connect(&target).await?;
+        let tls = config.tls.clone();
+        let mut client = Self::new(MaybeTls::Plain(stream), config);
+        client.establish(connector, &target, &tls).await?;
+        Ok(client)
+    }
+
     /// Sets the session up as `tls` says: greeting, EHLO, and STARTTLS or implicit TLS.
-    /// On failure the client keeps what it learned (greeting, capabilities, TLS report)
-    /// for reporting, but the session is unusable: nothing more is sent on it.
+    /// Call it on a fresh client whose stream `connector` opened to `target`: the target's
+    /// host is the name verified and sent as SNI (unless [`TlsConfig::server_name`]
+    /// overrides it), and a plaintext fallback after a failed handshake dials `target`
+    /// through `connector` again. On failure the client keeps what it learned (greeting,
+    /// capabilities, TLS report) for reporting, but the session is unusable: nothing more
+    /// is sent on it.
     ///
     /// - [`TlsMode::Skip`]: greeting and EHLO.
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
@@ -173,27 +246,45 @@ impl Client<MaybeTls<TcpStream>> {
     ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed handshake: a
     ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
     ///   refused STARTTLS continues in plaintext on the same connection and a failed
-    ///   handshake reconnects to the same address and skips STARTTLS; the report says
-    ///   `fallback`.
+    ///   handshake dials `target` again through `connector` and skips STARTTLS; the report
+    ///   says `fallback`.
     /// - [`TlsMode::RequiredStartTls`]: STARTTLS not offered, refused, a failed handshake
     ///   or (when enforced) a failed verification is a transient [`TlsError`], and nothing
     ///   else is sent in the clear.
     ///
     /// # Errors
-    /// See above, plus everything [`Client::handshake`] returns.
+    /// See above, plus everything [`Client::handshake`] returns, and the connector's errors
+    /// when a fallback dials again.
     ///
     /// # Cancel safety
     /// As [`Client::starttls`].
-    pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
-        self.operation(async |c| c.establish_op(tls, host).await)
+    pub async fn establish<C>(
+        &mut self,
+        connector: &C,
+        target: &Target,
+        tls: &TlsConfig,
+    ) -> Result<(), Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
+        self.operation(async |c| c.establish_op(connector, target, tls).await)
             .await
     }
 
-    async fn establish_op(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
+    async fn establish_op<C>(
+        &mut self,
+        connector: &C,
+        target: &Target,
+        tls: &TlsConfig,
+    ) -> Result<(), Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
+        let host = target.host().to_string();
         match tls.mode() {
             TlsMode::Skip => self.handshake_op().await,
             TlsMode::Implicit => {
-                self.start_implicit_tls_op(tls, host).await?;
+                self.start_implicit_tls_op(tls, &host).await?;
                 self.handshake_op().await
             }
             TlsMode::Opportunistic | TlsMode::RequiredStartTls => {
@@ -209,13 +300,9 @@ impl Client<MaybeTls<TcpStream>> {
                         Ok(())
                     };
                 }
-                let peer = match &self.conn.io {
-                    MaybeTls::Plain(s) => s.peer_addr().ok(),
-                    _ => None,
-                };
-                match self.starttls_op(tls, host).await {
+                match self.starttls_op(tls, &host).await {
                     Ok(_) => Ok(()),
-                    Err(e) if tls.fallback_allowed() => self.fall_back(e, peer).await,
+                    Err(e) if tls.fallback_allowed() => self.fall_back(e, connector, target).await,
                     Err(e) => Err(self.refuse_plaintext(e)),
                 }
             }
@@ -229,11 +316,10 @@ impl Client<MaybeTls<TcpStream>> {
         e
     }
 
-    async fn fall_back(
-        &mut self,
-        e: Error,
-        peer: Option<std::net::SocketAddr>,
-    ) -> Result<(), Error> {
+    async fn fall_back<C>(&mut self, e: Error, connector: &C, target: &Target) -> Result<(), Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
         let why = e.to_string();
         if self.session.is_ready() {
             // STARTTLS refused with a reply: go on in plaintext on this connection, as
@@ -250,12 +336,12 @@ impl Client<MaybeTls<TcpStream>> {
         if !handshake_failed {
             return Err(e);
         }
-        // The handshake failed: the connection is unusable, so reconnect to the same
-        // address and skip STARTTLS this time.
-        let Some(addr) = peer else { return Err(e) };
+        // The handshake failed: the connection is unusable, so dial the same target
+        // through the same connector (not the peer's address, which through a proxy is
+        // the proxy's) and skip STARTTLS this time.
         let config =
             ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
-        let stream = connect_tcp(addr, self.timeouts.connect).await?;
+        let stream = connector.connect(target).await?;
         self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));
         self.handshake_op().await

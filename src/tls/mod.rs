@@ -32,7 +32,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-pub use crate::client::setup::connect;
 pub use stream::MaybeTls;
 
 use crate::proto::error::{Error, TlsError};
