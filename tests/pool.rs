@@ -336,18 +336,19 @@ async fn total_cap_holds_across_destinations() {
     for t in tasks {
         t.await.unwrap();
     }
-    let l = log(&shared);
-    assert_eq!(l.max_live, 2);
-    for port in [25, 26] {
-        let n: usize = l
-            .conns
-            .iter()
-            .filter(|c| c.port == port)
-            .map(|c| c.mails)
-            .sum();
-        assert_eq!(n, 20, "port {port}");
+    {
+        let l = log(&shared);
+        assert_eq!(l.max_live, 2);
+        for port in [25, 26] {
+            let n: usize = l
+                .conns
+                .iter()
+                .filter(|c| c.port == port)
+                .map(|c| c.mails)
+                .sum();
+            assert_eq!(n, 20, "port {port}");
+        }
     }
-    drop(l);
     pool.close().await;
 }
 
@@ -355,14 +356,14 @@ async fn idle_close_case(idle_eof: bool) {
     // Postfix: `421 4.4.2 ... Error: timeout exceeded` after its idle timeout (or a server
     // that just closes).
     let b = Behaviour {
-        idle_close: Some(Duration::from_millis(100)),
+        idle_close: Some(Duration::from_millis(300)),
         idle_eof,
         ..Behaviour::default()
     };
     let (pool, shared) = make_pool(PoolConfig::default(), b, false);
     send_ok(&pool, &dest()).await;
     send_ok(&pool, &dest()).await; // reused: the server has not timed out yet
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     // The server has closed: the message goes on a fresh connection, delivered once.
     let report = pool.send(&dest(), &envelope(), MSG).await.unwrap();
     assert!(report.all_delivered(), "{report:?}");
@@ -390,7 +391,7 @@ async fn server_eof_while_idle_moves_the_message_to_a_fresh_connection() {
 #[tokio::test]
 async fn a_421_after_checkout_fails_before_mail_and_is_flagged() {
     let b = Behaviour {
-        idle_close: Some(Duration::from_millis(100)),
+        idle_close: Some(Duration::from_millis(300)),
         ..Behaviour::default()
     };
     let (pool, shared) = make_pool(PoolConfig::default(), b, false);
@@ -402,7 +403,7 @@ async fn a_421_after_checkout_fails_before_mail_and_is_flagged() {
             .unwrap()
             .all_delivered()
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let err = c.send_bytes(&envelope(), MSG).await.unwrap_err();
     assert!(matches!(err, Error::ServerClosing { .. }), "{err:?}");
     assert!(closed_while_idle(&err));
@@ -438,14 +439,15 @@ async fn every_new_connection_is_authenticated() {
     for _ in 0..3 {
         send_ok(&pool, &d).await;
     }
-    let l = log(&shared);
-    assert_eq!(l.conns.len(), 3);
-    assert!(
-        l.conns.iter().all(|c| c.auths == 1 && c.mails == 1),
-        "{:?}",
-        l.conns
-    );
-    drop(l);
+    {
+        let l = log(&shared);
+        assert_eq!(l.conns.len(), 3);
+        assert!(
+            l.conns.iter().all(|c| c.auths == 1 && c.mails == 1),
+            "{:?}",
+            l.conns
+        );
+    }
     pool.close().await;
 }
 
@@ -480,7 +482,7 @@ async fn reuse_sends_no_noop() {
 // message opens a new one.
 #[tokio::test]
 async fn idle_timeout_quits_the_connection() {
-    let cfg = PoolConfig::default().idle_timeout(Duration::from_millis(50));
+    let cfg = PoolConfig::default().idle_timeout(Duration::from_millis(200));
     let (pool, shared) = make_pool(cfg, Behaviour::default(), false);
     send_ok(&pool, &dest()).await;
     assert_eq!(pool.idle_connections(), 1);
@@ -560,5 +562,29 @@ async fn failed_dial_is_returned_and_not_reused() {
     send_ok(&pool, &dest()).await;
     assert_eq!(*attempts.lock().unwrap(), 2);
     assert_eq!(pool.stats().connections_opened, 1);
+    pool.close().await;
+}
+
+// `get` itself probes a reused connection (a read that does not wait): one the server
+// closed while idle is never handed out.
+#[tokio::test]
+async fn get_never_hands_out_a_connection_closed_while_idle() {
+    let b = Behaviour {
+        idle_close: Some(Duration::from_millis(300)),
+        ..Behaviour::default()
+    };
+    let (pool, shared) = make_pool(PoolConfig::default(), b, false);
+    send_ok(&pool, &dest()).await;
+    // Baseline: straight away, the idle connection is reused.
+    let c = pool.get(&dest()).await.unwrap();
+    assert!(!c.is_fresh());
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let c = pool.get(&dest()).await.unwrap();
+    assert!(c.is_fresh(), "the closed connection was handed out");
+    assert!(c.is_usable());
+    drop(c);
+    assert_eq!(pool.stats().closed_while_idle, 1);
+    assert_eq!(log(&shared).conns.len(), 2);
     pool.close().await;
 }
