@@ -159,11 +159,9 @@ fn make_pool(cfg: PoolConfig, b: Behaviour, authenticate: bool) -> (Pool<DuplexS
         let creds = dest.get_credentials().cloned();
         async move {
             let mut client = Client::open(client_io, config()).await?;
-            if authenticate {
-                if let Some(c) = creds {
-                    let options = AuthOptions::new().allow_cleartext(true);
-                    client.authenticate(&c, &options).await?;
-                }
+            if authenticate && let Some(c) = creds {
+                let options = AuthOptions::new().allow_cleartext(true);
+                client.authenticate(&c, &options).await?;
             }
             Ok(client)
         }

@@ -62,12 +62,15 @@
 //! # Batches
 //!
 //! The pool hands out one connection at a time, so a batch fits on top of it: a
-//! `send_many(dest, messages)` would `get` a connection, ask
+//! `send_many(dest, messages)` would [`get`](Pool::get) a connection, ask
 //! [`PooledClient::remaining_transactions`] how many transactions it may still carry,
-//! give that many messages (all of them when `None`) to a pipelined batch on that
-//! connection in one go (once `Client::send_batch` lands), add them to the count, and
-//! `get` again for the rest. The closed-while-idle rule applies to the batch as a whole:
-//! only an `Err` before its first MAIL is retried.
+//! give that many messages (all of them when `None`) to [`Client::send_batch`] on that
+//! connection in one go, add them to the count, and `get` again for the rest. This is
+//! not built yet: [`PooledClient`] has no `send_batch`, and the pool depends on nothing
+//! but [`Client::send`]. The closed-while-idle rule would hold for the batch as a whole:
+//! `get` has already dropped a connection whose 421 or EOF arrived; since `send_batch`
+//! returns reports rather than an `Err`, a closure found later is in the reports, and
+//! retrying is safe only for messages whose reports show that nothing of them was sent.
 //!
 //! # Example
 //!
