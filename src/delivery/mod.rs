@@ -71,6 +71,7 @@ mod domain;
 mod join;
 mod mock;
 mod mx;
+pub mod pool;
 mod resolver;
 
 pub use domain::{DomainError, DomainGroup, RouteDomain, group_by_domain};
