@@ -116,6 +116,13 @@ impl Envelope {
         self
     }
 
+    /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
+    /// one domain's share of it, for MX delivery.
+    #[cfg_attr(not(feature = "mx"), allow(dead_code))]
+    pub(crate) fn with_recipients(&self, to: Vec<Mailbox>) -> Self {
+        Self { to, ..self.clone() }
+    }
+
     /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
     pub fn needs_smtputf8(&self) -> bool {
         self.smtputf8 || !self.is_ascii()
