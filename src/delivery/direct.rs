@@ -107,7 +107,7 @@ enum Tried<S> {
     /// Before MAIL: the next address or host gets the recipients.
     Failed(DeliveryError),
     /// A transaction ran on this connection.
-    Ran(Client<MaybeTls<S>>, TransactionReport),
+    Ran(Box<Client<MaybeTls<S>>>, TransactionReport),
 }
 
 /// A recipient as `group_by_domain` wants it.
@@ -264,7 +264,7 @@ impl<R: Resolver, C: Connector> MxDelivery<R, C> {
                 let _ = client.quit().await;
                 Tried::Failed(e.into())
             }
-            _ => Tried::Ran(client, report),
+            _ => Tried::Ran(Box::new(client), report),
         }
     }
 }

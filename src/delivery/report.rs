@@ -420,7 +420,7 @@ impl DomainReport {
 
     /// The connections tried before it (or, when no host decided, all of them), in order.
     /// A plaintext reconnection after a failed handshake is not an attempt: the
-    /// connection's [`TlsReport::fallback`] says so.
+    /// connection's `TlsReport::fallback` says so.
     pub fn attempts(&self) -> &[Attempt] {
         &self.attempts
     }
