@@ -71,7 +71,7 @@ async fn refused_silent_and_421_move_on_until_a_host_delivers() {
         .a("mx2.walk.test", &["127.0.1.3"])
         .a("mx3.walk.test", &["127.0.1.4"])
         .aaaa("mx4.walk.test", &["::1"]);
-    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(800))).port(port);
+    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(1500))).port(port);
     let env = Envelope::new("a@example.org", ["b@walk.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
     let logs = finish(srv).await;
