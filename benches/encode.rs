@@ -37,9 +37,9 @@ fn message(eol: &str) -> Vec<u8> {
     ];
     let mut i = 0usize;
     while m.len() < 1_000_000 {
-        if i % 25 == 0 {
+        if i.is_multiple_of(25) {
             m.push_str(". a line that starts with a dot");
-        } else if i % 12 == 0 {
+        } else if i.is_multiple_of(12) {
             // blank line between paragraphs
         } else {
             let width = 60 + i % 19;

@@ -25,8 +25,8 @@
 //!
 //! `--8bitmime`, `--smtputf8` and `--requiretls` declare the extensions on MAIL; the
 //! library refuses the message before sending (kind `extension`) when the server lacks
-//! the extension, or, for REQUIRETLS, without verified TLS. The library has no BDAT yet,
-//! so every message goes with DATA and `--no-chunking` changes nothing. Direct MX delivery
+//! the extension, or, for REQUIRETLS, without verified TLS. A server offering CHUNKING
+//! gets the message by BDAT (RFC 3030) unless `--no-chunking`. Direct MX delivery
 //! (no `--server`) is not available yet: a usage error, and so is every flag of the
 //! contract whose feature has not landed (BDAT, DSN, LMTP, SOCKS5, ...: see
 //! `not_available`).
@@ -418,7 +418,6 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     if args.requiretls {
         envelope = envelope.with_requiretls();
     }
-    // --no-chunking: the library sends every message with DATA (no BDAT yet).
 
     let Some(server) = &args.server else {
         return Err(UsageError(
@@ -440,7 +439,8 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     let config = ClientConfig::new(helo.as_str())
         .map_err(|e| UsageError(format!("--helo {:?}: {e}", args.helo)))?
         .timeouts(timeouts)
-        .pipelining(!args.no_pipelining);
+        .pipelining(!args.no_pipelining)
+        .chunking(!args.no_chunking);
     Ok(Plan {
         target,
         envelope,

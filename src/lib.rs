@@ -8,15 +8,30 @@
 //! ```text
 //!   your code ──▶ Client<S> (client/, tls/)          thin tokio driver: moves bytes,
 //!                   │  ▲                             enforces deadlines, TLS upgrade
-//!        commands   │  │ events (Ready, SendBody,
-//!                   ▼  │  Transaction(report), …)
+//!  commands, content│  │ events (Ready, SendBody(id),
+//!                   ▼  │  Transaction(id, report), …)
 //!                 Session (proto/)                   sans-IO core: no sockets, no clock
 //!                   ├─ ReplyParser   bytes ─▶ Reply  (RFC 5321 §4.2, bounded, incremental)
 //!                   ├─ Command       Command ─▶ bytes (validated, no CR/LF/NUL possible)
 //!                   ├─ Capabilities  EHLO ─▶ typed extensions
-//!                   ├─ DotStuffer    content ─▶ DATA framing (no bare CR/LF, ever)
-//!                   └─ FIFO of expected replies (PIPELINING, several in flight)
+//!                   ├─ DotStuffer / BdatChunker  content ─▶ DATA or BDAT framing
+//!                   ├─ queue of transactions in flight (TxId, oldest first)
+//!                   └─ FIFO of expected replies, each naming its transaction
 //! ```
+//!
+//! **One door for bytes.** Commands, BDAT chunk headers and message content all leave
+//! through [`proto::Session::poll_transmit`]: the driver hands content to
+//! [`proto::Session::send_body`] and the session frames it (dot-stuffing after DATA's
+//! `354`, or BDAT chunks) into the same queue as the commands. The bytes of a
+//! transaction therefore leave in order, and the framing is tested byte for byte without a
+//! socket.
+//!
+//! **Transactions in flight.** [`proto::Session::mail`] queues a transaction and returns
+//! its [`TxId`]; every expected reply names its transaction, and events carry the id. Whether
+//! RSET goes before MAIL is decided when the MAIL is queued, from what is known then. The
+//! driver has one loop (`Client::wait_for`) that moves bytes until the event it waits for
+//! arrives, keeping events for other operations (a later transaction's report while an
+//! earlier one is awaited) instead of dropping them.
 //!
 //! [`proto`] builds without tokio (`--no-default-features`) and is what the fuzzers drive.
 //! [`Client`] works over any `AsyncRead + AsyncWrite` stream: TCP, TLS, a proxy, a test
@@ -186,6 +201,26 @@
 //!    │◀──────────────────────────── 250 ───────│
 //! ```
 //!
+//! With CHUNKING (RFC 3030) the content goes by BDAT instead: MAIL, every RCPT and the
+//! first chunk leave in one write, and, since RFC 2920 §3.1 lets MAIL follow BDAT in the
+//! same group, [`Client::send_batch`] keeps a window of transactions in flight:
+//!
+//! ```text
+//!  client                                            server
+//!    │── MAIL 1 / RCPT 1 / BDAT n LAST + content 1 ──▶│   one write for the
+//!    │── MAIL 2 / RCPT 2 / BDAT n LAST + content 2 ──▶│   whole window
+//!    │── MAIL 3 / RCPT 3 / BDAT n LAST + content 3 ──▶│
+//!    │◀──────────── 250 / 250 / 250 (message 1) ──────│   replies in command order,
+//!    │◀──────────── 550 / 503 / 503 (message 2) ──────│   each decides only its own
+//!    │◀──────────── 250 / 250 / 250 (message 3) ──────│   transaction
+//!    │── MAIL 4 … (the window refills) ──────────────▶│
+//! ```
+//!
+//! A chunk's `4yz`/`5yz` stops that message's chunks (RFC 3030 §2); the reply to
+//! `BDAT … LAST` is its final reply. A message whose MAIL got `503` only because an
+//! earlier one in the window left the server mid-transaction is sent again after RSET.
+//! Without PIPELINING, every command and every chunk waits for the reply before it.
+//!
 //! The client reads while it writes, so a server that answers as it reads can never
 //! deadlock it, and TCP_NODELAY is set so the last small write does not wait for a delayed
 //! ACK. A reply pairs only with a command whose bytes were completely written: one that
@@ -281,7 +316,7 @@ pub mod proto;
 pub mod fuzzing;
 
 pub use error::{Error, ProtocolError, Severity, TlsError, UsageError};
-pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport};
+pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};
 
 #[cfg(feature = "tokio")]
 pub mod client;

@@ -22,7 +22,12 @@ use crate::proto::{Direction, Domain, SessionConfig, Timeouts, Transcript};
 pub struct ClientConfig {
     pub(crate) session: SessionConfig,
     pub(crate) timeouts: Timeouts,
+    pub(crate) window: usize,
 }
+
+/// The default number of transactions in flight in
+/// [`Client::send_batch`](super::Client::send_batch).
+pub const DEFAULT_WINDOW: usize = 8;
 
 impl ClientConfig {
     /// Settings with `ehlo_name` as the EHLO/HELO name (a domain or an address literal such
@@ -35,6 +40,7 @@ impl ClientConfig {
         Ok(Self {
             session: SessionConfig::new(Domain::new(ehlo_name)?),
             timeouts: Timeouts::default(),
+            window: DEFAULT_WINDOW,
         })
     }
 
@@ -47,6 +53,36 @@ impl ClientConfig {
     /// Whether to use PIPELINING when the server offers it (default true).
     pub fn pipelining(mut self, on: bool) -> Self {
         self.session.pipelining = on;
+        self
+    }
+
+    /// Whether to send message content by BDAT (CHUNKING, RFC 3030) when the server
+    /// offers it (default true); off, DATA is used.
+    pub fn chunking(mut self, on: bool) -> Self {
+        self.session.chunking = on;
+        self
+    }
+
+    /// The largest BDAT chunk, in octets (default 1048576; at least 1). The message is
+    /// streamed: no more than about one chunk is held in memory.
+    pub fn chunk_size(mut self, octets: usize) -> Self {
+        self.session.chunk_size = octets.max(1);
+        self
+    }
+
+    /// At most `n` transactions in flight in [`Client::send_batch`](super::Client::send_batch)
+    /// when the server offers PIPELINING and CHUNKING (default 8; 1 sends one after
+    /// another).
+    pub fn window(mut self, n: usize) -> Self {
+        self.window = n.max(1);
+        self
+    }
+
+    /// Speak LMTP (RFC 2033) instead of SMTP (default false): LHLO instead of EHLO (no
+    /// HELO fallback), and after the message one reply per accepted recipient, each
+    /// deciding its own recipient.
+    pub fn lmtp(mut self, on: bool) -> Self {
+        self.session.lmtp = on;
         self
     }
 
@@ -76,8 +112,12 @@ impl ClientConfig {
 
 impl ClientConfig {
     /// The settings of an existing session, to open another connection like it.
-    pub(crate) fn from_parts(session: SessionConfig, timeouts: Timeouts) -> Self {
-        Self { session, timeouts }
+    pub(crate) fn from_parts(session: SessionConfig, timeouts: Timeouts, window: usize) -> Self {
+        Self {
+            session,
+            timeouts,
+            window,
+        }
     }
 }
 
@@ -87,6 +127,7 @@ impl Default for ClientConfig {
         Self {
             session: SessionConfig::new(Domain::localhost()),
             timeouts: Timeouts::default(),
+            window: DEFAULT_WINDOW,
         }
     }
 }
@@ -96,6 +137,7 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("session", &self.session)
             .field("timeouts", &self.timeouts)
+            .field("window", &self.window)
             .finish()
     }
 }

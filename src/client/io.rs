@@ -107,7 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Moves what the session queued into the write buffer.
-    fn take_output(&mut self, session: &mut Session) {
+    pub(crate) fn take_output(&mut self, session: &mut Session) {
         if session.transmit_holds_secret() {
             self.secret = true;
         }
@@ -215,10 +215,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => {}
             }
         }
-        if !hold_write_errors {
-            if let Some(e) = self.write_failed.take() {
-                return Poll::Ready(Err(e));
-            }
+        if !hold_write_errors && let Some(e) = self.write_failed.take() {
+            return Poll::Ready(Err(e));
         }
         if wrote && self.wbuf.is_empty() && !self.need_flush {
             return Poll::Ready(Ok(Progress::Written));
@@ -304,10 +302,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Writes the buffered bytes out within the data-block deadline (RFC 5321
-    /// §4.5.3.2.5), while the message data is being streamed, reading all the while: no
-    /// reply is due during the data, so anything the server sends now (a `250` before
-    /// the end of data, say) is a protocol error that ends the transaction, never a reply
-    /// to pair with the end of data later.
+    /// §4.5.3.2.5), while the message data is being streamed, reading all the while: the
+    /// replies due (to MAIL, RCPT or earlier BDAT chunks, with PIPELINING) are handled as
+    /// they come; anything else (a `250` before the end of data, say) is a protocol error
+    /// that ends the transaction, never a reply to pair with the end of data later.
     /// `transfer` is the deadline of the whole data transfer, if any: the write must also
     /// finish before it. False when the data cannot go on (the session says why).
     pub(crate) async fn write_block(
@@ -316,6 +314,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         timeouts: &Timeouts,
         transfer: Option<Instant>,
     ) -> bool {
+        self.take_output(session);
         let block = deadline_after(timeouts.get(Phase::DataBlock));
         let (at, phase) = match transfer {
             Some(t) if t < block => (t, Phase::DataTransfer),

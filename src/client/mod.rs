@@ -2,21 +2,24 @@
 //!
 //! It moves bytes and enforces deadlines; every protocol decision is the session's.
 
+mod batch;
 mod config;
 mod io;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::ops::ControlFlow::{self, Break, Continue};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-pub use config::ClientConfig;
+pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
 use crate::error::{Error, UsageError};
-use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::body::{LineEndings, check_line_endings};
 use crate::proto::{
-    Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport,
+    Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
 };
 
 /// How long closing the stream may take when message data is abandoned.
@@ -80,6 +83,11 @@ pub struct Client<S> {
     pub(crate) channel_binding: Option<Vec<u8>>,
     /// Whether an operation is running, or was cancelled: see [`Client::operation`].
     op: OpState,
+    /// At most this many transactions in flight in [`Client::send_batch`].
+    pub(crate) window: usize,
+    /// Events that arrived while another was awaited (a later transaction's report while
+    /// an earlier one's was awaited, say): kept for whoever waits for them.
+    parked: VecDeque<Event>,
 }
 
 /// Where the client is between public operations.
@@ -106,6 +114,8 @@ impl<S> std::fmt::Debug for Client<S> {
         d.field("tls", &self.tls);
         d.field("channel_binding", &self.channel_binding.is_some())
             .field("op", &self.op)
+            .field("window", &self.window)
+            .field("parked", &self.parked.len())
             .finish()
     }
 }
@@ -162,6 +172,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             tls: None,
             channel_binding: None,
             op: OpState::Idle,
+            window: config.window,
+            parked: VecDeque::new(),
         }
     }
 
@@ -197,26 +209,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// [`Client::handshake`] within an operation already running.
     pub(crate) async fn handshake_op(&mut self) -> Result<(), Error> {
-        loop {
-            match self.next_event().await {
-                Event::Ready(Ok(())) => return Ok(()),
-                Event::Ready(Err(e)) => {
-                    self.finish_quit().await;
-                    return Err(e);
-                }
-                other => self.unexpected(other)?,
-            }
+        let ready = self
+            .wait_for(|e| match e {
+                Event::Ready(r) => Break(r),
+                e => Continue(e),
+            })
+            .await
+            .and_then(|r| r);
+        if ready.is_err() {
+            self.finish_quit().await;
         }
+        ready
     }
 
     /// Waits for the answer to a QUIT the session sent on its own (after a refused
     /// greeting), within the command deadline; whatever it is (221, EOF, a timeout) changes
     /// nothing for the caller.
     async fn finish_quit(&mut self) {
-        while self.session.awaiting_reply() || self.session.wants_write() {
-            if let Event::Quit(_) = self.next_event().await {
-                break;
-            }
+        if self.session.awaiting_reply() || self.session.wants_write() {
+            let _ = self
+                .wait_for(|e| match e {
+                    Event::Quit(r) => Break(r),
+                    e => Continue(e),
+                })
+                .await;
         }
     }
 
@@ -282,6 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 self.session.abort(Error::Cancelled);
                 // The events of the cancelled operation (its report, say) are nobody's.
                 while self.session.poll_event().is_some() {}
+                self.parked.clear();
                 self.conn.discard_output();
                 let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
                 let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
@@ -300,10 +317,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &self.conn.io
     }
 
-    /// Sends one message: MAIL, every RCPT, DATA and the content read from `body`,
-    /// streamed (never the whole message in memory), with dot-stuffing and CRLF line
-    /// endings. With PIPELINING, MAIL, RCPTs and DATA go out in one write, and the end of
-    /// the data goes out with the last block of content.
+    /// Sends one message: MAIL, every RCPT, then the content read from `body`, streamed
+    /// (never the whole message in memory) with CRLF line endings: after DATA with
+    /// dot-stuffing, or, when the server offers CHUNKING (and
+    /// [`ClientConfig::chunking`] is on), as BDAT chunks of at most
+    /// [`ClientConfig::chunk_size`] octets (RFC 3030). With PIPELINING, MAIL, RCPTs and
+    /// DATA go out in one write, and the end of the data goes out with the last block of
+    /// content; with BDAT, MAIL, the RCPTs and the first chunk go in one write. Without
+    /// PIPELINING each command, and each chunk, waits for the reply to the one before.
     ///
     /// Each recipient gets its own result in the report; one refused recipient never sinks
     /// the others, and when every recipient is refused no data is sent. A failed
@@ -342,24 +363,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
-        match self.session.mail(envelope.clone()) {
-            Ok(()) => {}
+        let id = match self.session.mail(envelope.clone()) {
+            Ok(id) => id,
             Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => {
                 return Ok(TransactionReport::failed(envelope, e));
             }
             Err(e) => return Err(e),
-        }
+        };
         loop {
-            match self.next_event().await {
-                Event::SendBody => self.stream_body(&mut body).await,
-                Event::Transaction(report) => return Ok(report),
-                other => self.unexpected(other)?,
+            match self.wait_for_transaction(id).await? {
+                None => self.stream_body(id, &mut body).await,
+                Some(report) => return Ok(report),
             }
         }
     }
 
+    /// Waits until transaction `id` wants its content (`None`) or has ended.
+    async fn wait_for_transaction(&mut self, id: TxId) -> Result<Option<TransactionReport>, Error> {
+        self.wait_for(|e| match e {
+            Event::SendBody(i) if i == id => Break(None),
+            Event::Transaction(i, report) if i == id => Break(Some(report)),
+            e => Continue(e),
+        })
+        .await
+    }
+
     /// [`Client::send`] for a message in memory. The envelope's size defaults to the
-    /// message's size after line-ending normalisation, so `SIZE=` is declared (RFC 1870).
+    /// message's size after line-ending normalisation (for BINARYMIME, its exact length),
+    /// so `SIZE=` is declared (RFC 1870, with BDAT too).
     /// With strict line endings a bare CR or LF is found before anything is sent.
     ///
     /// # Errors
@@ -381,18 +412,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         message: &[u8],
     ) -> Result<TransactionReport, Error> {
-        if self.session_line_endings() == LineEndings::Strict {
-            if let Err(e) = check_line_endings(message) {
-                return Ok(TransactionReport::failed(envelope, Error::Body(e)));
-            }
+        if !envelope.is_binarymime()
+            && self.session_line_endings() == LineEndings::Strict
+            && let Err(e) = check_line_endings(message)
+        {
+            return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
-        let sized;
-        let envelope = if envelope.size().is_none() {
-            sized = envelope.clone().with_size(normalized_len(message));
-            &sized
-        } else {
-            envelope
-        };
+        let envelope = &batch::sized(envelope, message);
         self.send_op(envelope, message).await
     }
 
@@ -417,12 +443,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .check_idle(&mut self.session, &self.timeouts)
             .await;
         self.session.rset()?;
-        loop {
-            match self.next_event().await {
-                Event::Reset(r) => return r,
-                other => self.unexpected(other)?,
-            }
-        }
+        self.wait_for(|e| match e {
+            Event::Reset(r) => Break(r),
+            e => Continue(e),
+        })
+        .await?
     }
 
     /// Sends NOOP and returns its reply.
@@ -442,12 +467,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .check_idle(&mut self.session, &self.timeouts)
             .await;
         self.session.noop()?;
-        loop {
-            match self.next_event().await {
-                Event::Noop(r) => return r,
-                other => self.unexpected(other)?,
-            }
-        }
+        self.wait_for(|e| match e {
+            Event::Noop(r) => Break(r),
+            e => Continue(e),
+        })
+        .await?
     }
 
     /// Sends QUIT, waits for 221 (a connection closed instead is fine too) and shuts the
@@ -468,12 +492,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .check_idle(&mut self.session, &self.timeouts)
             .await;
         self.session.quit()?;
-        let result = loop {
-            match self.next_event().await {
-                Event::Quit(r) => break r,
-                other => self.unexpected(other)?,
-            }
-        };
+        let result = self
+            .wait_for(|e| match e {
+                Event::Quit(r) => Break(r),
+                e => Continue(e),
+            })
+            .await?;
         let limit = self.timeouts.get(Phase::Command);
         let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
         result
@@ -484,57 +508,85 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.conn.io
     }
 
-    /// Drives the I/O until the session has an event.
-    pub(crate) async fn next_event(&mut self) -> Event {
+    /// The driver loop, the only one: moves bytes between the stream and the session
+    /// until `pick` accepts an event (`Break`; it hands back the ones it does not want as
+    /// `Continue`). Events for other operations are kept, in order, for a later wait:
+    /// with transactions in flight, the report of a later one may arrive while an earlier
+    /// one is awaited.
+    ///
+    /// # Errors
+    /// The sticky error when the session became unusable before the event came, or a
+    /// usage error when nothing could produce it.
+    pub(crate) async fn wait_for<T>(
+        &mut self,
+        mut pick: impl FnMut(Event) -> ControlFlow<T, Event>,
+    ) -> Result<T, Error> {
+        let mut kept = VecDeque::with_capacity(self.parked.len());
+        let mut found = None;
+        while let Some(ev) = self.parked.pop_front() {
+            if found.is_some() {
+                kept.push_back(ev);
+                continue;
+            }
+            match pick(ev) {
+                Break(t) => found = Some(t),
+                Continue(ev) => kept.push_back(ev),
+            }
+        }
+        self.parked = kept;
+        if let Some(t) = found {
+            return Ok(t);
+        }
         loop {
-            if let Some(ev) = self.session.poll_event() {
-                return ev;
+            while let Some(ev) = self.session.poll_event() {
+                match pick(ev) {
+                    Break(t) => return Ok(t),
+                    Continue(ev) => self.parked.push_back(ev),
+                }
             }
             if !self.session.wants_write()
                 && !self.session.awaiting_reply()
                 && self.conn.wbuf.is_empty()
             {
-                // Nothing can produce an event: only reachable through misuse.
-                self.session
-                    .abort(UsageError::InvalidState("no reply is due").into());
-                if let Some(ev) = self.session.poll_event() {
-                    return ev;
-                }
-                return Event::Ready(Err(self
+                // Nothing can produce the event: the session failed, or misuse.
+                return Err(self
                     .session
                     .error()
                     .cloned()
-                    .unwrap_or(Error::Closed { command: None })));
+                    .unwrap_or(Error::Usage(UsageError::InvalidState("no reply is due"))));
             }
             self.conn.step(&mut self.session, &self.timeouts).await;
         }
     }
 
-    pub(crate) fn unexpected(&mut self, _event: Event) -> Result<(), Error> {
-        // Events for other operations cannot occur: each public method issues one operation
-        // and waits for its event. Treat one as a failure rather than loop forever.
-        let err = self
-            .session
-            .error()
-            .cloned()
-            .unwrap_or(Error::Usage(UsageError::InvalidState(
-                "unexpected protocol event",
-            )));
-        Err(err)
-    }
-
-    /// Streams the body after 354: encodes into the write buffer and writes a block each
-    /// time it fills; the last block and the terminator are left for one final write.
+    /// Streams the content of transaction `id` after [`Event::SendBody`]: the session frames
+    /// it (dot-stuffing or BDAT chunks) into its transmit queue, and a block is written
+    /// each time one fills; the last block and the end of the data are left for one final
+    /// write (with BDAT and PIPELINING, together with MAIL and the RCPTs when the message
+    /// is small). Without PIPELINING, each BDAT chunk waits for the reply to the one before.
     ///
     /// With [`Timeouts::data_transfer`](crate::proto::Timeouts::data_transfer) set, reading
     /// the body and writing every block must end before that deadline.
-    async fn stream_body<R: AsyncRead + Unpin>(&mut self, body: &mut R) {
+    async fn stream_body<R: AsyncRead + Unpin>(&mut self, id: TxId, body: &mut R) {
         let transfer = self
             .timeouts
             .data_transfer
             .and_then(|d| tokio::time::Instant::now().checked_add(d));
         let mut chunk = vec![0u8; BODY_BLOCK];
         loop {
+            match self.session.body_capacity(id) {
+                // Complete, or the transaction failed (RFC 3030 §2: no further chunk).
+                None => return,
+                Some(0) => {
+                    // A lock-step chunk's reply first (RFC 3030 §4).
+                    if self.session.error().is_some() {
+                        return;
+                    }
+                    self.conn.step(&mut self.session, &self.timeouts).await;
+                    continue;
+                }
+                Some(_) => {}
+            }
             let read = body.read(&mut chunk);
             let read = match transfer {
                 Some(at) => tokio::time::timeout_at(at, read).await,
@@ -553,13 +605,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             };
             let Some(data) = chunk.get(..n) else { return };
             if n == 0 {
-                let _ = self.session.finish_body(&mut self.conn.wbuf);
+                let _ = self.session.finish_body(id);
                 return;
             }
-            if self.session.encode_body(data, &mut self.conn.wbuf).is_err() {
+            if self.session.send_body(id, data).is_err() {
                 // Strict line endings refused the content.
                 return self.abandon_data().await;
             }
+            self.conn.take_output(&mut self.session);
             if self.conn.wbuf.len() >= BODY_BLOCK
                 && !self
                     .conn
@@ -636,12 +689,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let mechanism = self
             .session
             .auth(credentials, options, self.channel_binding.as_deref())?;
-        loop {
-            match self.next_event().await {
-                Event::Auth(r) => return r.map(|()| mechanism),
-                other => self.unexpected(other)?,
-            }
-        }
+        self.wait_for(|e| match e {
+            Event::Auth(r) => Break(r),
+            e => Continue(e),
+        })
+        .await?
+        .map(|()| mechanism)
     }
 
     /// Records the RFC 9266 `tls-exporter` channel binding value (label

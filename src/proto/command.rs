@@ -18,6 +18,8 @@ pub enum Command {
     Ehlo(Domain),
     /// `HELO domain`.
     Helo(Domain),
+    /// `LHLO domain` (LMTP, RFC 2033 §4.1).
+    Lhlo(Domain),
     /// `STARTTLS` (RFC 3207).
     StartTls,
     /// `MAIL FROM:<path> params` (RFC 5321 §4.1.1.2).
@@ -48,6 +50,7 @@ impl Command {
         match self {
             Self::Ehlo(_) => CommandKind::Ehlo,
             Self::Helo(_) => CommandKind::Helo,
+            Self::Lhlo(_) => CommandKind::Lhlo,
             Self::StartTls => CommandKind::StartTls,
             Self::Mail(..) => CommandKind::Mail,
             Self::Rcpt(..) => CommandKind::Rcpt,
@@ -74,6 +77,7 @@ impl fmt::Display for Command {
         match self {
             Self::Ehlo(d) => write!(f, "EHLO {d}"),
             Self::Helo(d) => write!(f, "HELO {d}"),
+            Self::Lhlo(d) => write!(f, "LHLO {d}"),
             Self::StartTls => f.write_str("STARTTLS"),
             Self::Mail(from, params) => {
                 write!(f, "MAIL FROM:<{}>", from.as_str())?;
@@ -102,6 +106,8 @@ pub enum CommandKind {
     Ehlo,
     /// HELO.
     Helo,
+    /// LHLO (LMTP, RFC 2033).
+    Lhlo,
     /// STARTTLS.
     StartTls,
     /// AUTH.
@@ -130,6 +136,7 @@ impl CommandKind {
         match self {
             Self::Ehlo => "EHLO",
             Self::Helo => "HELO",
+            Self::Lhlo => "LHLO",
             Self::StartTls => "STARTTLS",
             Self::Auth => "AUTH",
             Self::Mail => "MAIL",
@@ -163,7 +170,8 @@ mod tests {
     fn encodes_byte_exact() {
         let d = Domain::new("client.example").unwrap();
         assert_eq!(wire(&Command::Ehlo(d.clone())), b"EHLO client.example\r\n");
-        assert_eq!(wire(&Command::Helo(d)), b"HELO client.example\r\n");
+        assert_eq!(wire(&Command::Helo(d.clone())), b"HELO client.example\r\n");
+        assert_eq!(wire(&Command::Lhlo(d)), b"LHLO client.example\r\n");
         assert_eq!(
             wire(&Command::Mail(ReversePath::Null, vec![])),
             b"MAIL FROM:<>\r\n"

@@ -8,7 +8,9 @@
 //! RFCs implemented here:
 //! - RFC 5321: replies (§4.2), commands (§4.1), paths and limits (§4.1.2, §4.5.3.1),
 //!   transparency (§4.5.2), timeouts (§4.5.3.2);
-//! - RFC 2920 PIPELINING (the reply FIFO in [`Session`]);
+//! - RFC 2920 PIPELINING (the reply FIFO in [`Session`], several transactions in flight);
+//! - RFC 3030 CHUNKING and BINARYMIME (BDAT framing in [`Session::send_body`]);
+//! - RFC 2033 LMTP ([`SessionConfig::lmtp`]: LHLO, one reply per recipient);
 //! - RFC 3463 and RFC 2034 enhanced status codes ([`EnhancedCode`]);
 //! - RFC 1870 SIZE, RFC 6531 SMTPUTF8 (envelope checks in [`Session::mail`]);
 //! - RFC 3207 STARTTLS (the state side: re-EHLO, no plaintext after `220`);
@@ -49,4 +51,4 @@ pub use dsn::{DsnError, EnvId, Notify, NotifyOn, Orcpt, Ret};
 pub use reply::{Reply, ReplyParser, escape_text};
 pub use session::{Direction, Event, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};
-pub use transaction::{Envelope, RecipientResult, RecipientStatus, TransactionReport};
+pub use transaction::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};

@@ -4,68 +4,17 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::BytesMut;
 
 use crate::error::{Error, ProtocolError, UsageError};
 
-use super::address::{Domain, EsmtpParam};
 use super::body::LineEndings;
 use super::capability::Capabilities;
 use super::command::{Command, CommandKind};
 use super::reply::{Reply, ReplyParser, push_escaped};
 use super::timeouts::Phase;
-use super::transaction::{Envelope, TransactionReport};
-
-/// Which way a transcript line went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Client to server.
-    Client,
-    /// Server to client.
-    Server,
-}
-
-/// A sink for the SMTP transcript: one call per command or reply line. Credentials are
-/// already redacted and control characters in server text escaped.
-pub type Transcript = Arc<dyn Fn(Direction, &str) + Send + Sync>;
-
-/// Settings of the protocol session.
-#[derive(Clone)]
-pub struct SessionConfig {
-    /// The name sent in EHLO/HELO.
-    pub ehlo_name: Domain,
-    /// Use PIPELINING (RFC 2920) when the server offers it.
-    pub pipelining: bool,
-    /// What to do with bare CR or LF in message data.
-    pub line_endings: LineEndings,
-    /// Where the transcript goes, if anywhere.
-    pub transcript: Option<Transcript>,
-}
-
-impl SessionConfig {
-    /// Pipelining on, bare line endings normalised, no transcript.
-    pub fn new(ehlo_name: Domain) -> Self {
-        Self {
-            ehlo_name,
-            pipelining: true,
-            line_endings: LineEndings::Normalize,
-            transcript: None,
-        }
-    }
-}
-
-impl fmt::Debug for SessionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field("ehlo_name", &self.ehlo_name)
-            .field("pipelining", &self.pipelining)
-            .field("line_endings", &self.line_endings)
-            .field("transcript", &self.transcript.is_some())
-            .finish()
-    }
-}
+use super::transaction::{TransactionReport, TxId};
 
 /// What the session reports to its driver.
 #[derive(Debug)]
@@ -77,11 +26,12 @@ pub enum Event {
     /// The answer to STARTTLS. `Ok`: start the TLS handshake now, then call
     /// [`Session::tls_established`].
     StartTls(Result<(), Error>),
-    /// 354 arrived: stream the message through [`Session::encode_body`] and
-    /// [`Session::finish_body`].
-    SendBody,
+    /// The transaction wants its message content: stream it through
+    /// [`Session::send_body`] and [`Session::finish_body`]. With DATA this comes after
+    /// the `354`; with BDAT at once (with PIPELINING) or once a recipient was accepted.
+    SendBody(TxId),
     /// A transaction ended, successfully or not.
-    Transaction(TransactionReport),
+    Transaction(TxId, TransactionReport),
     /// The answer to an explicit RSET.
     Reset(Result<(), Error>),
     /// The answer to NOOP.
@@ -90,62 +40,6 @@ pub enum Event {
     Quit(Result<(), Error>),
     /// The end of an AUTH exchange started by [`Session::auth`].
     Auth(Result<(), Error>),
-}
-
-/// A reply the session is waiting for, in the order the commands were sent
-/// (RFC 2920 §3.1: replies come back in command order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expect {
-    Greeting,
-    Ehlo,
-    Helo,
-    StartTls,
-    /// RSET sent by the session before a transaction (`user: false`) or by the caller.
-    Rset {
-        user: bool,
-    },
-    Noop,
-    Quit,
-    /// The reply to AUTH or to a continuation line (RFC 4954 §4).
-    Auth,
-    Mail,
-    Rcpt(usize),
-    Data,
-    /// The reply to the final `.`; `discard` when the data was empty because no
-    /// recipient had been accepted but the server sent 354 anyway.
-    DataEnd {
-        discard: bool,
-    },
-}
-
-impl Expect {
-    fn phase(self) -> Phase {
-        match self {
-            Self::Greeting => Phase::Greeting,
-            Self::Mail => Phase::Mail,
-            Self::Rcpt(_) => Phase::Rcpt,
-            Self::Data => Phase::DataInit,
-            Self::DataEnd { .. } => Phase::DataTermination,
-            _ => Phase::Command,
-        }
-    }
-
-    fn command(self) -> Option<CommandKind> {
-        Some(match self {
-            Self::Greeting => return None,
-            Self::Ehlo => CommandKind::Ehlo,
-            Self::Helo => CommandKind::Helo,
-            Self::StartTls => CommandKind::StartTls,
-            Self::Rset { .. } => CommandKind::Rset,
-            Self::Noop => CommandKind::Noop,
-            Self::Quit => CommandKind::Quit,
-            Self::Auth => CommandKind::Auth,
-            Self::Mail => CommandKind::Mail,
-            Self::Rcpt(_) => CommandKind::Rcpt,
-            Self::Data => CommandKind::Data,
-            Self::DataEnd { .. } => CommandKind::DataEnd,
-        })
-    }
 }
 
 /// Where the session is in its life.
@@ -205,7 +99,11 @@ pub struct Session {
     greeting: Option<Reply>,
     caps: Option<Capabilities>,
     need_rset: bool,
-    tx: Option<Tx>,
+    /// The transactions in flight, oldest first: their replies come back in this order.
+    txs: VecDeque<Tx>,
+    next_tx: u64,
+    /// Always [`body_flow::Framing::Closed`]: where content for an ended transaction goes.
+    ended: body_flow::Framing,
     tls: bool,
     tls_verified: bool,
     replies: u64,
@@ -237,7 +135,9 @@ impl Session {
             greeting: None,
             caps: None,
             need_rset: false,
-            tx: None,
+            txs: VecDeque::new(),
+            next_tx: 0,
+            ended: body_flow::Framing::Closed,
             tls: false,
             tls_verified: false,
             replies: 0,
@@ -282,31 +182,51 @@ impl Session {
         matches!(self.state, State::Ready)
     }
 
-    /// True when a transaction is running.
+    /// True when a transaction is in flight.
     pub fn in_transaction(&self) -> bool {
-        self.tx.is_some()
+        !self.txs.is_empty()
     }
 
-    /// True while message data is being sent (after 354, before [`Session::finish_body`]).
+    /// How many transactions are in flight.
+    pub fn transactions_in_flight(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// True while message data is being sent (after [`Event::SendBody`], before
+    /// [`Session::finish_body`]).
     pub fn sending_body(&self) -> bool {
-        self.tx.as_ref().is_some_and(|t| t.body.is_some())
+        self.txs.iter().any(Tx::body_open)
     }
 
     /// The phase of the oldest reply awaited, whose deadline the driver enforces; `None`
     /// when no reply is due.
     pub fn phase(&self) -> Option<Phase> {
-        if self.sending_body() {
+        if self.sending_data() {
             return Some(Phase::DataBlock);
         }
-        self.expect.front().map(|e| e.phase())
+        self.expect
+            .front()
+            .map(|e| e.phase())
+            .or_else(|| self.sending_body().then_some(Phase::DataBlock))
     }
 
-    /// The command of the oldest reply awaited.
+    /// The command of the oldest reply awaited (while content is streamed and no reply is
+    /// due, the data's).
     pub fn pending_command(&self) -> Option<CommandKind> {
-        if self.sending_body() {
+        if self.sending_data() {
             return Some(CommandKind::DataEnd);
         }
-        self.expect.front().and_then(|e| e.command())
+        self.expect
+            .front()
+            .and_then(|e| e.command())
+            .or_else(|| self.sending_body().then_some(CommandKind::Bdat))
+    }
+
+    /// True while content after a `354` is being sent.
+    fn sending_data(&self) -> bool {
+        self.txs
+            .iter()
+            .any(|t| matches!(t.framing, body_flow::Framing::Data(_)))
     }
 
     /// How many replies have been handled so far: the driver restarts its deadline when
@@ -354,7 +274,7 @@ impl Session {
     }
 
     /// The driver wrote `n` more bytes of what the session handed out
-    /// ([`Session::poll_transmit`], [`Session::encode_body`], [`Session::finish_body`]),
+    /// ([`Session::poll_transmit`], message content included),
     /// in order; `n` is capped at what was handed out, so `usize::MAX` means "all of it".
     ///
     /// A reply can only answer a command whose bytes have been completely written: one
@@ -385,7 +305,7 @@ impl Session {
             });
         }
         match &self.state {
-            State::Ready if self.tx.is_none() => Ok(()),
+            State::Ready if self.txs.is_empty() => Ok(()),
             State::Ready => Err(UsageError::InvalidState("a transaction is in progress").into()),
             State::Poisoned(e) | State::ServerClosing(e) => Err(e.clone()),
             State::Opening => Err(UsageError::InvalidState("the session is not open yet").into()),
@@ -421,19 +341,6 @@ impl Session {
         self.expect.push(expect, end);
     }
 
-    /// Before message data is encoded into `dst`: hands out anything queued first, so
-    /// commands keep their place in the output stream. Returns where the data starts.
-    fn begin_data(&mut self, dst: &mut BytesMut) -> usize {
-        self.poll_transmit(dst);
-        dst.len()
-    }
-
-    /// After message data was encoded into `dst` from `start`: it is handed out.
-    fn end_data(&mut self, dst: &BytesMut, start: usize) {
-        let grown = dst.len().saturating_sub(start);
-        self.emitted = self.emitted.saturating_add(len_u64(grown));
-    }
-
     /// False when a line awaiting `expect` must not be sent: after a 421 or a refused
     /// greeting, only QUIT. Every queued line (commands, AUTH continuations, a lone `.`)
     /// passes here.
@@ -462,8 +369,17 @@ impl Session {
         self.caps = None;
         self.authenticated = false;
         self.state = State::Opening;
-        let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
-        self.send(&ehlo, Expect::Ehlo);
+        self.send_hello();
+    }
+
+    /// EHLO, or LHLO for LMTP (RFC 2033 §4.1).
+    fn send_hello(&mut self) {
+        let name = self.config.ehlo_name.clone();
+        if self.config.lmtp {
+            self.send(&Command::Lhlo(name), Expect::Lhlo);
+        } else {
+            self.send(&Command::Ehlo(name), Expect::Ehlo);
+        }
     }
 
     /// Call for implicit TLS (RFC 8314): TLS was set up before the greeting.
@@ -531,146 +447,6 @@ impl Session {
         self.check_ready()?;
         self.send(&Command::Quit, Expect::Quit);
         self.state = State::Closing;
-        Ok(())
-    }
-
-    /// Starts a transaction: RSET if the previous one failed, MAIL, and with PIPELINING
-    /// every RCPT and DATA in the same group (RFC 2920 §3.1: DATA ends a group). Without
-    /// PIPELINING each command waits for the previous reply. Ends with
-    /// [`Event::Transaction`], after [`Event::SendBody`] if the data is wanted.
-    ///
-    /// # Errors
-    /// Nothing is sent and the error applies to every recipient: the sticky error, a usage
-    /// error, [`Error::TooLarge`] when the declared size exceeds the server's SIZE limit
-    /// (RFC 1870), [`Error::Extension`] when the envelope needs SMTPUTF8 and the server
-    /// lacks it (RFC 6531 §3.4), or the error of the last AUTH when it failed (and none
-    /// succeeded since).
-    pub fn mail(&mut self, envelope: Envelope) -> Result<(), Error> {
-        self.check_ready()?;
-        if let Some(e) = &self.auth_failure {
-            // No mail after a failed AUTH: it would go out unauthenticated.
-            return Err(e.clone());
-        }
-        let caps = self.caps.clone().unwrap_or_default();
-        let mut params = Vec::new();
-        if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
-            if let Some(limit) = limit.filter(|l| size > *l) {
-                return Err(Error::TooLarge { size, limit });
-            }
-            params.push(EsmtpParam::size(size));
-        }
-        if envelope.needs_smtputf8() {
-            // RFC 6531 §3.4: a non-ASCII envelope needs a server that offers SMTPUTF8.
-            if !caps.smtputf8() {
-                return Err(Error::Extension("SMTPUTF8"));
-            }
-            params.push(EsmtpParam::smtputf8());
-        }
-        let eight_bit = envelope
-            .params()
-            .iter()
-            .any(|p| p.keyword() == "BODY" && p.value() == Some("8BITMIME"));
-        if eight_bit && !caps.eight_bit_mime() {
-            // RFC 6152 §3: BODY=8BITMIME only to a server that offers 8BITMIME.
-            return Err(Error::Extension("8BITMIME"));
-        }
-        if envelope.requires_tls() {
-            // RFC 8689 §4.1: only over TLS with a verified certificate, to a server that
-            // offers REQUIRETLS.
-            if !self.is_tls_verified() {
-                return Err(Error::Extension("REQUIRETLS (needs verified TLS)"));
-            }
-            if !caps.requiretls() {
-                return Err(Error::Extension("REQUIRETLS"));
-            }
-        }
-        params.extend(envelope.params().iter().cloned());
-        if envelope.requires_tls() {
-            params.push(EsmtpParam::new("REQUIRETLS", None).map_err(Error::from)?);
-        }
-        let n = envelope.recipients().len();
-        let tx = Tx {
-            envelope,
-            mail_params: params,
-            mail: None,
-            rcpt: (0..n).map(|_| None).collect(),
-            data_error: None,
-            data_reply: None,
-            body: None,
-        };
-        if std::mem::take(&mut self.need_rset) {
-            self.send(&Command::Rset, Expect::Rset { user: false });
-            if !self.pipelining() {
-                // RFC 2920 §3: no grouping without PIPELINING; MAIL follows the RSET reply.
-                self.tx = Some(tx);
-                return Ok(());
-            }
-        }
-        let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
-        self.send(&mail, Expect::Mail);
-        if self.pipelining() {
-            for (i, rcpt) in tx.envelope.recipients().iter().enumerate() {
-                self.send(&Command::Rcpt(rcpt.clone(), Vec::new()), Expect::Rcpt(i));
-            }
-            self.send(&Command::Data, Expect::Data);
-        }
-        self.tx = Some(tx);
-        Ok(())
-    }
-
-    fn pipelining(&self) -> bool {
-        self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
-    }
-
-    /// Encodes a chunk of message content into `dst` (dot-stuffed, CRLF line endings).
-    ///
-    /// # Errors
-    /// A usage error outside the data phase. With strict line endings, a bare CR or LF:
-    /// the transaction then ends with [`Error::Body`] for every recipient and the session is
-    /// poisoned, since the data cannot be ended cleanly (the driver drops the connection
-    /// without sending the terminator, so the server discards the partial message).
-    pub fn encode_body(&mut self, chunk: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        if !self.sending_body() {
-            return Err(UsageError::InvalidState("not in the data phase").into());
-        }
-        let start = self.begin_data(dst);
-        let encoded = match self.tx.as_mut().and_then(|t| t.body.as_mut()) {
-            Some(body) => body.encode(chunk, dst),
-            None => Ok(()),
-        };
-        self.end_data(dst, start);
-        if let Err(e) = encoded {
-            let err = Error::Body(e);
-            self.abort(err.clone());
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    /// Ends the message data (a missing final CRLF, then `.CRLF`) into `dst`, to be written
-    /// together with the last block of content. The final reply then ends the transaction.
-    ///
-    /// # Errors
-    /// As for [`Session::encode_body`].
-    pub fn finish_body(&mut self, dst: &mut BytesMut) -> Result<(), Error> {
-        let mut body = self
-            .tx
-            .as_mut()
-            .and_then(|t| t.body.take())
-            .ok_or(UsageError::InvalidState("not in the data phase"))?;
-        let start = self.begin_data(dst);
-        let finished = body.finish(dst);
-        self.end_data(dst, start);
-        if let Err(e) = finished {
-            let err = Error::Body(e);
-            self.abort(err.clone());
-            return Err(err);
-        }
-        if let Some(t) = &self.config.transcript {
-            t(Direction::Client, "<message data>");
-            t(Direction::Client, ".");
-        }
-        self.expect_reply(Expect::DataEnd { discard: false });
         Ok(())
     }
 
@@ -746,14 +522,17 @@ impl Session {
             if closing {
                 self.closed_by_server(front.command(), reply);
             }
-            if matches!(front, Expect::Greeting | Expect::Ehlo | Expect::Helo) {
+            if matches!(
+                front,
+                Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::Lhlo
+            ) {
                 // The opening failed on this reply (a 554 greeting, EHLO and HELO refused):
                 // the driver waits for one Ready, and `abort` only answered what was
                 // still pending.
-                if let State::Poisoned(e) = &self.state {
-                    if !self.events.iter().any(|e| matches!(e, Event::Ready(_))) {
-                        self.events.push_back(Event::Ready(Err(e.clone())));
-                    }
+                if let State::Poisoned(e) = &self.state
+                    && !self.events.iter().any(|e| matches!(e, Event::Ready(_)))
+                {
+                    self.events.push_back(Event::Ready(Err(e.clone())));
                 }
             }
             if front == Expect::StartTls
@@ -793,86 +572,6 @@ impl Session {
         tracing::debug!(target: "smtp_courier::transcript", "S: {reply}");
     }
 
-    /// The connection reached EOF. Undecided recipients become transient failures; a
-    /// recipient already refused with 5yz stays permanent; after QUIT this is success.
-    pub fn handle_eof(&mut self) {
-        if self.expect.iter().all(|e| *e == Expect::Quit) && !self.expect.is_empty() {
-            self.expect.clear();
-            self.events.push_back(Event::Quit(Ok(())));
-            self.state =
-                State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
-                    // The reason the server gave stays the session's error.
-                    State::ServerClosing(first) => first,
-                    _ => Error::Closed { command: None },
-                });
-            return;
-        }
-        let command = self.pending_command();
-        self.abort(Error::Closed { command });
-    }
-
-    /// The driver's deadline for the current phase passed.
-    pub fn handle_timeout(&mut self) {
-        let phase = self.phase().unwrap_or(Phase::Command);
-        self.handle_timeout_in(phase);
-    }
-
-    /// A deadline of the driver's own passed, for `phase` (the whole data transfer, say).
-    pub fn handle_timeout_in(&mut self, phase: Phase) {
-        let command = self.pending_command();
-        self.abort(Error::Timeout { phase, command });
-    }
-
-    /// Reading or writing failed.
-    pub fn handle_io_error(&mut self, e: std::io::Error) {
-        let command = self.pending_command();
-        self.abort(Error::io(command, e));
-    }
-
-    fn fail_protocol(&mut self, command: Option<CommandKind>, error: ProtocolError) {
-        self.abort(Error::Protocol { command, error });
-    }
-
-    /// Poisons the session with `err`, ending whatever is pending with it. After a 421 or
-    /// a refused greeting, that reason stays the session's error.
-    pub fn abort(&mut self, err: Error) {
-        if matches!(self.state, State::Poisoned(_)) {
-            return;
-        }
-        self.end_pending(&err);
-        self.state = State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
-            State::ServerClosing(first) => first,
-            _ => err,
-        });
-    }
-
-    /// Ends the running transaction and every reply awaited with `err`.
-    fn end_pending(&mut self, err: &Error) {
-        let pending: Vec<Expect> = self.expect.drain(..).collect();
-        if let Some(tx) = self.tx.take() {
-            self.events
-                .push_back(Event::Transaction(tx.into_report(Some(err.clone()))));
-        }
-        for e in pending {
-            let ev = match e {
-                Expect::Greeting | Expect::Ehlo | Expect::Helo => Event::Ready(Err(err.clone())),
-                Expect::StartTls => Event::StartTls(Err(err.clone())),
-                Expect::Rset { user: true } => Event::Reset(Err(err.clone())),
-                Expect::Noop => Event::Noop(Err(err.clone())),
-                Expect::Quit => Event::Quit(Err(err.clone())),
-                Expect::Auth => Event::Auth(Err(err.clone())),
-                _ => continue,
-            };
-            // One Ready per open attempt.
-            if matches!(ev, Event::Ready(_))
-                && self.events.iter().any(|e| matches!(e, Event::Ready(_)))
-            {
-                continue;
-            }
-            self.events.push_back(ev);
-        }
-    }
-
     /// EHLO or HELO succeeded: the session is open with `caps`.
     fn opened(&mut self, caps: Option<Capabilities>) {
         self.caps = caps;
@@ -900,8 +599,7 @@ impl Session {
             Expect::Greeting => {
                 if code == super::ReplyCode::SERVICE_READY {
                     self.greeting = Some(reply);
-                    let ehlo = Command::Ehlo(self.config.ehlo_name.clone());
-                    self.send(&ehlo, Expect::Ehlo);
+                    self.send_hello();
                 } else if code.is_positive_completion() || code.first_digit() == 3 {
                     self.fail_protocol(None, ProtocolError::UnexpectedCode(code.as_u16()));
                 } else {
@@ -917,6 +615,14 @@ impl Session {
                     self.send(&helo, Expect::Helo);
                 } else {
                     self.hello_failed(CommandKind::Ehlo, reply);
+                }
+            }
+            Expect::Lhlo => {
+                // RFC 2033 §4.1: no HELO fallback in LMTP.
+                if code.is_positive_completion() {
+                    self.opened(Some(Capabilities::from_ehlo(&reply)));
+                } else {
+                    self.hello_failed(CommandKind::Lhlo, reply);
                 }
             }
             Expect::Helo => {
@@ -944,17 +650,8 @@ impl Session {
                 };
                 if user {
                     self.events.push_back(Event::Reset(result));
-                } else if !self.expect.contains(&Expect::Mail) {
-                    // Lock-step: the RSET before a transaction was sent alone; now MAIL.
-                    // Its own reply decides the transaction, whatever RSET got (after a
-                    // 421 MAIL is not sent, and the transaction ends with the 421).
-                    let mail =
-                        self.tx.as_ref().filter(|t| t.mail.is_none()).map(|t| {
-                            Command::Mail(t.envelope.from().clone(), t.mail_params.clone())
-                        });
-                    if let Some(mail) = mail {
-                        self.send(&mail, Expect::Mail);
-                    }
+                } else {
+                    self.handle_lock_step_rset(&reply);
                 }
             }
             Expect::Noop => {
@@ -974,7 +671,12 @@ impl Session {
                 self.events.push_back(Event::Quit(result));
             }
             Expect::Auth => self.handle_auth_reply(reply),
-            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd { .. } => {
+            Expect::Mail(_)
+            | Expect::Rcpt(..)
+            | Expect::Data(_)
+            | Expect::DataEnd { .. }
+            | Expect::Bdat { .. }
+            | Expect::LmtpData { .. } => {
                 self.handle_tx_reply(expect, reply);
             }
         }
@@ -1001,7 +703,7 @@ impl fmt::Debug for Session {
             .field("greeting", &self.greeting)
             .field("caps", &self.caps)
             .field("need_rset", &self.need_rset)
-            .field("tx", &self.tx)
+            .field("txs", &self.txs)
             .field("tls", &self.tls)
             .field("tls_verified", &self.tls_verified)
             .field("replies", &self.replies)
@@ -1023,12 +725,22 @@ fn is_421_prefix(buf: &[u8]) -> bool {
 mod transaction_flow;
 use transaction_flow::Tx;
 
+#[path = "session_body.rs"]
+mod body_flow;
+
 #[path = "session_auth.rs"]
 mod auth_exchange;
 
+#[path = "session_fail.rs"]
+mod failure;
+
+#[path = "session_config.rs"]
+mod settings;
+pub use settings::{Direction, SessionConfig, Transcript};
+
 #[path = "session_awaited.rs"]
 mod awaited;
-use awaited::Awaited;
+use awaited::{Awaited, Expect};
 
 #[path = "session_close.rs"]
 mod closing;
@@ -1036,6 +748,10 @@ mod closing;
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_bdat_tests.rs"]
+mod bdat_tests;
 
 #[cfg(test)]
 #[path = "session_written_tests.rs"]

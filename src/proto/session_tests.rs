@@ -12,6 +12,7 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::error::Severity;
+use crate::proto::{Domain, Envelope, EsmtpParam};
 use crate::proto::{EnhancedCode, RecipientResult, RecipientStatus, ReplyCode};
 
 const EHLO_PIPELINING: &[u8] = b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
@@ -68,7 +69,7 @@ fn report(s: &mut Session) -> TransactionReport {
     let mut ev = events(s);
     assert_eq!(ev.len(), 1, "events: {ev:?}");
     match ev.pop() {
-        Some(Event::Transaction(r)) => r,
+        Some(Event::Transaction(_, r)) => r,
         other => panic!("expected a transaction report, got {other:?}"),
     }
 }
@@ -91,14 +92,18 @@ fn envelope(to: &[&str]) -> Envelope {
     Envelope::new("a@example.org", to.iter().copied()).unwrap()
 }
 
-/// Streams `body` after 354 and returns the wire bytes of the data.
+/// Streams `body` after 354 and returns the wire bytes of the data (all that was queued
+/// for transmission).
 fn send_body(s: &mut Session, body: &[u8]) -> Vec<u8> {
-    let mut dst = BytesMut::new();
-    s.encode_body(body, &mut dst).unwrap();
-    s.finish_body(&mut dst).unwrap();
-    assert_tx(s, b"");
-    s.handle_written(dst.len());
-    dst.to_vec()
+    let id = s
+        .txs
+        .iter()
+        .find(|t| t.body_open())
+        .expect("a body is wanted")
+        .id;
+    s.send_body(id, body).unwrap();
+    s.finish_body(id).unwrap();
+    transmit(s)
 }
 
 #[track_caller]
@@ -300,7 +305,7 @@ fn pipelined_group_in_one_transmit_then_body() {
     feed(&mut s, b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n");
     assert_no_events(&mut s);
     feed(&mut s, b"250 2.1.5 ok\r\n354 go ahead\r\n");
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody(_)]));
     assert!(s.sending_body());
     assert_eq!(s.phase(), Some(Phase::DataBlock));
     let wire = send_body(&mut s, b"Subject: t\n\n.hidden\nend");
@@ -351,7 +356,7 @@ fn lock_step_transaction(s: &mut Session) {
     assert_tx(s, b"DATA\r\n");
     assert_no_events(s);
     feed(s, b"354 go\r\n");
-    assert!(matches!(events(s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(s).as_slice(), [Event::SendBody(_)]));
     assert_eq!(send_body(s, b"hi\r\n"), b"hi\r\n.\r\n");
     feed(s, b"250 queued\r\n");
     assert!(report(s).all_delivered());
@@ -377,7 +382,7 @@ fn rcpt_refusals_mixed_with_accepted() {
         b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n451 4.2.0 greylisted\r\n\
           552 5.5.3 too many recipients\r\n250 2.1.5 ok\r\n354 go\r\n",
     );
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody(_)]));
     send_body(&mut s, b"x");
     feed(&mut s, b"250 2.0.0 queued\r\n");
     let r = report(&mut s);
@@ -644,7 +649,7 @@ fn rset_before_next_mail_only_after_failure() {
     );
     feed(&mut s, b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n");
     assert!(
-        matches!(events(&mut s).as_slice(), [Event::SendBody]),
+        matches!(events(&mut s).as_slice(), [Event::SendBody(_)]),
         "the internal RSET has no event"
     );
     send_body(&mut s, b"x");
@@ -681,7 +686,7 @@ fn rset_in_lock_step_waits_for_its_reply() {
     feed(&mut s, b"250 ok\r\n");
     assert_tx(&mut s, b"DATA\r\n");
     feed(&mut s, b"354 go\r\n");
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody(_)]));
     send_body(&mut s, b"x");
     feed(&mut s, b"250 ok\r\n");
     assert!(report(&mut s).all_delivered());
@@ -780,7 +785,7 @@ fn unsolicited_reply_while_idle_poisons() {
     );
     match s.mail(envelope(&["b@example.net"])) {
         Err(e) => assert_eq!(e.to_string(), err.to_string()),
-        Ok(()) => panic!("must fail"),
+        Ok(_) => panic!("must fail"),
     }
     assert_tx(&mut s, b"");
     // Twin: the same bytes as the answer to NOOP are fine.
@@ -834,7 +839,7 @@ fn reply_before_its_command_was_sent_is_unsolicited() {
     s.mail(envelope(&["b@example.net"])).unwrap();
     transmit(&mut s);
     feed(&mut s, b"250 ok\r\n250 ok\r\n354 go\r\n");
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody(_)]));
     // And a 354 followed at once by a "250" that should come after the data.
     let mut s = open_with(true, EHLO_PIPELINING);
     s.mail(envelope(&["b@example.net"])).unwrap();
@@ -848,7 +853,7 @@ fn reply_before_its_command_was_sent_is_unsolicited() {
     let r = ev
         .iter()
         .find_map(|e| match e {
-            Event::Transaction(r) => Some(r),
+            Event::Transaction(_, r) => Some(r),
             _ => None,
         })
         .expect("transaction ended");
@@ -1020,7 +1025,7 @@ fn eof_after_final_dot_is_unknown_outcome_never_delivered() {
     s.handle_eof();
     let ev = events(&mut s);
     assert!(
-        matches!(ev.as_slice(), [Event::Transaction(r)] if r.all_delivered()),
+        matches!(ev.as_slice(), [Event::Transaction(_, r)] if r.all_delivered()),
         "{ev:?}"
     );
 }

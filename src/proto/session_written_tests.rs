@@ -13,7 +13,7 @@ use bytes::BytesMut;
 
 use super::*;
 use crate::auth::{AuthOptions, Credentials};
-use crate::proto::RecipientStatus;
+use crate::proto::{Domain, Envelope, RecipientStatus};
 
 fn session() -> Session {
     Session::new(SessionConfig::new(Domain::new("client.example").unwrap()))
@@ -77,7 +77,7 @@ fn reply_to_a_command_not_completely_written_is_unsolicited() {
     feed(&mut s, b"250 ok\r\n");
     assert!(is_unsolicited(s.error()), "{:?}", s.error());
     let ev = events(&mut s);
-    let [Event::Transaction(r)] = ev.as_slice() else {
+    let [Event::Transaction(_, r)] = ev.as_slice() else {
         panic!("{ev:?}")
     };
     assert_eq!(r.recipients[0].status(), RecipientStatus::Transient);
@@ -91,7 +91,7 @@ fn reply_to_a_command_not_completely_written_is_unsolicited() {
     s.handle_written(group.len() - mail - 5);
     feed(&mut s, b"250 ok\r\n354 go\r\n");
     assert!(s.error().is_none(), "{:?}", s.error());
-    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+    assert!(matches!(events(&mut s).as_slice(), [Event::SendBody(_)]));
 }
 
 #[test]
@@ -105,17 +105,20 @@ fn end_of_data_reply_before_the_data_is_written_is_never_delivery() {
         take(&mut s);
         s.handle_written(usize::MAX);
         feed(&mut s, b"250 ok\r\n250 ok\r\n354 go\r\n");
-        assert!(matches!(events(&mut s).as_slice(), [Event::SendBody]));
+        let ev = events(&mut s);
+        let [Event::SendBody(id)] = ev.as_slice() else {
+            panic!("{ev:?}")
+        };
+        s.send_body(*id, b"Subject: x\r\n\r\nhello\r\n").unwrap();
+        s.finish_body(*id).unwrap();
         let mut data = BytesMut::new();
-        s.encode_body(b"Subject: x\r\n\r\nhello\r\n", &mut data)
-            .unwrap();
-        s.finish_body(&mut data).unwrap();
+        s.poll_transmit(&mut data);
         assert_eq!(&data[..], b"Subject: x\r\n\r\nhello\r\n.\r\n");
         s.handle_written(written_before);
         feed(&mut s, b"250 queued\r\n");
         assert!(is_unsolicited(s.error()), "{:?}", s.error());
         let ev = events(&mut s);
-        let [Event::Transaction(r)] = ev.as_slice() else {
+        let [Event::Transaction(_, r)] = ev.as_slice() else {
             panic!("{ev:?}")
         };
         assert!(r.delivered().next().is_none(), "never success: {r:?}");
@@ -131,17 +134,21 @@ fn end_of_data_reply_before_the_data_is_written_is_never_delivery() {
     take(&mut s);
     s.handle_written(usize::MAX);
     feed(&mut s, b"250 ok\r\n250 ok\r\n354 go\r\n");
-    events(&mut s);
+    let ev = events(&mut s);
+    let [Event::SendBody(id)] = ev.as_slice() else {
+        panic!("{ev:?}")
+    };
+    s.send_body(*id, b"hello\r\n").unwrap();
+    s.finish_body(*id).unwrap();
     let mut data = BytesMut::new();
-    s.encode_body(b"hello\r\n", &mut data).unwrap();
-    s.finish_body(&mut data).unwrap();
+    s.poll_transmit(&mut data);
     s.handle_written(data.len() - 1);
     assert!(s.error().is_none());
     s.handle_written(1);
     feed(&mut s, b"250 queued\r\n");
     assert!(s.error().is_none(), "{:?}", s.error());
     let ev = events(&mut s);
-    let [Event::Transaction(r)] = ev.as_slice() else {
+    let [Event::Transaction(_, r)] = ev.as_slice() else {
         panic!("{ev:?}")
     };
     assert!(r.all_delivered(), "{r:?}");
@@ -175,7 +182,10 @@ fn queued_commands_keep_their_place_before_message_data() {
     s.handle_written(3);
     feed(&mut s, b"250 ok\r\n");
     assert!(s.error().is_none(), "{:?}", s.error());
-    assert!(matches!(events(&mut s).as_slice(), [Event::Transaction(_)]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Transaction(_, _)]
+    ));
 }
 
 #[test]

@@ -7,6 +7,13 @@ use super::address::{EsmtpParam, Mailbox, ReversePath};
 use super::command::CommandKind;
 use super::reply::Reply;
 
+/// Names one transaction queued by [`Session::mail`](super::Session::mail): the
+/// transaction's events ([`Event::SendBody`](super::Event::SendBody),
+/// [`Event::Transaction`](super::Event::Transaction)) and the body calls carry it, so that
+/// several transactions can be in flight on one connection. Opaque; unique within a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(pub(crate) u64);
+
 /// The envelope: reverse-path, recipients, MAIL parameters and the message size when known.
 ///
 /// ```
@@ -23,6 +30,7 @@ pub struct Envelope {
     size: Option<u64>,
     smtputf8: bool,
     requiretls: bool,
+    binarymime: bool,
 }
 
 impl Envelope {
@@ -58,6 +66,7 @@ impl Envelope {
             size: None,
             smtputf8: false,
             requiretls: false,
+            binarymime: false,
         })
     }
 
@@ -95,6 +104,16 @@ impl Envelope {
             "SIZE" => return Err(managed("SIZE", "with_size").into()),
             "SMTPUTF8" => return Err(managed("SMTPUTF8", "with_smtputf8").into()),
             "REQUIRETLS" => return Err(managed("REQUIRETLS", "with_requiretls").into()),
+            // The session must know: BINARYMIME changes the framing (BDAT only, RFC
+            // 3030 §3), so it is kept as the envelope's flag and sent by the session.
+            "BODY"
+                if param
+                    .value()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("BINARYMIME")) =>
+            {
+                self.binarymime = true;
+                return Ok(self);
+            }
             _ => {}
         }
         self.params.push(param);
@@ -114,6 +133,20 @@ impl Envelope {
     pub fn with_requiretls(mut self) -> Self {
         self.requiretls = true;
         self
+    }
+
+    /// Declares `BODY=BINARYMIME` (RFC 3030 §3): the message goes by BDAT exactly as
+    /// given, with no line-ending normalisation and no dot-stuffing. The transaction is
+    /// refused with [`Error::Extension`] before anything is sent unless the server offers
+    /// both CHUNKING and BINARYMIME (and chunking is not switched off).
+    pub fn with_binarymime(mut self) -> Self {
+        self.binarymime = true;
+        self
+    }
+
+    /// True when `BODY=BINARYMIME` was asked for.
+    pub fn is_binarymime(&self) -> bool {
+        self.binarymime
     }
 
     /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
@@ -161,6 +194,7 @@ impl Envelope {
 
 /// What happened to one recipient.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 #[must_use = "a recipient's result says whether the message reached it"]
 pub struct RecipientResult {
     /// The recipient.
@@ -168,6 +202,8 @@ pub struct RecipientResult {
     /// `Ok` with the reply to the message data when the server took responsibility for
     /// it; `Err` with the reason it was not delivered.
     pub result: Result<Reply, Error>,
+    /// How the content went: [`CommandKind::DataEnd`] or [`CommandKind::Bdat`].
+    pub(crate) content_command: CommandKind,
 }
 
 /// A recipient's fate in one word.
@@ -199,10 +235,11 @@ impl RecipientResult {
         }
     }
 
-    /// The command whose reply decided this recipient.
+    /// The command whose reply decided this recipient (for a delivered one, `DataEnd` or
+    /// `Bdat`: the reply to the message content).
     pub fn command(&self) -> Option<CommandKind> {
         match &self.result {
-            Ok(_) => Some(CommandKind::DataEnd),
+            Ok(_) => Some(self.content_command),
             Err(e) => e.command(),
         }
     }
@@ -249,6 +286,11 @@ pub struct TransactionReport {
     /// data refused, a message check, or the connection lost. `None` when at least one
     /// recipient was delivered.
     pub error: Option<Error>,
+    /// The transaction, when it was queued.
+    pub(crate) id: Option<TxId>,
+    /// MAIL got `503` (bad sequence) and nothing of the transaction was accepted: the
+    /// server turned it away because of the state an earlier transaction left.
+    pub(crate) turned_away: bool,
 }
 
 impl TransactionReport {
@@ -260,13 +302,30 @@ impl TransactionReport {
                 .recipients()
                 .iter()
                 .map(|a| RecipientResult {
+                    content_command: CommandKind::DataEnd,
                     address: a.clone(),
                     result: Err(error.clone()),
                 })
                 .collect(),
             data: None,
             error: Some(error),
+            id: None,
+            turned_away: false,
         }
+    }
+
+    /// True when MAIL got `503` (bad sequence) and nothing of the transaction was
+    /// accepted: the server turned it away, likely because of the state an earlier
+    /// transaction in flight left. Nothing of it reached the server, so a driver may send
+    /// it again after RSET.
+    pub fn turned_away(&self) -> bool {
+        self.turned_away
+    }
+
+    /// The transaction this reports on; `None` for a transaction refused before it was
+    /// queued ([`TransactionReport::failed`]).
+    pub fn id(&self) -> Option<TxId> {
+        self.id
     }
 
     /// True when every recipient was delivered (the server took responsibility for the

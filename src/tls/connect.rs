@@ -2,6 +2,7 @@
 //! between TLS, failure and plaintext fallback.
 
 use std::future::Future;
+use std::ops::ControlFlow::{Break, Continue};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -94,35 +95,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
             .check_idle(&mut self.session, &self.timeouts)
             .await;
         self.session.starttls()?;
-        loop {
-            match self.next_event().await {
-                Event::StartTls(Ok(())) => break,
-                Event::StartTls(Err(Error::Reply { reply, .. })) => {
-                    return Err(TlsError::Refused(reply).into());
+        let answer = self
+            .wait_for(|e| match e {
+                Event::StartTls(r) => Break(r),
+                e => Continue(e),
+            })
+            .await
+            .and_then(|r| r);
+        match answer {
+            Ok(()) => {}
+            Err(Error::Reply { reply, .. }) => return Err(TlsError::Refused(reply).into()),
+            Err(e) => {
+                if self.session.error().is_some() {
+                    // Unusable (bytes injected after the 220, a lost connection): drop
+                    // the connection now rather than when the caller drops the client.
+                    self.conn.io = MaybeTls::Upgrading;
                 }
-                Event::StartTls(Err(e)) => {
-                    if self.session.error().is_some() {
-                        // Unusable (bytes injected after the 220, a lost connection): drop
-                        // the connection now rather than when the caller drops the client.
-                        self.conn.io = MaybeTls::Upgrading;
-                    }
-                    return Err(e);
-                }
-                other => self.unexpected(other)?,
+                return Err(e);
             }
         }
         let report = self.handshake_tls(tls, prepared, false).await?;
         self.session.tls_established();
-        loop {
-            match self.next_event().await {
-                Event::Ready(Ok(())) => break,
-                // A refused EHLO is classified as any refused EHLO (RFC 5321 §4.2.1: 5yz
-                // permanent, 4yz transient): a server that refuses it over TLS will
-                // refuse it again, and retrying it forever helps nobody.
-                Event::Ready(Err(e)) => return Err(e),
-                other => self.unexpected(other)?,
-            }
-        }
+        self.wait_for(|e| match e {
+            Event::Ready(r) => Break(r),
+            e => Continue(e),
+        })
+        .await
+        // A refused EHLO is classified as any refused EHLO (RFC 5321 §4.2.1: 5yz
+        // permanent, 4yz transient): a server that refuses it over TLS will
+        // refuse it again, and retrying it forever helps nobody.
+        .and_then(|r| r)?;
         Ok(report)
     }
 
@@ -327,7 +329,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         // The handshake failed: the connection is unusable, so reconnect to the same
         // address and skip STARTTLS this time.
         let Some(redial) = redial else { return Err(e) };
-        let config = ClientConfig::from_parts(self.session.config().clone(), self.timeouts);
+        let config =
+            ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
         let stream = redial().await?;
         self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));

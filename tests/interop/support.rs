@@ -295,10 +295,10 @@ impl AsyncWrite for Recorder {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &res {
-            if *n > 0 {
-                self.writes.lock().unwrap().push(buf[..*n].to_vec());
-            }
+        if let Poll::Ready(Ok(n)) = &res
+            && *n > 0
+        {
+            self.writes.lock().unwrap().push(buf[..*n].to_vec());
         }
         res
     }
@@ -377,10 +377,10 @@ fn files_with(dir: &Path, token: &str, suffix: &str) -> Vec<(PathBuf, Vec<u8>)> 
         if !path.to_string_lossy().ends_with(suffix) {
             continue;
         }
-        if let Ok(bytes) = std::fs::read(&path) {
-            if find(&bytes, token.as_bytes()).is_some() {
-                found.push((path, bytes));
-            }
+        if let Ok(bytes) = std::fs::read(&path)
+            && find(&bytes, token.as_bytes()).is_some()
+        {
+            found.push((path, bytes));
         }
     }
     found.sort();

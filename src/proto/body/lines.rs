@@ -49,17 +49,17 @@ impl LineNormalizer {
         mut out: impl FnMut(Piece<'a>),
     ) -> Result<(), BodyError> {
         let mut rest = input;
-        if self.pending_cr {
-            if let Some((&first, tail)) = rest.split_first() {
-                self.pending_cr = false;
-                if first == b'\n' {
-                    rest = tail;
-                    self.advance(1);
-                } else {
-                    self.bare_cr()?;
-                }
-                out(Piece::Crlf);
+        if self.pending_cr
+            && let Some((&first, tail)) = rest.split_first()
+        {
+            self.pending_cr = false;
+            if first == b'\n' {
+                rest = tail;
+                self.advance(1);
+            } else {
+                self.bare_cr()?;
             }
+            out(Piece::Crlf);
         }
         while !rest.is_empty() {
             let Some(pos) = memchr::memchr2(b'\r', b'\n', rest) else {

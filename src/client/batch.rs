@@ -1,0 +1,196 @@
+//! Many messages over one connection, with a window of transactions in flight.
+
+use std::collections::{HashSet, VecDeque};
+use std::ops::ControlFlow::{Break, Continue};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Client;
+use crate::error::Error;
+use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::{Envelope, Event, TransactionReport, TxId};
+
+/// A transaction of the batch in flight.
+struct InFlight {
+    id: TxId,
+    index: usize,
+    retried: bool,
+    /// The transaction queued just before it, when that one was still in flight.
+    behind: Option<TxId>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Sends several messages over this connection, each with its own envelope, and
+    /// returns one report per message, in order: exactly the results each would get sent
+    /// alone.
+    ///
+    /// When the server offers PIPELINING and CHUNKING (and both are on), up to
+    /// [`ClientConfig::window`](super::ClientConfig::window) transactions are in flight:
+    /// the next MAIL leaves right after the previous message's last BDAT chunk, in the
+    /// same write (RFC 2920 §3.1), before its reply. Otherwise the messages go one at a
+    /// time as [`Client::send_bytes`] sends them (with DATA, nothing is pipelined past a
+    /// DATA before its `354`).
+    ///
+    /// In a window, a failure of one message never changes another's result. A message
+    /// the server turned away only because of an earlier failure in the window (a `503`
+    /// to its MAIL, with nothing of it accepted) is sent again, once, after RSET; a
+    /// message with anything accepted is never sent again, so none reaches the server
+    /// twice. When the connection fails, the messages not yet sent carry that error
+    /// (transient), and a message whose data was sent but not answered is an unknown
+    /// outcome (transient), as with [`Client::send`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future leaves the client unusable; every later call
+    /// returns [`Error::Cancelled`].
+    pub async fn send_batch<'a, I>(&mut self, messages: I) -> Vec<TransactionReport>
+    where
+        I: IntoIterator<Item = (&'a Envelope, &'a [u8])>,
+    {
+        let messages: Vec<(&Envelope, &[u8])> = messages.into_iter().collect();
+        let list = &messages;
+        match self
+            .operation(async move |c| Ok(c.send_batch_op(list).await))
+            .await
+        {
+            Ok(reports) => reports,
+            Err(e) => messages
+                .iter()
+                .map(|(envelope, _)| TransactionReport::failed(envelope, e.clone()))
+                .collect(),
+        }
+    }
+
+    async fn send_batch_op(&mut self, messages: &[(&Envelope, &[u8])]) -> Vec<TransactionReport> {
+        let windowed = self.window > 1 && self.session.can_queue_transactions();
+        if !windowed {
+            let mut reports = Vec::with_capacity(messages.len());
+            for &(envelope, content) in messages {
+                let report = self.send_bytes_op(envelope, content).await;
+                reports.push(report.unwrap_or_else(|e| TransactionReport::failed(envelope, e)));
+            }
+            return reports;
+        }
+        self.conn
+            .check_idle(&mut self.session, &self.timeouts)
+            .await;
+        let mut results: Vec<Option<TransactionReport>> = vec![None; messages.len()];
+        let mut queue: VecDeque<(usize, bool)> = (0..messages.len()).map(|i| (i, false)).collect();
+        let mut retries: Vec<usize> = Vec::new();
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut failed: HashSet<TxId> = HashSet::new();
+        loop {
+            // Fill the window, unless retries wait for it to drain.
+            while retries.is_empty() && in_flight.len() < self.window {
+                let Some((index, retried)) = queue.pop_front() else {
+                    break;
+                };
+                let Some(&(envelope, content)) = messages.get(index) else {
+                    continue;
+                };
+                match self.queue_message(envelope, content).await {
+                    Ok(id) => in_flight.push_back(InFlight {
+                        id,
+                        index,
+                        retried,
+                        behind: in_flight.back().map(|t| t.id),
+                    }),
+                    Err(report) => {
+                        if let Some(slot) = results.get_mut(index) {
+                            *slot = Some(report);
+                        }
+                    }
+                }
+            }
+            let Some(oldest) = in_flight.pop_front() else {
+                if retries.is_empty() {
+                    break;
+                }
+                // Every transaction before the retries has ended: reset what the failure
+                // left, then send them again, in order.
+                self.session.reset_before_next_mail();
+                for index in retries.drain(..).rev() {
+                    queue.push_front((index, true));
+                }
+                continue;
+            };
+            let id = oldest.id;
+            let report = self
+                .wait_for(|e| match e {
+                    Event::Transaction(i, r) if i == id => Break(r),
+                    e => Continue(e),
+                })
+                .await;
+            let envelope = messages.get(oldest.index).map(|m| m.0);
+            let report = match (report, envelope) {
+                (Ok(r), _) => r,
+                (Err(e), Some(env)) => TransactionReport::failed(env, e),
+                (Err(_), None) => continue,
+            };
+            if report.error.is_some() {
+                failed.insert(id);
+            }
+            let after_failure = oldest.behind.is_some_and(|b| failed.contains(&b));
+            if report.turned_away && after_failure && !oldest.retried && self.session.is_ready() {
+                retries.push(oldest.index);
+            } else if let Some(slot) = results.get_mut(oldest.index) {
+                *slot = Some(report);
+            }
+        }
+        results
+            .into_iter()
+            .zip(messages)
+            .map(|(r, (envelope, _))| {
+                r.unwrap_or_else(|| {
+                    let err = self
+                        .session
+                        .error()
+                        .cloned()
+                        .unwrap_or(Error::Closed { command: None });
+                    TransactionReport::failed(envelope, err)
+                })
+            })
+            .collect()
+    }
+
+    /// Queues one message of a batch and hands over its whole content; `Err` is the report
+    /// of a message refused before anything of it was sent.
+    async fn queue_message(
+        &mut self,
+        envelope: &Envelope,
+        content: &[u8],
+    ) -> Result<TxId, TransactionReport> {
+        if !envelope.is_binarymime()
+            && self.session.line_endings() == LineEndings::Strict
+            && let Err(e) = check_line_endings(content)
+        {
+            return Err(TransactionReport::failed(envelope, Error::Body(e)));
+        }
+        let sized = sized(envelope, content);
+        let id = self
+            .session
+            .mail(sized)
+            .map_err(|e| TransactionReport::failed(envelope, e))?;
+        let mut body = content;
+        match self.wait_for_transaction(id).await {
+            Ok(None) => self.stream_body(id, &mut body).await,
+            // Ended already (or the session failed): its report is kept for the window.
+            Ok(Some(report)) => self.parked.push_back(Event::Transaction(id, report)),
+            Err(_) => {}
+        }
+        Ok(id)
+    }
+}
+
+/// The envelope with its size declared, when it has none: the octets after line-ending
+/// normalisation (RFC 1870), or exactly the content for BINARYMIME.
+pub(super) fn sized(envelope: &Envelope, content: &[u8]) -> Envelope {
+    if envelope.size().is_some() {
+        return envelope.clone();
+    }
+    let size = if envelope.is_binarymime() {
+        content.len() as u64
+    } else {
+        normalized_len(content)
+    };
+    envelope.clone().with_size(size)
+}

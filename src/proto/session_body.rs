@@ -1,0 +1,260 @@
+//! Message content in the session: the one door through which it leaves.
+//!
+//! The driver hands content to [`Session::send_body`] and ends it with
+//! [`Session::finish_body`]; the session frames it (dot-stuffing after DATA's `354`, or
+//! BDAT chunks, RFC 3030) into the same transmit queue as the commands, so the bytes of a
+//! transaction leave in order and can be checked byte for byte without a socket.
+//!
+//! A child module of `session`, so that it reaches the session's state.
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+
+use bytes::BytesMut;
+
+use crate::error::{Error, UsageError};
+use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
+
+use super::{Direction, Expect, Session, TxId};
+
+/// How a transaction's content is framed, and how far it got.
+#[derive(Debug)]
+pub(super) enum Framing {
+    /// Not wanted yet: DATA not answered, or (lock-step BDAT) recipients not answered.
+    NotYet,
+    /// After `354`: dot-stuffed content (RFC 5321 §4.5.2).
+    Data(DotStuffer),
+    /// BDAT chunks (RFC 3030 §2).
+    Bdat(Chunker),
+    /// The end is queued, or no more content will be sent (the transaction failed).
+    Closed,
+}
+
+/// The BDAT side of a transaction: [`BdatChunker`] frames the content, and the framed
+/// chunks are released into the transmit queue at once with PIPELINING, or one at a time,
+/// each after the reply to the one before, without it (RFC 3030 §4).
+#[derive(Debug)]
+pub(super) struct Chunker {
+    enc: BdatChunker,
+    /// Framed chunks not yet released: each `BDAT n[ LAST]` line with its octets.
+    held: VecDeque<(BytesMut, bool)>,
+    /// [`Session::finish_body`] was called.
+    finishing: bool,
+    lock_step: bool,
+    /// A lock-step chunk's reply is awaited.
+    awaiting: bool,
+}
+
+impl Chunker {
+    /// `binary` for BINARYMIME (RFC 3030 §3): bytes exactly as given.
+    pub(super) fn new(max: usize, lines: Option<LineEndings>, lock_step: bool) -> Self {
+        let enc = match lines {
+            Some(mode) => BdatChunker::new(mode),
+            None => BdatChunker::binary(),
+        };
+        let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            enc: enc.with_max_chunk(max),
+            held: VecDeque::new(),
+            finishing: false,
+            lock_step,
+            awaiting: false,
+        }
+    }
+
+    /// The framed length of a full (not last) chunk.
+    fn full_len(&self) -> usize {
+        let max = self.enc.max_chunk().get();
+        format!("BDAT {max}\r\n").len().saturating_add(max)
+    }
+
+    /// Splits what the chunker appended to `framed` into its chunks.
+    fn hold(&mut self, mut framed: BytesMut, before: u64, last: bool) {
+        let new = self.enc.chunks().saturating_sub(before);
+        let full = self.full_len();
+        for i in 0..new {
+            let is_last = last && i.saturating_add(1) == new;
+            let piece = if is_last {
+                framed.split()
+            } else {
+                framed.split_to(full.min(framed.len()))
+            };
+            self.held.push_back((piece, is_last));
+        }
+    }
+
+    fn push(&mut self, input: &[u8]) -> Result<(), BodyError> {
+        let before = self.enc.chunks();
+        let mut framed = BytesMut::new();
+        let res = self.enc.encode(input, &mut framed);
+        self.hold(framed, before, false);
+        res
+    }
+
+    fn finish(&mut self) -> Result<(), BodyError> {
+        let before = self.enc.chunks();
+        let mut framed = BytesMut::new();
+        self.enc.finish(&mut framed)?;
+        self.hold(framed, before, true);
+        self.finishing = true;
+        Ok(())
+    }
+
+    /// The next chunk to send, if one may go now: `(framed chunk, last)`.
+    fn next_chunk(&mut self) -> Option<(BytesMut, bool)> {
+        if self.awaiting {
+            return None;
+        }
+        let chunk = self.held.pop_front()?;
+        self.awaiting = self.lock_step;
+        Some(chunk)
+    }
+}
+
+impl Session {
+    /// Hands message content to the transaction `id`, after [`super::Event::SendBody`]. It
+    /// is framed into the transmit queue: dot-stuffed with CRLF line endings after DATA,
+    /// or as `BDAT n` chunks of at most [`super::SessionConfig::chunk_size`] octets
+    /// (CRLF line endings, no dot-stuffing; BINARYMIME content byte for byte). Content
+    /// for a transaction that already failed (a refused chunk, MAIL or every recipient
+    /// refused) is discarded: RFC 3030 §2 forbids further chunks.
+    ///
+    /// # Errors
+    /// A usage error when `id` is not waiting for content (content for a transaction that
+    /// already ended is discarded without error). With strict line endings, a
+    /// bare CR or LF: the transaction then ends with [`Error::Body`] for every recipient
+    /// and the session is poisoned, since the data cannot be ended cleanly (the driver
+    /// drops the connection without the terminator, so the server discards the partial
+    /// message).
+    pub fn send_body(&mut self, id: TxId, content: &[u8]) -> Result<(), Error> {
+        let framing = self.framing_mut(id)?;
+        let mut out = BytesMut::new();
+        let res = match framing {
+            Framing::Data(stuffer) => stuffer.encode(content, &mut out),
+            Framing::Bdat(chunker) => chunker.push(content),
+            Framing::Closed => return Ok(()),
+            Framing::NotYet => return Err(not_in_data_phase()),
+        };
+        self.out.extend_from_slice(&out);
+        if let Err(e) = res {
+            let err = Error::Body(e);
+            self.abort(err.clone());
+            return Err(err);
+        }
+        self.pump_chunks(id);
+        Ok(())
+    }
+
+    /// Ends the content of transaction `id`: after DATA a missing final CRLF and `.CRLF`;
+    /// with BDAT the rest as `BDAT n LAST` (`BDAT 0 LAST` when nothing remains). The reply
+    /// to it is the message's final reply.
+    ///
+    /// # Errors
+    /// As for [`Session::send_body`].
+    pub fn finish_body(&mut self, id: TxId) -> Result<(), Error> {
+        let framing = self.framing_mut(id)?;
+        let mut out = BytesMut::new();
+        let res = match framing {
+            Framing::Data(stuffer) => stuffer.finish(&mut out),
+            Framing::Bdat(chunker) => chunker.finish(),
+            Framing::Closed => return Ok(()),
+            Framing::NotYet => return Err(not_in_data_phase()),
+        };
+        if let Err(e) = res {
+            let err = Error::Body(e);
+            self.abort(err.clone());
+            return Err(err);
+        }
+        if matches!(framing, Framing::Data(_)) {
+            *framing = Framing::Closed;
+            self.out.extend_from_slice(&out);
+            if let Some(t) = &self.config.transcript {
+                t(Direction::Client, "<message data>");
+                t(Direction::Client, ".");
+            }
+            self.expect_reply(Expect::DataEnd { id, discard: false });
+        } else {
+            self.pump_chunks(id);
+        }
+        Ok(())
+    }
+
+    /// How much more content transaction `id` takes before the driver must let replies
+    /// in: `None` when it wants no more (finished, failed, unknown), `Some(0)` when a
+    /// lock-step chunk's reply must be read first.
+    pub fn body_capacity(&self, id: TxId) -> Option<usize> {
+        let tx = self.txs.iter().find(|t| t.id == id)?;
+        match &tx.framing {
+            Framing::Data(_) => Some(usize::MAX),
+            Framing::Bdat(c) if c.finishing => None,
+            Framing::Bdat(c) if c.awaiting && !c.held.is_empty() => Some(0),
+            Framing::Bdat(c) => Some(c.enc.max_chunk().get()),
+            Framing::NotYet | Framing::Closed => None,
+        }
+    }
+
+    fn framing_mut(&mut self, id: TxId) -> Result<&mut Framing, Error> {
+        if let Some(e) = self.error() {
+            return Err(e.clone());
+        }
+        if id.0 >= self.next_tx {
+            return Err(not_in_data_phase());
+        }
+        // A transaction that already ended (it failed while its content was streamed)
+        // takes no more content: it is discarded.
+        Ok(self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map_or(&mut self.ended, |t| &mut t.framing))
+    }
+
+    /// Moves every chunk of `id` that may leave now into the transmit queue.
+    pub(super) fn pump_chunks(&mut self, id: TxId) {
+        // RFC 5321 §3.8: after a 421 nothing but QUIT is sent, no chunk either.
+        if !self.may_send(Expect::Bdat { id, last: false }) {
+            return;
+        }
+        loop {
+            let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
+                return;
+            };
+            let Framing::Bdat(chunker) = &mut tx.framing else {
+                return;
+            };
+            let Some((chunk, last)) = chunker.next_chunk() else {
+                return;
+            };
+            if last {
+                tx.framing = Framing::Closed;
+            }
+            // The command line is the chunk up to its first CRLF (`BDAT n [LAST]`).
+            let line_len = chunk.iter().position(|&b| b == b'\r').unwrap_or(0);
+            let line = chunk.get(..line_len).unwrap_or_default();
+            if let Some(t) = &self.config.transcript {
+                t(Direction::Client, &String::from_utf8_lossy(line));
+            }
+            #[cfg(feature = "tracing")]
+            tracing::debug!(target: "smtp_courier::transcript", "C: {}", String::from_utf8_lossy(line));
+            self.out.extend_from_slice(&chunk);
+            self.expect_reply(Expect::Bdat { id, last });
+        }
+    }
+
+    /// The reply to a lock-step chunk arrived and was positive: the next may go.
+    pub(super) fn chunk_answered(&mut self, id: TxId) {
+        if let Some(Framing::Bdat(c)) = self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.framing)
+        {
+            c.awaiting = false;
+        }
+        self.pump_chunks(id);
+    }
+}
+
+fn not_in_data_phase() -> Error {
+    UsageError::InvalidState("not in the data phase").into()
+}
