@@ -43,7 +43,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
-use smtp_courier::connect::TcpConnector;
 use smtp_courier::proto::{Direction, Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
 use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
@@ -733,16 +732,19 @@ async fn open_session(
     let stream = connect_tcp(&addrs[..], left)
         .await
         .map_err(|e| ErrorInfo::from_error(&e))?;
-    // The host is the name verified (unless --tls-name), and what a plaintext fallback
-    // after a failed handshake dials again, through the same connector.
-    let redial = smtp_courier::connect::Target::new(&plan.target.host, plan.target.port)
-        .map_err(|e| ErrorInfo::from_error(&e.into()))?
-        .connect_timeout(plan.timeouts.connect);
+    // A plaintext fallback after a failed handshake dials the address that answered
+    // again; the name verified is the host given (unless --tls-name).
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
+    let redial_limit = plan.timeouts.connect;
     let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
     // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with the
     // library's fallback rules).
     let res = client
-        .establish(&TcpConnector::new(), &redial, &plan.tls)
+        .establish_with(&plan.tls, &plan.target.host, || {
+            connect_tcp(peer, redial_limit)
+        })
         .await;
     outcome.greeting = client.greeting().cloned();
     outcome.capabilities = client

@@ -3,7 +3,9 @@
 //! and plaintext fallback. The handshake itself is `tls`'s; what it means for the session
 //! is decided here.
 
+use std::future::Future;
 use std::ops::ControlFlow::{Break, Continue};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -243,14 +245,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
     /// - [`TlsMode::Opportunistic`]: STARTTLS when offered. Not offered: plaintext, and
     ///   [`Client::tls_report`] stays `None`; but with [`TlsConfig::confidential`] a
-    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed handshake: a
-    ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
-    ///   refused STARTTLS continues in plaintext on the same connection and a failed
+    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed
+    ///   handshake: a [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]):
+    ///   then a refused STARTTLS continues in plaintext on the same connection and a failed
     ///   handshake dials `target` again through `connector` and skips STARTTLS; the report
     ///   says `fallback`.
     /// - [`TlsMode::RequiredStartTls`]: STARTTLS not offered, refused, a failed handshake
     ///   or (when enforced) a failed verification is a transient [`TlsError`], and nothing
     ///   else is sent in the clear.
+    ///
+    /// [`Client::establish_with`] does the same with a name to verify other than the
+    /// target's (an MX host dialled by address) and any way of dialling again.
     ///
     /// # Errors
     /// See above, plus everything [`Client::handshake`] returns, and the connector's errors
@@ -267,24 +272,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     where
         C: Connector<Stream = S> + ?Sized,
     {
-        self.operation(async |c| c.establish_op(connector, target, tls).await)
+        let host = target.host().to_string();
+        self.establish_with(tls, &host, || connector.connect(target))
             .await
     }
 
-    async fn establish_op<C>(
+    /// [`Client::establish`] with the name to verify (and send as SNI) given apart from
+    /// the connection, `host` (unless [`TlsConfig::server_name`] overrides it), and the
+    /// plaintext fallback's new connection coming from `redial` (called at most once),
+    /// for instance `|| connector.connect(&target)`, so that it goes the way the first one
+    /// went (through the same proxy) and to the same address.
+    ///
+    /// # Errors
+    /// As [`Client::establish`], plus what `redial` returns.
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
+    pub async fn establish_with<R, F>(
         &mut self,
-        connector: &C,
-        target: &Target,
         tls: &TlsConfig,
+        host: &str,
+        redial: R,
     ) -> Result<(), Error>
     where
-        C: Connector<Stream = S> + ?Sized,
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
     {
-        let host = target.host().to_string();
+        self.operation(async |c| c.establish_op(tls, host, redial).await)
+            .await
+    }
+
+    async fn establish_op<R, F>(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+        redial: R,
+    ) -> Result<(), Error>
+    where
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
+    {
         match tls.mode() {
             TlsMode::Skip => self.handshake_op().await,
             TlsMode::Implicit => {
-                self.start_implicit_tls_op(tls, &host).await?;
+                self.start_implicit_tls_op(tls, host).await?;
                 self.handshake_op().await
             }
             TlsMode::Opportunistic | TlsMode::RequiredStartTls => {
@@ -300,9 +331,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
                         Ok(())
                     };
                 }
-                match self.starttls_op(tls, &host).await {
+                match self.starttls_op(tls, host).await {
                     Ok(_) => Ok(()),
-                    Err(e) if tls.fallback_allowed() => self.fall_back(e, connector, target).await,
+                    Err(e) if tls.fallback_allowed() => self.fall_back(e, redial).await,
                     Err(e) => Err(self.refuse_plaintext(e)),
                 }
             }
@@ -316,9 +347,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         e
     }
 
-    async fn fall_back<C>(&mut self, e: Error, connector: &C, target: &Target) -> Result<(), Error>
+    async fn fall_back<R, F>(&mut self, e: Error, redial: R) -> Result<(), Error>
     where
-        C: Connector<Stream = S> + ?Sized,
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
     {
         let why = e.to_string();
         if self.session.is_ready() {
@@ -336,12 +368,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         if !handshake_failed {
             return Err(e);
         }
-        // The handshake failed: the connection is unusable, so dial the same target
-        // through the same connector (not the peer's address, which through a proxy is
-        // the proxy's) and skip STARTTLS this time.
+        // The handshake failed: the connection is unusable, so dial again the way the
+        // first connection went (the same target through the same connector, not the
+        // peer's address, which through a proxy is the proxy's) and skip STARTTLS.
         let config =
             ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
-        let stream = connector.connect(target).await?;
+        let stream = redial().await?;
         self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));
         self.handshake_op().await
