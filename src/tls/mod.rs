@@ -346,7 +346,11 @@ impl TlsConfig {
 ///
 /// After a plaintext fallback, `version` and `cipher` are `None`, `fallback` is true and
 /// `verify_error` says why TLS was abandoned.
+///
+/// Made by the client, read by you: `#[non_exhaustive]`, so that what is reported can
+/// grow (DANE, MTA-STS) without breaking a match or a struct literal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsReport {
     /// `TLSv1.3` or `TLSv1.2`.
     pub version: Option<String>,
