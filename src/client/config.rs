@@ -162,7 +162,9 @@ impl ClientConfig {
 }
 
 impl ClientConfig {
-    /// The settings of an existing session, to open another connection like it.
+    /// The settings of an existing session, to open another connection like it (the
+    /// plaintext fallback's).
+    #[cfg(feature = "tls")]
     pub(crate) fn from_parts(session: SessionConfig, timeouts: Timeouts, window: usize) -> Self {
         Self {
             session,

@@ -19,6 +19,10 @@
 //! credentials and no REQUIRETLS message ([`TlsConfig::confidential`]). A confidential
 //! session is never plaintext: in opportunistic mode too, STARTTLS not offered is a
 //! transient [`TlsError::NotOffered`].
+//!
+//! This module holds the settings, the verifier, the handshake and the report; the
+//! client applies them while it sets the connection up ([`Client::connect`](crate::Client::connect),
+//! [`Client::establish`](crate::Client::establish)). It depends on the protocol core only.
 
 pub(crate) mod handshake;
 mod stream;
@@ -192,7 +196,9 @@ impl TlsConfig {
     }
 
     /// With [`TlsMode::Opportunistic`]: after a refused STARTTLS, continue in plaintext on
-    /// the same connection; after a failed handshake, reconnect and continue without TLS.
+    /// the same connection; after a failed handshake, reconnect (the same target through
+    /// the same connector: [`Client::establish`](crate::Client::establish)) and continue
+    /// without TLS.
     /// Both are reported as a fallback. Ignored in the other modes, and when
     /// [`TlsConfig::confidential`] is set.
     pub fn fallback(mut self, on: bool) -> Self {
