@@ -1,7 +1,7 @@
 //! A mail transaction's envelope and its outcome, one result per recipient
 //! (RFC 5321 §3.3).
 
-use crate::error::{Error, Severity, UsageError};
+use crate::proto::error::{Error, Severity, UsageError};
 
 use super::address::{EsmtpParam, Mailbox, ReversePath};
 use super::command::CommandKind;
@@ -147,6 +147,13 @@ impl Envelope {
     /// True when `BODY=BINARYMIME` was asked for.
     pub fn is_binarymime(&self) -> bool {
         self.binarymime
+    }
+
+    /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
+    /// one domain's share of it, for MX delivery.
+    #[cfg_attr(not(all(feature = "mx", feature = "tls")), allow(dead_code))]
+    pub(crate) fn with_recipients(&self, to: Vec<Mailbox>) -> Self {
+        Self { to, ..self.clone() }
     }
 
     /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
