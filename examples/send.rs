@@ -746,10 +746,20 @@ async fn open_session(
     let stream = connect_tcp(&addrs[..], left)
         .await
         .map_err(|e| ErrorInfo::from_error(&e))?;
+    // A plaintext fallback after a failed handshake dials the address that answered
+    // again; the name verified is the host given (unless --tls-name).
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
+    let redial_limit = plan.timeouts.connect;
     let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
     // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with the
     // library's fallback rules).
-    let res = client.establish(&plan.tls, &plan.target.host).await;
+    let res = client
+        .establish_with(&plan.tls, &plan.target.host, || {
+            connect_tcp(peer, redial_limit)
+        })
+        .await;
     outcome.greeting = client.greeting().cloned();
     outcome.capabilities = client
         .capabilities()

@@ -6,8 +6,8 @@ use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Client;
-use crate::error::Error;
 use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::error::Error;
 use crate::proto::{Envelope, Event, TransactionReport, TxId};
 
 /// A transaction of the batch in flight.

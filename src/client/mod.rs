@@ -5,6 +5,8 @@
 mod batch;
 mod config;
 mod io;
+#[cfg(feature = "tls")]
+pub(crate) mod setup;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,8 +18,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::error::{Error, UsageError};
 use crate::proto::body::{LineEndings, check_line_endings};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
 };
@@ -141,20 +143,6 @@ pub async fn connect_tcp(
 }
 
 impl Client<TcpStream> {
-    /// Connects over TCP (with the configured connect timeout and TCP_NODELAY), reads the
-    /// greeting and sends EHLO (falling back to HELO).
-    ///
-    /// On failure the client is gone, and with it the greeting and capabilities. To report
-    /// those too, use the steps: [`connect_tcp`], [`Client::new`], [`Client::handshake`]
-    /// (or, with TLS, `establish`), then read [`Client::greeting`] whatever the result.
-    ///
-    /// # Errors
-    /// As [`connect_tcp`] and [`Client::handshake`].
-    pub async fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Self, Error> {
-        let stream = connect_tcp(addr, config.timeouts.connect).await?;
-        Self::open(stream, config).await
-    }
-
     /// The server's address.
     pub fn peer_addr(&self) -> std::io::Result<SocketAddr> {
         self.conn.io.peer_addr()

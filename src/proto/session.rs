@@ -7,7 +7,7 @@ use std::fmt;
 
 use bytes::BytesMut;
 
-use crate::error::{Error, ProtocolError, UsageError};
+use crate::proto::error::{Error, ProtocolError, UsageError};
 
 use super::body::LineEndings;
 use super::capability::Capabilities;

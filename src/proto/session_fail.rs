@@ -3,7 +3,7 @@
 //!
 //! A child module of `session`, so that it reaches the session's state.
 
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{Error, ProtocolError};
 use crate::proto::{CommandKind, Phase};
 
 use super::{Event, Expect, Session, State};

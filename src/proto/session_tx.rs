@@ -6,10 +6,10 @@
 
 use std::collections::VecDeque;
 
-use crate::error::{Error, ProtocolError, UsageError};
 use crate::proto::body::DotStuffer;
 use crate::proto::capability::Capabilities;
 use crate::proto::command::Command;
+use crate::proto::error::{Error, ProtocolError, UsageError};
 use crate::proto::reply::Reply;
 use crate::proto::transaction::{Envelope, RecipientResult, TransactionReport, TxId};
 use crate::proto::{CommandKind, EsmtpParam, ReplyCode};

@@ -1,7 +1,7 @@
 //! A mail transaction's envelope and its outcome, one result per recipient
 //! (RFC 5321 §3.3).
 
-use crate::error::{Error, Severity, UsageError};
+use crate::proto::error::{Error, Severity, UsageError};
 
 use super::address::{EsmtpParam, Mailbox, ReversePath};
 use super::command::CommandKind;

@@ -6,11 +6,11 @@
 use std::io;
 use std::sync::Arc;
 
+use super::address::AddressError;
+use super::body::BodyError;
+use super::reply::ReplyError;
+use super::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
 use crate::auth::AuthError;
-use crate::proto::address::AddressError;
-use crate::proto::body::BodyError;
-use crate::proto::reply::ReplyError;
-use crate::proto::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
 
 /// Everything that can go wrong.
 ///
@@ -198,12 +198,12 @@ pub enum UsageError {
     #[error("invalid state for this call: {0}")]
     InvalidState(&'static str),
     /// A MAIL parameter the session manages itself was given as a raw parameter to
-    /// [`Envelope::with_param`](crate::Envelope::with_param); `method` is the one to use.
+    /// [`Envelope::with_param`](super::Envelope::with_param); `method` is the one to use.
     #[error("the {keyword} parameter is set with Envelope::{method}, not with_param")]
     ManagedParam {
         /// The parameter's keyword (`SIZE`, `SMTPUTF8`, `REQUIRETLS`).
         keyword: &'static str,
-        /// The [`Envelope`](crate::Envelope) method that sets it.
+        /// The [`Envelope`](super::Envelope) method that sets it.
         method: &'static str,
     },
 }
