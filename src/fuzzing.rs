@@ -28,9 +28,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::Error;
-use crate::proto::body::{
-    BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
-};
+use crate::proto::body::{BodyError, DotStuffer, LineEndings, check_line_endings, normalized_len};
 use crate::proto::reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, ReplyError};
 use crate::proto::{
     Capabilities, Domain, Envelope, Event, Reply, ReplyCode, ReplyParser, Session, SessionConfig,
@@ -38,7 +36,9 @@ use crate::proto::{
 };
 
 mod bdat;
+mod data;
 pub use bdat::{BdatDecoder, BdatFrameError, bdat_roundtrip};
+pub use data::DataDecoder;
 
 /// Cuts `data` into chunks whose sizes come from a small PRNG seeded with `seed`: sizes
 /// 0 to 4 when the seed's top bit is set (near byte by byte), else 0 to 300. Empty chunks
