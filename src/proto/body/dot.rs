@@ -10,6 +10,7 @@ use super::lines::{LineNormalizer, Piece};
 /// CVE-2023-51765, CVE-2023-51766): a server that reads `\n.\n` as the end of data ends the
 /// message where the client did not. The encoder never writes a bare CR or LF either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LineEndings {
     /// Turn every bare LF and bare CR into CRLF, so Unix text files send as they are.
     #[default]
