@@ -40,6 +40,8 @@ struct Window {
     attempted: usize,
     started: Vec<TxId>,
     reports: HashMap<TxId, usize>,
+    /// The most transactions in flight at once.
+    max_in_flight: usize,
 }
 
 /// Runs a client session that queues a window of transactions against arbitrary server
@@ -249,6 +251,7 @@ fn fill(session: &mut Session, setup: &Setup, seen: &mut Window) -> bool {
         Ok(id) => {
             seen.attempted += 1;
             seen.started.push(id);
+            seen.max_in_flight = seen.max_in_flight.max(session.transactions_in_flight());
             true
         }
         // A transaction in flight that this one may not follow yet: try again later.
@@ -493,12 +496,16 @@ mod tests {
         );
         let (seen, out) = run(&ok);
         assert_eq!(seen.started.len(), 2);
+        assert_eq!(
+            seen.max_in_flight, 2,
+            "the second MAIL before the first report"
+        );
         assert!(seen.reports.values().all(|n| *n == 1));
         let wire = String::from_utf8(out).expect("ASCII");
         assert_eq!(wire.matches("BDAT ").count(), 2, "{wire}");
         assert_eq!(wire.matches("MAIL FROM:").count(), 2, "{wire}");
 
-        // Chunks of 7 octets, lock-step-free window: the first chunk refused.
+        // Chunks of 7 octets, the first refused: the pairing sees the refusal.
         let setup = setup(0x03, 0x04, 0);
         let mut wire = b"MAIL FROM:<sender@example.org>\r\nRCPT TO:<a@example.net>\r\n".to_vec();
         wire.extend_from_slice(b"BDAT 7\r\nSubject");
