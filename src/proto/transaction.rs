@@ -276,6 +276,7 @@ impl RecipientResult {
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 #[must_use = "a report may say that nothing was delivered: check it"]
 pub struct TransactionReport {
     /// One result per recipient, in envelope order.
