@@ -206,6 +206,15 @@ pub enum UsageError {
         /// The [`Envelope`](crate::Envelope) method that sets it.
         method: &'static str,
     },
+    /// A per-recipient setting named a recipient the envelope does not have
+    /// ([`Envelope::with_recipient_notify`](crate::Envelope::with_recipient_notify), say).
+    #[error("no recipient {index}: the envelope has {count}")]
+    NoSuchRecipient {
+        /// The index given, counting from 0.
+        index: usize,
+        /// How many recipients the envelope has.
+        count: usize,
+    },
 }
 
 /// Whether a failure is worth retrying.
