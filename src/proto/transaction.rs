@@ -490,6 +490,72 @@ impl TransactionReport {
         }
     }
 
+    /// True when the message was not sent because the connection could carry no more
+    /// transactions (the server's LIMITS `MAILMAX`, RFC 9422 §4.1): nothing of it reached
+    /// the server, and every recipient carries [`Error::ConnectionExhausted`]. Send it, as
+    /// it is, on a new connection to the same server. For a message split over several
+    /// transactions of which only some went, this is false and the recipients of the
+    /// parts not sent carry that error.
+    pub fn not_sent(&self) -> bool {
+        self.recipients
+            .iter()
+            .all(|r| matches!(r.result, Err(Error::ConnectionExhausted { .. })))
+    }
+
+    /// One report for a message whose recipients went in several transactions (the
+    /// server's LIMITS, RFC 9422): `parts` are each transaction's recipient indices into
+    /// `envelope` and its report, in the order sent.
+    ///
+    /// Every recipient's result is its part's, in the envelope's order; `data` is the
+    /// final reply of the last part that got one; `error` is `None` when anyone was
+    /// delivered, else the first transient error of the parts, else the first one; `id`
+    /// is the first part's.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn merge(envelope: &Envelope, parts: Vec<(Vec<usize>, Self)>) -> Self {
+        let mut slots: Vec<Option<RecipientResult>> = vec![None; envelope.recipients().len()];
+        let (mut data, mut id, mut errors) = (None, None, Vec::new());
+        let mut turned_away = !parts.is_empty();
+        for (indices, report) in parts {
+            id = id.or(report.id);
+            data = report.data.or(data);
+            errors.extend(report.error);
+            turned_away &= report.turned_away;
+            for (i, r) in indices.into_iter().zip(report.recipients) {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        }
+        let recipients: Vec<RecipientResult> = slots
+            .into_iter()
+            .zip(envelope.recipients())
+            .map(|(slot, address)| {
+                slot.unwrap_or_else(|| RecipientResult {
+                    address: address.clone(),
+                    result: Err(Error::Closed { command: None }),
+                    content_command: CommandKind::DataEnd,
+                })
+            })
+            .collect();
+        let error = if recipients.iter().any(|r| r.result.is_ok()) {
+            None
+        } else {
+            errors
+                .iter()
+                .find(|e| e.is_transient())
+                .or_else(|| errors.first())
+                .cloned()
+                .or(Some(Error::Closed { command: None }))
+        };
+        Self {
+            recipients,
+            data,
+            error,
+            id,
+            turned_away,
+        }
+    }
+
     /// True when MAIL got `503` (bad sequence) and nothing of the transaction was
     /// accepted: the server turned it away, likely because of the state an earlier
     /// transaction in flight left. Nothing of it reached the server, so a driver may send
