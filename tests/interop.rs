@@ -23,7 +23,10 @@
 //! parameters read back from the hold queue, `smtpd_recipient_limit`) and `lmtp` (LHLO,
 //! RCPT refusal, per-recipient replies after DATA and BDAT LAST, quota users).
 //!
-//! TODO(interop): the library's BDAT, DSN, batch/limits and LMTP sessions against these
+//! The library's DSN parameters and the 452 of a recipient limit (`interop/dsn.rs`):
+//! what it sends, read back from Postfix's hold queue.
+//!
+//! TODO(interop): the library's BDAT, batch/limits and LMTP sessions against these
 //! fixtures once they land (smtp-sink cannot do BDAT); aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a restart).
 //!
 //! Not testable against these servers: the EHLO → HELO fallback (all three know EHLO);
@@ -45,6 +48,8 @@ mod support;
 mod aiosmtpd;
 #[path = "interop/auth.rs"]
 mod auth;
+#[path = "interop/dsn.rs"]
+mod dsn;
 #[path = "interop/lmtp.rs"]
 mod lmtp;
 #[path = "interop/postfix.rs"]
