@@ -174,6 +174,19 @@
 //! `examples/submit.rs` does the same from the command line, with a MIME message built by
 //! the `mail-builder` crate.
 //!
+//! # Delivering mail
+//!
+//! [`delivery`] (features `mx` and `tls`) sends a message to every recipient, not to one
+//! server: [`delivery::MxDelivery`] groups the recipients by domain, looks up each
+//! domain's mail exchangers (RFC 5321 §5.1, null MX per RFC 7505) and walks them until
+//! one host decides, with one result per recipient saying which host and address carried
+//! it, the attempts before it and the TLS of that connection; [`delivery::Relay`] hands
+//! everything to a smarthost on 587 (STARTTLS) or 465 (implicit TLS) with AUTH. Both read
+//! one [`delivery::DeliveryPolicy`] (a Postfix level, `may` by default for MX delivery,
+//! and a hook for a per-domain minimum [`delivery::SecurityLevel`]) and open their
+//! connections through a [`connect::Connector`], such as a SOCKS5 proxy. Connection reuse
+//! is the pool's, another module's. The module docs have runnable examples.
+//!
 //! # Pipelining
 //!
 //! When the server offers PIPELINING (RFC 2920), MAIL, every RCPT and DATA leave in one
@@ -285,7 +298,7 @@
 //! |---|---|---|
 //! | `tokio` | yes | [`Client`], the async driver; [`connect`]: TCP and SOCKS5 connectors |
 //! | `tls` | yes | STARTTLS and implicit TLS with rustls (ring provider) |
-//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver |
+//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver; with `tls`, MX delivery and relaying |
 //! | `aws-lc-rs` | no | rustls with aws-lc-rs instead of ring |
 //! | `tracing` | no | the transcript at debug level, credentials redacted |
 //!

@@ -23,11 +23,16 @@
 //! parameters read back from the hold queue, `smtpd_recipient_limit`) and `lmtp` (LHLO,
 //! RCPT refusal, per-recipient replies after DATA and BDAT LAST, quota users).
 //!
-//! The library's DSN parameters and the 452 of a recipient limit (`interop/dsn.rs`):
-//! what it sends, read back from Postfix's hold queue.
+//! Library sessions over CHUNKING, windows and LMTP: `postfix_bdat` (BDAT byte for byte,
+//! a message over many chunks, BINARYMIME refused before sending, `chunking(false)` →
+//! DATA, BDAT content before STARTTLS on 2587), `postfix_batch` (`send_batch` of twenty
+//! messages with a 550 and a 450 recipient, window 8 and 1; a message with no accepted
+//! recipient in a window) and `lmtp_client` (per-recipient results from Dovecot after
+//! BDAT and after DATA, a batch over LMTP). The library's DSN parameters and the 452 of a
+//! recipient limit: `dsn` (what it sends, read back from Postfix's hold queue).
 //!
-//! TODO(interop): the library's BDAT, batch/limits and LMTP sessions against these
-//! fixtures once they land (smtp-sink cannot do BDAT); aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a restart).
+//! TODO(interop): aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a
+//! restart); RFC 9422 LIMITS needs a server that advertises it (Postfix 3.7 does not).
 //!
 //! Not testable against these servers: the EHLO → HELO fallback (all three know EHLO);
 //! the scripted-server tests cover it.
@@ -35,7 +40,8 @@
 //! Layout: `interop/support.rs` (environment, message tokens, reading stored mail, the
 //! write-recording stream, Postfix log lookups, shared messages and assertions), `raw.rs`
 //! (raw sessions, the Postfix hold queue), then one module per server: `postfix`,
-//! `postfix_raw`, `lmtp`, `aiosmtpd`, `sink`, and `send_example` for the CLI;
+//! `postfix_raw`, `postfix_bdat`, `postfix_batch`, `dsn`, `lmtp`, `lmtp_client`, `aiosmtpd`,
+//! `sink`, and `send_example` for the CLI;
 //! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`).
 //! Filter by module: `bash tests/interop/run.sh postfix::`.
 
@@ -52,8 +58,14 @@ mod auth;
 mod dsn;
 #[path = "interop/lmtp.rs"]
 mod lmtp;
+#[path = "interop/lmtp_client.rs"]
+mod lmtp_client;
 #[path = "interop/postfix.rs"]
 mod postfix;
+#[path = "interop/postfix_batch.rs"]
+mod postfix_batch;
+#[path = "interop/postfix_bdat.rs"]
+mod postfix_bdat;
 #[path = "interop/postfix_raw.rs"]
 mod postfix_raw;
 #[path = "interop/send_example.rs"]

@@ -1,8 +1,135 @@
-//! Direct-to-MX routing: which hosts receive a recipient domain's mail, in which order, at
-//! which addresses (feature `mx`).
+//! Delivering mail: directly to each recipient domain's mail exchangers, or through a
+//! relay (smarthost), under one TLS policy (feature `mx`; delivery also needs `tls`).
 //!
-//! This module answers the DNS half of delivery; connecting to the hosts and walking them
-//! is the delivery layer's. The pieces:
+//! - [`MxDelivery`] routes each recipient domain (the DNS half, below) and walks its hosts
+//!   until one decides ([Direct MX delivery](#direct-mx-delivery)).
+//! - [`Relay`] hands everything to one submission server, on 587 with STARTTLS or 465
+//!   with implicit TLS, with AUTH ([Relay](#relay)).
+//! - Both read one [`DeliveryPolicy`] on every connection: a [`TlsConfig`](crate::tls::TlsConfig)
+//!   (a Postfix [`Level`](crate::tls::Level) or full settings) and an optional hook that
+//!   refuses a connection below the [`SecurityLevel`] a domain needs.
+//! - Both open connections through a [`Connector`](crate::connect::Connector):
+//!   [`TcpConnector`](crate::connect::TcpConnector) by default, a
+//!   [`Socks5Connector`](crate::connect::Socks5Connector) or your own
+//!   ([Proxies](#proxies-and-custom-connectors)).
+//! - Reusing connections across messages is the connection pool's business, another
+//!   module's; [`MxDelivery`] and [`Relay`] open a connection per transaction and QUIT it.
+//!
+//! # Direct MX delivery
+//!
+//! [`MxDelivery::deliver`] groups the recipients by domain ([`group_by_domain`]), routes
+//! each domain ([`Router::route`]: MX records, implicit MX, null MX; see
+//! [Routing rules](#routing-rules)) and walks the hosts, every address of each host in
+//! the router's order:
+//!
+//! - **Before MAIL, the host's.** A failed connect, a greeting that refuses the session
+//!   (4yz, and 5yz too, after QUIT, as Postfix's `smtp_skip_5xx_greeting`), EHLO,
+//!   STARTTLS or TLS failing under the policy, the policy hook refusing the connection's
+//!   level, and the size and extension checks made before MAIL are each an [`Attempt`]:
+//!   the next address, then the next host, gets every recipient of the domain.
+//! - **From MAIL on, the host decides**, unless every recipient came out transient (MAIL
+//!   4yz, every RCPT 4yz, a 4yz to the data, the connection lost): then the next host gets
+//!   all of them. A 5yz to MAIL, RCPT or the data is final, and the host's other answers
+//!   stand with it.
+//! - **When no host decided**, the recipients carry the last attempt's error, permanent
+//!   only if every attempt failed permanently ([`RecipientDelivery::status`]).
+//! - **Deadlines** are per DNS lookup (the resolver's) and per connection (the
+//!   [`ClientConfig`](crate::ClientConfig)'s [`Timeouts`](crate::proto::Timeouts)), never
+//!   one for the whole walk.
+//! - **TLS**: [`DeliveryPolicy::default`] is `may`: opportunistic STARTTLS, the certificate
+//!   verified for the report only, a plaintext fallback after a failed handshake by
+//!   reconnecting to the same address through the same connector. Each host is verified
+//!   under its own MX name. [`MxDelivery`] has no credentials at all.
+//! - **Results**: a [`DeliveryReport`] with one [`DomainReport`] per domain in the
+//!   caller's order: the deciding host and address, the attempts before it, the
+//!   [`Connection`] (greeting, capabilities, TLS report, [`SecurityLevel`]), and one
+//!   [`RecipientDelivery`] per recipient.
+//!
+//! An in-process server on a loopback address stands in for the MX here:
+//!
+//! ```
+//! use smtp_courier::delivery::{MockResolver, MxDelivery, Router, SecurityLevel};
+//! use smtp_courier::{ClientConfig, Envelope, RecipientStatus};
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//! tokio::spawn(async move {
+//!     let (stream, _) = listener.accept().await?;
+//!     let (read, mut write) = stream.into_split();
+//!     let mut lines = BufReader::new(read).lines();
+//!     write.write_all(b"220 mx.example.test ESMTP\r\n").await?;
+//!     while let Some(line) = lines.next_line().await? {
+//!         let reply: &[u8] = match line.as_str() {
+//!             l if l.starts_with("EHLO") => b"250 mx.example.test\r\n",
+//!             "DATA" => b"354 go ahead\r\n",
+//!             "." => b"250 2.0.0 queued\r\n",
+//!             "QUIT" => b"221 bye\r\n",
+//!             l if l.starts_with("MAIL") || l.starts_with("RCPT") => b"250 ok\r\n",
+//!             _ => continue, // message content
+//!         };
+//!         write.write_all(reply).await?;
+//!     }
+//!     Ok::<_, std::io::Error>(())
+//! });
+//!
+//! let dns = MockResolver::new()
+//!     .mx("example.test", &[(10, "mx.example.test")])
+//!     .a("mx.example.test", &["127.0.0.1"])
+//!     .mx("nullmx.test", &[(0, ".")]);
+//! let delivery = MxDelivery::new(Router::new(dns), ClientConfig::new("client.example.org")?)
+//!     .port(port);
+//! let envelope = Envelope::new("me@example.org", ["you@example.test", "them@nullmx.test"])?;
+//! let report = delivery.deliver(&envelope, b"Subject: hi\r\n\r\nHello\r\n").await?;
+//!
+//! let [ok, null] = report.domains() else { unreachable!() };
+//! assert_eq!(ok.host(), Some("mx.example.test"));
+//! assert_eq!(ok.address(), Some(([127, 0, 0, 1], port).into()));
+//! assert_eq!(ok.connection().unwrap().security(), SecurityLevel::Plain); // no STARTTLS
+//! assert_eq!(ok.recipients()[0].status(), RecipientStatus::Delivered);
+//! // RFC 7505: nothing was contacted for the null MX, and the recipient bounces.
+//! assert_eq!(null.host(), None);
+//! assert_eq!(null.recipients()[0].status(), RecipientStatus::Permanent);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Relay
+//!
+//! [`Relay::submission`] (587, STARTTLS) and [`Relay::implicit_tls`] (465, RFC 8314)
+//! default to [`Level::Secure`](crate::tls::Level::Secure): TLS required, certificate
+//! verified against the relay's name. Credentials go only to the relay, only over TLS (the
+//! session is confidential: no fallback, whatever the level). See [`Relay`] for an
+//! example.
+//!
+//! # Proxies and custom connectors
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use smtp_courier::connect::{Connector, Socks5Connector};
+//! use smtp_courier::delivery::{HickoryResolver, MxDelivery, Relay, Router, DEFAULT_LOOKUP_DEADLINE};
+//! use smtp_courier::ClientConfig;
+//! use tokio::net::TcpStream;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let proxy: Arc<dyn Connector<Stream = TcpStream>> =
+//!     Arc::new(Socks5Connector::new("127.0.0.1", 1080)?);
+//! let config = ClientConfig::new("client.example.org")?;
+//! // Every connection, and the plaintext reconnection after a failed handshake, goes
+//! // through the proxy. (The MX lookups themselves do not: they are the resolver's.)
+//! let router = Router::new(HickoryResolver::system(DEFAULT_LOOKUP_DEADLINE)?);
+//! let mx = MxDelivery::new(router, config.clone()).connector(proxy.clone());
+//! let relay = Relay::submission("smtp.example.org", config)?.connector(proxy);
+//! # drop((mx, relay));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The DNS half
+//!
+//! The pieces of routing:
 //!
 //! - [`group_by_domain`] splits recipients into one [`DomainGroup`] per [`RouteDomain`].
 //! - [`Resolver`] is the DNS seam, with typed [`Answer`]s and [`LookupError`]s;
@@ -67,11 +194,32 @@
 //! a truncated answer, is bounded ([`HickoryResolver`]'s deadline). A route makes the MX
 //! lookup, then all the hosts' address lookups at once: at most two deadlines.
 
+#[cfg(feature = "tls")]
+mod direct;
 mod domain;
 mod join;
 mod mock;
 mod mx;
+#[cfg(feature = "tls")]
+mod policy;
+pub mod pool;
+#[cfg(feature = "tls")]
+mod relay;
+#[cfg(feature = "tls")]
+mod report;
 mod resolver;
+
+#[cfg(feature = "tls")]
+pub use direct::{MxDelivery, SMTP_PORT};
+#[cfg(feature = "tls")]
+pub use policy::{DeliveryPolicy, SecurityHook, SecurityLevel};
+#[cfg(feature = "tls")]
+pub use relay::{Relay, RelayReport, SUBMISSION_PORT, SUBMISSIONS_PORT};
+#[cfg(feature = "tls")]
+pub use report::{
+    Attempt, Connection, DeliveryError, DeliveryReport, DomainReport, PolicyRefusal,
+    RecipientDelivery,
+};
 
 pub use domain::{DomainError, DomainGroup, RouteDomain, group_by_domain};
 pub use mock::{MockResolver, QueryType};

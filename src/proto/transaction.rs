@@ -332,6 +332,13 @@ impl Envelope {
         self.binarymime
     }
 
+    /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
+    /// one domain's share of it, for MX delivery.
+    #[cfg_attr(not(all(feature = "mx", feature = "tls")), allow(dead_code))]
+    pub(crate) fn with_recipients(&self, to: Vec<Mailbox>) -> Self {
+        Self { to, ..self.clone() }
+    }
+
     /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
     pub fn needs_smtputf8(&self) -> bool {
         self.smtputf8 || !self.is_ascii()

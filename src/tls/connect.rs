@@ -1,7 +1,9 @@
 //! STARTTLS (RFC 3207), implicit TLS (RFC 8314), and the connection policy that chooses
 //! between TLS, failure and plaintext fallback.
 
+use std::future::Future;
 use std::ops::ControlFlow::{Break, Continue};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -212,17 +214,62 @@ impl Client<MaybeTls<TcpStream>> {
     ///   or (when enforced) a failed verification is a transient [`TlsError`], and nothing
     ///   else is sent in the clear.
     ///
+    /// The reconnection dials the peer's address over TCP; for a stream that came from a
+    /// [`Connector`](crate::connect::Connector) (a SOCKS5 proxy, say) use
+    /// [`Client::establish_with`], which redials through it.
+    ///
     /// # Errors
     /// See above, plus everything [`Client::handshake`] returns.
     ///
     /// # Cancel safety
     /// As [`Client::starttls`].
     pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
-        self.operation(async |c| c.establish_op(tls, host).await)
+        let peer = match &self.conn.io {
+            MaybeTls::Plain(s) => s.peer_addr().ok(),
+            _ => None,
+        };
+        let limit = self.timeouts.connect;
+        let redial = peer.map(|addr| move || connect_tcp(addr, limit));
+        self.operation(async |c| c.establish_op(tls, host, redial).await)
+            .await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
+    /// [`Client::establish`] over any stream: when a failed handshake is followed by a
+    /// plaintext fallback, the new connection comes from `redial` (called at most once),
+    /// for instance `|| connector.connect(&target)`, so that it goes the way the first one
+    /// went (through the same proxy) and to the same address.
+    ///
+    /// # Errors
+    /// As [`Client::establish`], plus what `redial` returns.
+    ///
+    /// # Cancel safety
+    /// As [`Client::starttls`].
+    pub async fn establish_with<R, F>(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+        redial: R,
+    ) -> Result<(), Error>
+    where
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
+    {
+        self.operation(async |c| c.establish_op(tls, host, Some(redial)).await)
             .await
     }
 
-    async fn establish_op(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
+    async fn establish_op<R, F>(
+        &mut self,
+        tls: &TlsConfig,
+        host: &str,
+        redial: Option<R>,
+    ) -> Result<(), Error>
+    where
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
+    {
         match tls.mode() {
             TlsMode::Skip => self.handshake_op().await,
             TlsMode::Implicit => {
@@ -242,13 +289,9 @@ impl Client<MaybeTls<TcpStream>> {
                         Ok(())
                     };
                 }
-                let peer = match &self.conn.io {
-                    MaybeTls::Plain(s) => s.peer_addr().ok(),
-                    _ => None,
-                };
                 match self.starttls_op(tls, host).await {
                     Ok(_) => Ok(()),
-                    Err(e) if tls.fallback_allowed() => self.fall_back(e, peer).await,
+                    Err(e) if tls.fallback_allowed() => self.fall_back(e, redial).await,
                     Err(e) => Err(self.refuse_plaintext(e)),
                 }
             }
@@ -262,11 +305,11 @@ impl Client<MaybeTls<TcpStream>> {
         e
     }
 
-    async fn fall_back(
-        &mut self,
-        e: Error,
-        peer: Option<std::net::SocketAddr>,
-    ) -> Result<(), Error> {
+    async fn fall_back<R, F>(&mut self, e: Error, redial: Option<R>) -> Result<(), Error>
+    where
+        R: FnOnce() -> F,
+        F: Future<Output = Result<S, Error>>,
+    {
         let why = e.to_string();
         if self.session.is_ready() {
             // STARTTLS refused with a reply: go on in plaintext on this connection, as
@@ -285,10 +328,10 @@ impl Client<MaybeTls<TcpStream>> {
         }
         // The handshake failed: the connection is unusable, so reconnect to the same
         // address and skip STARTTLS this time.
-        let Some(addr) = peer else { return Err(e) };
+        let Some(redial) = redial else { return Err(e) };
         let config =
             ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
-        let stream = connect_tcp(addr, self.timeouts.connect).await?;
+        let stream = redial().await?;
         self.replace_within_operation(Self::new(MaybeTls::Plain(stream), config));
         self.tls = Some(TlsReport::fallback(why));
         self.handshake_op().await

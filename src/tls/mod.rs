@@ -223,6 +223,14 @@ impl TlsConfig {
         self
     }
 
+    /// The same settings without a [`TlsConfig::server_name`] override: MX delivery
+    /// verifies each host under its own name.
+    #[cfg(feature = "mx")]
+    pub(crate) fn without_server_name(mut self) -> Self {
+        self.server_name = None;
+        self
+    }
+
     /// Whether to trust the platform's roots (default true).
     pub fn platform_roots(mut self, on: bool) -> Self {
         self.platform_roots = on;

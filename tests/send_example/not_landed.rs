@@ -25,16 +25,12 @@ async fn flags_not_landed_yet_are_usage_errors_naming_the_flag() {
     assert_eq!(sink.stats().connections, 1);
 
     let cases: &[(&[&str], &str)] = &[
-        (&["--binarymime"], "--binarymime"),
-        (&["--repeat", "2", "--window", "4"], "--window"),
-        (&["--chunk-size", "65536"], "--chunk-size"),
         (&["--dsn-notify", "SUCCESS,FAILURE"], "--dsn-notify"),
         (&["--dsn-notify", "NEVER"], "--dsn-notify"),
         (&["--dsn-ret", "FULL"], "--dsn-ret"),
         (&["--dsn-ret", "HDRS"], "--dsn-ret"),
         (&["--dsn-envid", "QQ314159"], "--dsn-envid"),
         (&["--dsn-orcpt"], "--dsn-orcpt"),
-        (&["--lmtp"], "--lmtp"),
         (&["--socks5", "127.0.0.1:1080"], "--socks5"),
         (&["--socks5-user", "u"], "--socks5-user"),
         (&["--socks5-pass", "p"], "--socks5-pass"),
@@ -63,10 +59,12 @@ async fn flags_not_landed_yet_are_usage_errors_naming_the_flag() {
     assert_eq!(sink.stats().connections, 1, "no usage error may connect");
     assert_eq!(sink.messages().len(), 1);
 
-    // Every flag is listed in --help, under the contract's headings.
+    // Every flag is listed in --help, under the contract's headings: those still to
+    // land, and those that have (tested in bdat.rs, window.rs and lmtp.rs).
     let help = send(&["--help"]).await;
     assert_eq!(help.status, 0);
-    for (_, flag) in cases {
+    let landed = ["--binarymime", "--window", "--chunk-size", "--lmtp"];
+    for flag in cases.iter().map(|(_, f)| *f).chain(landed) {
         assert!(help.stdout.contains(flag), "{flag} missing from --help");
     }
     for heading in ["DSN:", "LMTP:"] {

@@ -345,6 +345,13 @@ impl Script {
         self
     }
 
+    /// Reads message data up to the lone ".", then sends `reply`.
+    #[allow(dead_code)] // used by the delivery tests, not by tests/tls.rs
+    pub fn data(mut self, reply: &str) -> Self {
+        self.0.push(Step::Data(line(reply)));
+        self
+    }
+
     pub fn quit(self) -> Self {
         self.reply("221 2.0.0 bye")
     }
@@ -362,6 +369,11 @@ impl Server {
     /// Listens on 127.0.0.1:0; the n-th connection runs the n-th script.
     pub async fn start(scripts: Vec<Script>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(listener, scripts)
+    }
+
+    /// As [`Server::start`], on a listener already bound (another address or port).
+    pub fn start_on(listener: TcpListener, scripts: Vec<Script>) -> Self {
         let addr = listener.local_addr().expect("local addr");
         let logs: Arc<Mutex<Vec<Arc<Mutex<ConnLog>>>>> = Arc::default();
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
