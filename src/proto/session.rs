@@ -756,3 +756,7 @@ mod bdat_tests;
 #[cfg(test)]
 #[path = "session_written_tests.rs"]
 mod written_tests;
+
+#[cfg(test)]
+#[path = "session_dsn_tests.rs"]
+mod dsn_tests;
