@@ -330,7 +330,12 @@ pub mod auth;
 pub mod manual;
 pub mod proto;
 
-// Property checks for the fuzz targets in fuzz/ and tests/fuzz_corpus.rs; not API.
+// Property checks and receiver-side decoders for the fuzz targets in fuzz/,
+// tests/fuzz_corpus.rs and tests/properties.rs; not API. Compiled only under cargo-fuzz
+// (`--cfg fuzzing`), in the crate's own unit tests, or with the hidden `__fuzzing` feature
+// (which the crate's dev-dependency on itself turns on for `cargo test`), never in a
+// normal build.
+#[cfg(any(fuzzing, test, feature = "__fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -774,3 +774,7 @@ mod written_tests;
 #[cfg(test)]
 #[path = "session_bdat_first_tests.rs"]
 mod bdat_first_tests;
+
+#[cfg(test)]
+#[path = "session_dsn_tests.rs"]
+mod dsn_tests;
