@@ -575,7 +575,7 @@ fn strict_bare_lf_in_bdat_leaves_nothing_to_send() {
         c.chunk_size = 4;
     };
     // Baseline: without the bare LF, the full chunk is queued and handed out.
-    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let mut s = open_warm(EHLO_CHUNKING_NO_BINARY, strict);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     assert_tx(
         &mut s,
@@ -584,7 +584,7 @@ fn strict_bare_lf_in_bdat_leaves_nothing_to_send() {
     s.send_body(id, b"abcdef").unwrap();
     assert_tx(&mut s, b"BDAT 4\r\nabcd");
 
-    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let mut s = open_warm(EHLO_CHUNKING_NO_BINARY, strict);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     transmit(&mut s);
     s.send_body(id, b"abcdef").unwrap();
