@@ -206,16 +206,25 @@
 //!    │◀──────────────────────────── 250 ───────│
 //! ```
 //!
-//! With CHUNKING (RFC 3030) the content goes by BDAT instead: MAIL, every RCPT and the
-//! first chunk leave in one write, and, since RFC 2920 §3.1 lets MAIL follow BDAT in the
-//! same group, [`Client::send_batch`] keeps a window of transactions in flight:
+//! With CHUNKING (RFC 3030) the content goes by BDAT instead. No content goes out before
+//! the server has accepted a MAIL since the last EHLO and AUTH: the first message on a
+//! connection sends MAIL and every RCPT, and its chunk once MAIL's `250` and a
+//! recipient's `2yz` were read (two round trips; when MAIL or every RCPT is refused, no
+//! chunk at all). A server refusing MAIL for want of TLS or AUTH may not read a refused
+//! chunk and take the content for commands, as Postfix 3.7 does with its `530` before
+//! STARTTLS (see [`manual`]). After that MAIL, every RCPT and the first chunk leave in
+//! one write, and, since RFC 2920 §3.1 lets MAIL follow BDAT in the same group,
+//! [`Client::send_batch`] keeps a window of transactions in flight, one round trip per
+//! message:
 //!
 //! ```text
 //!  client                                            server
-//!    │── MAIL 1 / RCPT 1 / BDAT n LAST + content 1 ──▶│   one write for the
-//!    │── MAIL 2 / RCPT 2 / BDAT n LAST + content 2 ──▶│   whole window
+//!    │── MAIL 1 / RCPT 1 ────────────────────────────▶│   the first message waits:
+//!    │◀──────────────────────────────── 250 / 250 ────│   round trip 1
+//!    │── BDAT n LAST + content 1 ────────────────────▶│   one write for the
+//!    │── MAIL 2 / RCPT 2 / BDAT n LAST + content 2 ──▶│   rest of the window
 //!    │── MAIL 3 / RCPT 3 / BDAT n LAST + content 3 ──▶│
-//!    │◀──────────── 250 / 250 / 250 (message 1) ──────│   replies in command order,
+//!    │◀────────────────────────── 250 (message 1) ────│   replies in command order,
 //!    │◀──────────── 550 / 503 / 503 (message 2) ──────│   each decides only its own
 //!    │◀──────────── 250 / 250 / 250 (message 3) ──────│   transaction
 //!    │── MAIL 4 … (the window refills) ──────────────▶│

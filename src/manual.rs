@@ -64,3 +64,25 @@
 //! is set. A separate small write for the terminator waits for the server's delayed ACK
 //! under Nagle's algorithm, which caps a connection at a few dozen messages per second on
 //! loopback.
+//!
+//! # No BDAT content before a MAIL was accepted
+//!
+//! With PIPELINING and CHUNKING the first chunk could leave with MAIL and every RCPT, one
+//! round trip per message. RFC 3030 §2 says a server reads and discards the chunk of a
+//! BDAT it refuses, so a refused MAIL would cost nothing. Postfix 3.7 does not: on a
+//! submission port before STARTTLS it answers MAIL, RCPT and BDAT with `530 5.7.0 Must
+//! issue a STARTTLS command first` and reads the chunk as SMTP commands, so message text
+//! can inject commands into the session, and its replies come out of step with the
+//! client's (the next QUIT meets an unsolicited reply). A refusal of this kind comes from
+//! the state of the session (no TLS, no AUTH), not from the message, and it comes before
+//! any MAIL is accepted.
+//!
+//! So no message content goes out by BDAT before the server has accepted a MAIL since the
+//! last EHLO and the last AUTH. The first transaction on a connection pipelines MAIL and
+//! every RCPT and sends its content only once MAIL's `250` and a recipient's `2yz` were
+//! read (when MAIL or every RCPT is refused, nothing of the content is ever written).
+//! STARTTLS and AUTH change the server's state, so the transaction after either waits
+//! the same way. Once a MAIL was accepted, the first chunk rides with MAIL and the RCPTs
+//! again and [`Client::send_batch`](crate::Client::send_batch) keeps its window: the first
+//! message costs two round trips, every later one one. DATA needs no such rule: nothing
+//! of the content goes before the `354`.

@@ -1,6 +1,10 @@
 //! CHUNKING (RFC 3030) and transactions in flight through the async `Client`: what goes in
 //! one write, chunks in lock step, and every failure case of a window of transactions
 //! (`Client::send_batch`).
+//!
+//! No BDAT content goes out before the server accepted a MAIL on the connection: the first
+//! transaction sends MAIL and RCPT, and its chunk after their replies; the ones after it
+//! carry their first chunk with MAIL and RCPT.
 
 #[macro_use]
 mod support;
@@ -17,12 +21,20 @@ fn env(to: &str) -> Envelope {
 }
 
 /// MAIL, RCPT and the one `BDAT n LAST` chunk of `body` (already CRLF), as the server
-/// receives them.
+/// receives them once a MAIL was accepted on the connection.
 fn group(to: &str, body: &str) -> String {
-    format!(
-        "MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\nBDAT {} LAST\r\n{body}",
-        body.len()
-    )
+    format!("{}{}", first(to), chunk(body))
+}
+
+/// MAIL and RCPT of the first transaction on a connection: its content waits for their
+/// replies.
+fn first(to: &str) -> String {
+    format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\n")
+}
+
+/// The one `BDAT n LAST` chunk of `body` (already CRLF).
+fn chunk(body: &str) -> String {
+    format!("BDAT {} LAST\r\n{body}", body.len())
 }
 
 #[track_caller]
@@ -40,25 +52,42 @@ fn assert_status(report: &TransactionReport, command: CommandKind, code: u16, s:
 #[tokio::test]
 async fn mail_rcpt_and_first_chunk_go_in_one_write() {
     // RFC 3030 §4 with RFC 2920: a server with delayed ACKs would otherwise cost a round
-    // trip before the content.
-    let g = group("b@example.net", "hi\r\n");
+    // trip before the content. The first transaction on the connection waits for MAIL's
+    // 250 and RCPT's before its chunk (a server refusing MAIL, as Postfix before
+    // STARTTLS, may read a refused chunk as commands); the second rides.
+    let one = first("b@example.net");
+    let g = group("c@example.net", "hi\r\n");
     let (io, server) = ScriptedServer::start(script![
         open(EHLO_CHUNKING),
+        expect(&one),
+        silence(30),
+        send("250 ok\r\n250 ok\r\n"),
+        expect(chunk("hi\r\n")),
+        send("250 2.0.0 queued\r\n"),
         expect(&g),
         send("250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n"),
     ]);
     let log = io.log();
     let mut client = Client::open(io, config()).await.unwrap();
-    let report = client
-        .send_bytes(&env("b@example.net"), b"hi\n")
-        .await
-        .unwrap();
-    assert_status(&report, CommandKind::Bdat, 250, RecipientStatus::Delivered);
+    for to in ["b@example.net", "c@example.net"] {
+        let report = client.send_bytes(&env(to), b"hi\n").await.unwrap();
+        assert_status(&report, CommandKind::Bdat, 250, RecipientStatus::Delivered);
+    }
     drop(client);
     let t = server.finish().await;
     let mail_at = t.received.windows(4).position(|w| w == b"MAIL").unwrap();
     let w = log.write_covering(mail_at).unwrap();
+    assert!(
+        w.offset == mail_at && w.offered == one.len(),
+        "first: MAIL and RCPT alone in one write: {w:?}"
+    );
+    let mail_at = t.received.len() - g.len();
+    let w = log.write_covering(mail_at).unwrap();
     assert!(w.offset == mail_at && w.offered >= g.len(), "split: {w:?}");
+    assert_eq!(
+        after_ehlo(&t),
+        [one, chunk("hi\r\n"), g].concat().as_bytes()
+    );
 
     // Twin without PIPELINING: MAIL, RCPT, then each chunk after the reply to the one
     // before (RFC 3030 §4), each its own write.
@@ -87,6 +116,38 @@ async fn mail_rcpt_and_first_chunk_go_in_one_write() {
     assert!(report.all_delivered(), "{report:?}");
     drop(client);
     server.finish().await;
+}
+
+#[tokio::test]
+async fn mail_530_no_bdat_no_content_ever_written() {
+    // Postfix 3.7 on a submission port before STARTTLS refuses MAIL, RCPT and BDAT with
+    // 530 and does not read a refused chunk: content pipelined behind them would be read
+    // as commands. No MAIL was accepted on this connection, so none is sent.
+    let must = "530 5.7.0 Must issue a STARTTLS command first\r\n";
+    let (io, server) = ScriptedServer::start(script![
+        open(EHLO_CHUNKING),
+        expect(first("b@example.net")),
+        send([must, must].concat()),
+        expect("QUIT\r\n"),
+        send("221 2.0.0 Bye\r\n"),
+    ]);
+    let mut client = Client::open(io, config()).await.unwrap();
+    let report = client
+        .send_bytes(&env("b@example.net"), b"Message-ID: <x@example.org>\n")
+        .await
+        .unwrap();
+    assert_status(&report, CommandKind::Mail, 530, RecipientStatus::Permanent);
+    assert!(report.data.is_none());
+    client.quit().await.unwrap();
+    let t = server.finish().await;
+    assert_eq!(
+        show(after_ehlo(&t)),
+        show(
+            [first("b@example.net"), "QUIT\r\n".into()]
+                .concat()
+                .as_bytes()
+        )
+    );
 }
 
 #[tokio::test]
@@ -181,13 +242,20 @@ async fn batch(
     (reports, server.finish().await, log)
 }
 
+/// The window after the first transaction's MAIL and RCPT were accepted: its chunk, and
+/// the next two riding behind it.
 fn window_of_three() -> String {
     [
-        group("b@example.net", "hi\r\n"),
+        chunk("hi\r\n"),
         group("c@example.net", "hi\r\n"),
         group("d@example.net", "hi\r\n"),
     ]
     .concat()
+}
+
+/// The opening of every window test: the first transaction's MAIL and RCPT, accepted.
+fn first_accepted() -> Vec<Step> {
+    script![expect(first("b@example.net")), send("250 ok\r\n250 ok\r\n")]
 }
 
 #[tokio::test]
@@ -197,8 +265,9 @@ async fn window_goes_out_in_one_write_and_every_message_is_delivered() {
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(&all),
-            send("250 ok\r\n250 ok\r\n250 one\r\n250 ok\r\n250 ok\r\n250 two\r\n"),
+            send("250 one\r\n250 ok\r\n250 ok\r\n250 two\r\n"),
             send("250 ok\r\n250 ok\r\n250 three\r\n"),
         ],
         &three(),
@@ -216,15 +285,19 @@ async fn window_goes_out_in_one_write_and_every_message_is_delivered() {
         w.offset == mail_at && w.offered >= all.len(),
         "window split: {w:?}"
     );
-    assert_eq!(after_ehlo(&t), all.as_bytes());
+    assert_eq!(
+        after_ehlo(&t),
+        [first("b@example.net"), all.clone()].concat().as_bytes()
+    );
 
     // Twin: window 1 sends one transaction after another.
     let (reports, t, log) = batch(
         config().window(1),
         EHLO_CHUNKING,
         script![
-            expect(group("b@example.net", "hi\r\n")),
-            send("250 ok\r\n250 ok\r\n250 one\r\n"),
+            first_accepted(),
+            expect(chunk("hi\r\n")),
+            send("250 one\r\n"),
             expect(group("c@example.net", "hi\r\n")),
             send("250 ok\r\n250 ok\r\n250 two\r\n"),
             expect(group("d@example.net", "hi\r\n")),
@@ -234,10 +307,10 @@ async fn window_goes_out_in_one_write_and_every_message_is_delivered() {
     )
     .await;
     assert!(reports.iter().all(TransactionReport::all_delivered));
-    let mail_at = t.received.len() - all.len();
+    let mail_at = t.received.len() - 2 * group("c@example.net", "hi\r\n").len();
     assert_eq!(
         log.write_covering(mail_at).unwrap().offered,
-        group("b@example.net", "hi\r\n").len()
+        group("c@example.net", "hi\r\n").len()
     );
 }
 
@@ -249,8 +322,9 @@ async fn refused_mail_in_the_middle_changes_no_other_message() {
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(window_of_three()),
-            send("250 ok\r\n250 ok\r\n250 one\r\n"),
+            send("250 one\r\n"),
             send("550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"),
             send("250 ok\r\n250 ok\r\n250 three\r\n"),
         ],
@@ -283,8 +357,9 @@ async fn every_rcpt_refused_in_the_middle_changes_no_other_message() {
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(window_of_three()),
-            send("250 ok\r\n250 ok\r\n250 one\r\n"),
+            send("250 one\r\n"),
             send("250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"),
             send("250 ok\r\n250 ok\r\n250 three\r\n"),
         ],
@@ -318,8 +393,9 @@ async fn mail_503_after_an_earlier_failure_is_sent_again_after_rset() {
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(window_of_three()),
-            send("250 ok\r\n250 ok\r\n554 5.6.0 content refused\r\n"),
+            send("554 5.6.0 content refused\r\n"),
             send("503 5.5.1 nested MAIL\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"),
             send("503 5.5.1 nested MAIL\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"),
             expect(&retry),
@@ -349,33 +425,43 @@ async fn mail_503_after_an_earlier_failure_is_sent_again_after_rset() {
     assert_eq!(reports[1].data.as_ref().unwrap().message(), "two");
     assert_eq!(
         after_ehlo(&t),
-        [window_of_three(), retry].concat().as_bytes()
+        [first("b@example.net"), window_of_three(), retry]
+            .concat()
+            .as_bytes()
     );
 }
 
 #[tokio::test]
 async fn a_503_with_no_earlier_failure_is_not_sent_again() {
-    // Negative twin: the first transaction of the window got 503 on its own; nothing
+    // Negative twin: the second transaction of the window got 503 on its own; nothing
     // before it failed, so it is a result, not a retry.
     let (reports, t, _) = batch(
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(window_of_three()),
+            send("250 one\r\n"),
             send("503 5.5.1 not now\r\n503 no\r\n503 no\r\n"),
-            send("250 ok\r\n250 ok\r\n250 two\r\n250 ok\r\n250 ok\r\n250 three\r\n"),
+            send("250 ok\r\n250 ok\r\n250 three\r\n"),
         ],
         &three(),
     )
     .await;
+    assert!(reports[0].all_delivered());
     assert_status(
-        &reports[0],
+        &reports[1],
         CommandKind::Mail,
         503,
         RecipientStatus::Permanent,
     );
-    assert!(reports[1].all_delivered() && reports[2].all_delivered());
-    assert_eq!(after_ehlo(&t), window_of_three().as_bytes());
+    assert!(reports[2].all_delivered());
+    assert_eq!(
+        after_ehlo(&t),
+        [first("b@example.net"), window_of_three()]
+            .concat()
+            .as_bytes()
+    );
 }
 
 #[tokio::test]
@@ -386,8 +472,9 @@ async fn a_421_in_the_middle_of_a_window_ends_it() {
         config(),
         EHLO_CHUNKING,
         script![
+            first_accepted(),
             expect(window_of_three()),
-            send("250 ok\r\n250 ok\r\n250 one\r\n"),
+            send("250 one\r\n"),
             send("421 4.3.0 shutting down\r\n"),
             close(),
         ],
@@ -402,7 +489,12 @@ async fn a_421_in_the_middle_of_a_window_ends_it() {
             "{r:?}"
         );
     }
-    assert_eq!(after_ehlo(&t), window_of_three().as_bytes());
+    assert_eq!(
+        after_ehlo(&t),
+        [first("b@example.net"), window_of_three()]
+            .concat()
+            .as_bytes()
+    );
 }
 
 #[tokio::test]
@@ -410,7 +502,7 @@ async fn connection_lost_with_three_in_flight_is_unknown_for_each() {
     let (reports, _, _) = batch(
         config(),
         EHLO_CHUNKING,
-        script![expect(window_of_three()), close()],
+        script![first_accepted(), expect(window_of_three()), close()],
         &three(),
     )
     .await;
@@ -453,9 +545,10 @@ async fn lmtp_maps_one_reply_per_accepted_recipient() {
         send("250-lmtp.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
         expect(
             "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n\
-             RCPT TO:<d@example.net>\r\nBDAT 4 LAST\r\nhi\r\n"
+             RCPT TO:<d@example.net>\r\n"
         ),
         send("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n"),
+        expect("BDAT 4 LAST\r\nhi\r\n"),
         send("452 4.2.2 b over quota\r\n250 2.0.0 d saved\r\n"),
     ]);
     let mut client = Client::open(io, config().lmtp(true)).await.unwrap();

@@ -158,19 +158,24 @@ async fn rcptdomainmax_1_groups_interleaved_domains() {
 #[tokio::test]
 async fn split_parts_ride_the_window_with_chunking() {
     // With PIPELINING and CHUNKING, the second part's MAIL follows the first part's
-    // BDAT LAST in the same write (RFC 2920 §3.1), like any message of a batch.
-    let bdat = |to: &[&str]| {
+    // BDAT LAST in the same write (RFC 2920 §3.1), like any message of a batch. The first
+    // part's chunk waits for its MAIL and RCPT replies (no BDAT content before a MAIL was
+    // accepted on the connection).
+    let envelope = |to: &[&str]| {
         let mut g = "MAIL FROM:<a@example.org>\r\n".to_string();
         for r in to {
             g.push_str(&format!("RCPT TO:<{r}>\r\n"));
         }
-        g + "BDAT 4 LAST\r\nhi\r\n"
+        g
     };
-    let all = [bdat(&FIVE[0..3]), bdat(&FIVE[3..5])].concat();
+    let chunk = "BDAT 4 LAST\r\nhi\r\n";
+    let rest = [chunk, &envelope(&FIVE[3..5]), chunk].concat();
     let (io, server) = ScriptedServer::start(script![
         open("250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 LIMITS RCPTMAX=3\r\n"),
-        expect(&all),
-        send("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 one\r\n"),
+        expect(envelope(&FIVE[0..3])),
+        send("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n"),
+        expect(&rest),
+        send("250 one\r\n"),
         send("250 ok\r\n250 ok\r\n250 ok\r\n250 two\r\n"),
     ]);
     let mut client = Client::open(io, config()).await.unwrap();
@@ -340,10 +345,11 @@ async fn dsn_parameters_go_on_mail_and_rcpt() {
 
 #[tokio::test]
 async fn mailmax_in_a_window_sends_nothing_after_the_last_allowed() {
-    // With PIPELINING and CHUNKING the two allowed transactions go in one write; the
-    // third MAIL never follows them.
-    let bdat =
-        |to: &str| format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\nBDAT 4 LAST\r\nhi\r\n");
+    // With PIPELINING and CHUNKING the first transaction's chunk (after its MAIL and RCPT
+    // replies: no BDAT content before a MAIL was accepted) and the second transaction go
+    // in one write; the third MAIL never follows them.
+    let first = |to: &str| format!("MAIL FROM:<a@example.org>\r\nRCPT TO:<{to}>\r\n");
+    let chunk = "BDAT 4 LAST\r\nhi\r\n";
     let to: Vec<String> = (0..5).map(|i| format!("w{i}@example.net")).collect();
     let messages: Vec<(Envelope, Vec<u8>)> = to
         .iter()
@@ -351,8 +357,10 @@ async fn mailmax_in_a_window_sends_nothing_after_the_last_allowed() {
         .collect();
     let (io, server) = ScriptedServer::start(script![
         open("250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 LIMITS MAILMAX=2\r\n"),
-        expect(bdat(&to[0]) + &bdat(&to[1])),
-        send("250 ok\r\n250 ok\r\n250 one\r\n250 ok\r\n250 ok\r\n250 two\r\n"),
+        expect(first(&to[0])),
+        send("250 ok\r\n250 ok\r\n"),
+        expect([chunk, &first(&to[1]), chunk].concat()),
+        send("250 one\r\n250 ok\r\n250 ok\r\n250 two\r\n"),
         expect("QUIT\r\n"),
         send("221 bye\r\n"),
     ]);

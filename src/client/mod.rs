@@ -377,8 +377,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// [`ClientConfig::chunking`] is on), as BDAT chunks of at most
     /// [`ClientConfig::chunk_size`] octets (RFC 3030). With PIPELINING, MAIL, RCPTs and
     /// DATA go out in one write, and the end of the data goes out with the last block of
-    /// content; with BDAT, MAIL, the RCPTs and the first chunk go in one write. Without
-    /// PIPELINING each command, and each chunk, waits for the reply to the one before.
+    /// content; with BDAT, MAIL, the RCPTs and the first chunk go in one write once the
+    /// server accepted a MAIL on this connection (since the last EHLO and AUTH; before
+    /// that the content waits for the MAIL and RCPT replies, see [`crate::manual`]).
+    /// Without PIPELINING each command, and each chunk, waits for the reply to the one
+    /// before.
     ///
     /// Each recipient gets its own result in the report; one refused recipient never sinks
     /// the others, and when every recipient is refused no data is sent.

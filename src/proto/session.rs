@@ -28,7 +28,10 @@ pub enum Event {
     StartTls(Result<(), Error>),
     /// The transaction wants its message content: stream it through
     /// [`Session::send_body`] and [`Session::finish_body`]. With DATA this comes after
-    /// the `354`; with BDAT at once (with PIPELINING) or once a recipient was accepted.
+    /// the `354`. With BDAT it comes once MAIL and a recipient were accepted, except with
+    /// PIPELINING on a connection where a MAIL was already accepted since the last
+    /// EHLO and AUTH: then at once, so that the first chunk rides with MAIL and RCPT
+    /// (see [`Session::mail`]).
     SendBody(TxId),
     /// A transaction ended, successfully or not.
     Transaction(TxId, TransactionReport),
@@ -111,6 +114,12 @@ pub struct Session {
     unsolicited_421: bool,
     auth: Option<auth_exchange::AuthExchange>,
     authenticated: bool,
+    /// The server accepted a MAIL since the last EHLO (LHLO, HELO) and the last AUTH:
+    /// BDAT content may be pipelined with MAIL and RCPT. Before that a refusal of MAIL
+    /// may come from a state the server wants changed first (Postfix 3.7's `530 5.7.0
+    /// Must issue a STARTTLS command first`), and such a server may not read a refused
+    /// chunk (RFC 3030 §2 says it must), taking the content for commands.
+    mail_accepted: bool,
     /// The failure of the last AUTH: no transaction starts until an AUTH succeeds.
     auth_failure: Option<Error>,
     /// Set by a 421 or a refused greeting: [`Session::send`] queues nothing but QUIT.
@@ -144,6 +153,7 @@ impl Session {
             unsolicited_421: false,
             auth: None,
             authenticated: false,
+            mail_accepted: false,
             auth_failure: None,
             quit_only: false,
             quit_sent: false,
@@ -368,6 +378,7 @@ impl Session {
         self.tls = true;
         self.caps = None;
         self.authenticated = false;
+        self.mail_accepted = false;
         self.state = State::Opening;
         self.send_hello();
     }
@@ -575,6 +586,8 @@ impl Session {
     /// EHLO or HELO succeeded: the session is open with `caps`.
     fn opened(&mut self, caps: Option<Capabilities>) {
         self.caps = caps;
+        // A new EHLO: whatever the server accepted before may no longer hold.
+        self.mail_accepted = false;
         self.state = State::Ready;
         self.events.push_back(Event::Ready(Ok(())));
     }
@@ -710,6 +723,7 @@ impl fmt::Debug for Session {
             .field("unsolicited_421", &self.unsolicited_421)
             .field("auth", &self.auth)
             .field("authenticated", &self.authenticated)
+            .field("mail_accepted", &self.mail_accepted)
             .field("auth_failure", &self.auth_failure)
             .finish()
     }
@@ -756,6 +770,10 @@ mod bdat_tests;
 #[cfg(test)]
 #[path = "session_written_tests.rs"]
 mod written_tests;
+
+#[cfg(test)]
+#[path = "session_bdat_first_tests.rs"]
+mod bdat_first_tests;
 
 #[cfg(test)]
 #[path = "session_dsn_tests.rs"]

@@ -255,6 +255,9 @@ impl Session {
             Ok(()) => {
                 self.authenticated = true;
                 self.auth_failure = None;
+                // The server's state changed: no BDAT content rides with MAIL until a
+                // MAIL was accepted in it.
+                self.mail_accepted = false;
             }
             Err(e) => self.auth_failure = Some(e.clone()),
         }

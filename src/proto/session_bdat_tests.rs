@@ -20,7 +20,7 @@ const EHLO_CHUNKING_LOCK_STEP: &[u8] = b"250-mx.example\r\n250-CHUNKING\r\n250 B
 const EHLO_CHUNKING_NO_BINARY: &[u8] = b"250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
 const EHLO_PIPELINING_ONLY: &[u8] = b"250-mx.example\r\n250-PIPELINING\r\n250 BINARYMIME\r\n";
 
-fn open(ehlo: &[u8], tweak: impl FnOnce(&mut SessionConfig)) -> Session {
+pub(super) fn open(ehlo: &[u8], tweak: impl FnOnce(&mut SessionConfig)) -> Session {
     let mut c = SessionConfig::new(Domain::new("client.example").unwrap());
     tweak(&mut c);
     let mut s = Session::new(c);
@@ -31,14 +31,14 @@ fn open(ehlo: &[u8], tweak: impl FnOnce(&mut SessionConfig)) -> Session {
     s
 }
 
-fn feed(s: &mut Session, bytes: &[u8]) {
+pub(super) fn feed(s: &mut Session, bytes: &[u8]) {
     let mut buf = BytesMut::from(bytes);
     s.handle_input(&mut buf);
     assert!(buf.is_empty() || s.error().is_some(), "left: {buf:?}");
 }
 
 /// Takes what the session queued, as a driver that writes it all at once.
-fn transmit(s: &mut Session) -> Vec<u8> {
+pub(super) fn transmit(s: &mut Session) -> Vec<u8> {
     let mut out = BytesMut::new();
     s.poll_transmit(&mut out);
     s.handle_written(out.len());
@@ -46,7 +46,7 @@ fn transmit(s: &mut Session) -> Vec<u8> {
 }
 
 #[track_caller]
-fn assert_tx(s: &mut Session, expected: &[u8]) {
+pub(super) fn assert_tx(s: &mut Session, expected: &[u8]) {
     assert_eq!(
         String::from_utf8_lossy(&transmit(s)),
         String::from_utf8_lossy(expected),
@@ -54,12 +54,12 @@ fn assert_tx(s: &mut Session, expected: &[u8]) {
     );
 }
 
-fn events(s: &mut Session) -> Vec<Event> {
+pub(super) fn events(s: &mut Session) -> Vec<Event> {
     std::iter::from_fn(|| s.poll_event()).collect()
 }
 
 #[track_caller]
-fn report(s: &mut Session, id: TxId) -> TransactionReport {
+pub(super) fn report(s: &mut Session, id: TxId) -> TransactionReport {
     let ev = events(s);
     match ev.as_slice() {
         [Event::Transaction(i, r)] if *i == id => r.clone(),
@@ -67,12 +67,40 @@ fn report(s: &mut Session, id: TxId) -> TransactionReport {
     }
 }
 
-fn envelope(to: &[&str]) -> Envelope {
+pub(super) fn envelope(to: &[&str]) -> Envelope {
     Envelope::new("a@example.org", to.iter().copied()).unwrap()
 }
 
-/// Queues a transaction and checks that it wants its content at once (BDAT + PIPELINING).
-fn mail(s: &mut Session, env: Envelope) -> TxId {
+/// One transaction on a connection where no MAIL was accepted yet, through to its
+/// `250`: MAIL and RCPT go in one write and the content only after their replies (no BDAT
+/// before the server accepted a MAIL), so the transactions after it carry their first
+/// chunk with MAIL and RCPT.
+pub(super) fn warm(s: &mut Session) {
+    let id = s.mail(envelope(&["w@example.net"])).unwrap();
+    assert!(events(s).is_empty(), "no content before MAIL is accepted");
+    assert_tx(
+        s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<w@example.net>\r\n",
+    );
+    feed(s, b"250 ok\r\n250 ok\r\n");
+    assert!(matches!(events(s).as_slice(), [Event::SendBody(i)] if *i == id));
+    s.send_body(id, b"w\r\n").unwrap();
+    s.finish_body(id).unwrap();
+    assert_tx(s, b"BDAT 3 LAST\r\nw\r\n");
+    feed(s, b"250 queued\r\n");
+    assert!(report(s, id).all_delivered());
+}
+
+/// [`open`], then [`warm`]: a MAIL was accepted, so the next chunk rides with MAIL.
+fn open_warm(ehlo: &[u8], tweak: impl FnOnce(&mut SessionConfig)) -> Session {
+    let mut s = open(ehlo, tweak);
+    warm(&mut s);
+    s
+}
+
+/// Queues a transaction and checks that it wants its content at once (BDAT + PIPELINING,
+/// once a MAIL was accepted on the connection).
+pub(super) fn mail(s: &mut Session, env: Envelope) -> TxId {
     let id = s.mail(env).unwrap();
     let ev = events(s);
     assert!(
@@ -84,7 +112,7 @@ fn mail(s: &mut Session, env: Envelope) -> TxId {
 
 #[test]
 fn mail_rcpt_and_bdat_last_leave_in_one_transmit() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let body = b"Subject: x\n\nhi\n";
     let id = mail(
         &mut s,
@@ -117,7 +145,7 @@ fn mail_rcpt_and_bdat_last_leave_in_one_transmit() {
 
 #[test]
 fn chunks_are_at_most_chunk_size_and_add_up_exactly() {
-    let mut s = open(EHLO_CHUNKING, |c| c.chunk_size = 10);
+    let mut s = open_warm(EHLO_CHUNKING, |c| c.chunk_size = 10);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     s.send_body(id, b"0123456789abcdefghij").unwrap();
     s.send_body(id, b"ABCDE").unwrap();
@@ -138,7 +166,7 @@ fn chunks_are_at_most_chunk_size_and_add_up_exactly() {
 
 #[test]
 fn a_5yz_to_the_first_of_three_chunks_stops_the_message() {
-    let mut s = open(EHLO_CHUNKING, |c| c.chunk_size = 4);
+    let mut s = open_warm(EHLO_CHUNKING, |c| c.chunk_size = 4);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     s.send_body(id, b"abcde").unwrap();
     assert_tx(
@@ -169,7 +197,7 @@ fn a_5yz_to_the_first_of_three_chunks_stops_the_message() {
 
 #[test]
 fn positive_twin_three_chunks_all_accepted() {
-    let mut s = open(EHLO_CHUNKING, |c| c.chunk_size = 4);
+    let mut s = open_warm(EHLO_CHUNKING, |c| c.chunk_size = 4);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     s.send_body(id, b"abcdefghi").unwrap();
     s.finish_body(id).unwrap();
@@ -189,7 +217,7 @@ fn positive_twin_three_chunks_all_accepted() {
 
 #[test]
 fn chunk_after_every_rcpt_failed_is_answered_and_rcpt_refusals_stand() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let id = mail(&mut s, envelope(&["b@example.net", "c@example.net"]));
     s.send_body(id, b"hi\r\n").unwrap();
     s.finish_body(id).unwrap();
@@ -212,7 +240,7 @@ fn chunk_after_every_rcpt_failed_is_answered_and_rcpt_refusals_stand() {
 
 #[test]
 fn mail_refused_every_recipient_carries_it_and_chunk_replies_are_consumed() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let id = mail(&mut s, envelope(&["b@example.net"]));
     s.send_body(id, b"hi\r\n").unwrap();
     s.finish_body(id).unwrap();
@@ -276,7 +304,7 @@ fn lock_step_bdat_refused_chunk_sends_no_more() {
 
 #[test]
 fn binarymime_goes_byte_for_byte() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let id = mail(
         &mut s,
         envelope(&["b@example.net"]).with_binarymime().with_size(5),
@@ -323,7 +351,7 @@ fn chunking_off_uses_data() {
 
 #[test]
 fn two_transactions_in_flight_in_one_transmit() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let a = mail(&mut s, envelope(&["b@example.net"]));
     s.send_body(a, b"one\r\n").unwrap();
     // RFC 2920 §3.1: the next MAIL only once the content before it is complete.
@@ -355,7 +383,7 @@ fn two_transactions_in_flight_in_one_transmit() {
 
 #[test]
 fn mail_503_after_an_earlier_failure_is_turned_away() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let a = mail(&mut s, envelope(&["b@example.net"]));
     s.finish_body(a).unwrap();
     let b = mail(&mut s, envelope(&["c@example.net"]));
@@ -382,7 +410,7 @@ fn data_transactions_are_never_queued_behind_one_another() {
 
 #[test]
 fn eof_with_chunks_in_flight_is_transient_for_every_transaction() {
-    let mut s = open(EHLO_CHUNKING, |_| {});
+    let mut s = open_warm(EHLO_CHUNKING, |_| {});
     let a = mail(&mut s, envelope(&["b@example.net"]));
     s.finish_body(a).unwrap();
     let b = mail(&mut s, envelope(&["c@example.net"]));
@@ -486,6 +514,7 @@ fn lmtp_one_reply_per_accepted_recipient_after_data() {
 #[test]
 fn lmtp_with_bdat_and_every_recipient_refused_after_the_message() {
     let mut s = open_lmtp(b"250-lmtp.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    warm(&mut s);
     let id = mail(&mut s, envelope(&["b@example.net", "c@example.net"]));
     s.send_body(id, b"hi\r\n").unwrap();
     s.finish_body(id).unwrap();
@@ -546,7 +575,7 @@ fn strict_bare_lf_in_bdat_leaves_nothing_to_send() {
         c.chunk_size = 4;
     };
     // Baseline: without the bare LF, the full chunk is queued and handed out.
-    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let mut s = open_warm(EHLO_CHUNKING_NO_BINARY, strict);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     assert_tx(
         &mut s,
@@ -555,7 +584,7 @@ fn strict_bare_lf_in_bdat_leaves_nothing_to_send() {
     s.send_body(id, b"abcdef").unwrap();
     assert_tx(&mut s, b"BDAT 4\r\nabcd");
 
-    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let mut s = open_warm(EHLO_CHUNKING_NO_BINARY, strict);
     let id = mail(&mut s, envelope(&["b@example.net"]));
     transmit(&mut s);
     s.send_body(id, b"abcdef").unwrap();

@@ -159,9 +159,26 @@ impl Session {
     /// Queues a transaction and returns its id: RSET first when the transaction before
     /// it failed, MAIL, and with PIPELINING every RCPT in the same group, then DATA
     /// (RFC 2920 §3.1: DATA ends a group) or, with CHUNKING, the content as BDAT chunks
-    /// as soon as the driver hands it over ([`Event::SendBody`] comes at once). Without
-    /// PIPELINING each command waits for the previous reply, and each BDAT chunk for the
-    /// reply to the one before (RFC 3030 §4). Ends with [`Event::Transaction`].
+    /// as soon as the driver hands it over. Without PIPELINING each command waits for the
+    /// previous reply, and each BDAT chunk for the reply to the one before (RFC 3030 §4).
+    /// Ends with [`Event::Transaction`].
+    ///
+    /// With PIPELINING and CHUNKING, when [`Event::SendBody`] comes depends on the
+    /// connection: no message content goes out by BDAT before the server has accepted a
+    /// MAIL since the last EHLO and the last AUTH. For the first transaction (and the
+    /// first after STARTTLS or AUTH) MAIL and every RCPT go in one group, and
+    /// [`Event::SendBody`] comes once MAIL's `250` and every RCPT's reply were read, with
+    /// at least one recipient accepted; when MAIL or every RCPT is refused no chunk is
+    /// sent at all. Once a MAIL was accepted, [`Event::SendBody`] comes at once and the
+    /// first chunk leaves with MAIL and the RCPTs: one round trip per message. The reason:
+    /// a server refusing a command for a state it wants changed first may not read the
+    /// chunk of a refused BDAT, though RFC 3030 §2 says it must: Postfix 3.7 before
+    /// STARTTLS on a submission port answers MAIL, RCPT and BDAT with `530 5.7.0 Must
+    /// issue a STARTTLS command first` and then reads the message text as SMTP commands
+    /// (command injection, and replies out of step with the client's commands). A `250`
+    /// to MAIL shows the server takes transactions in its current state; a `530` comes
+    /// from missing TLS or AUTH, so STARTTLS and AUTH (and the EHLO after them) start
+    /// over.
     ///
     /// With PIPELINING and CHUNKING, the next transaction may be queued as soon as the
     /// content of every transaction before it is complete ([`Session::finish_body`]):
@@ -193,7 +210,9 @@ impl Session {
         let pipelining = self.pipelining();
         let bdat = self.chunking();
         let lines = (!envelope.is_binarymime()).then_some(self.config.line_endings);
-        let framing = if bdat && pipelining {
+        // The first chunk rides with MAIL only once this server state accepted a MAIL.
+        let body_now = bdat && pipelining && self.mail_accepted;
+        let framing = if body_now {
             Framing::Bdat(Chunker::new(self.config.chunk_size, lines, false))
         } else {
             Framing::NotYet
@@ -230,10 +249,13 @@ impl Session {
             for (i, rcpt) in rcpts.into_iter().enumerate() {
                 self.send(&rcpt, Expect::Rcpt(id, i));
             }
-            if bdat {
+            if body_now {
                 // RFC 3030 §4 / RFC 2920 §3.1: the first chunk may follow the RCPTs in
                 // the same group.
                 self.events.push_back(Event::SendBody(id));
+            } else if bdat {
+                // No MAIL accepted yet in this server state: the content waits for the
+                // replies to MAIL and RCPT (see above).
             } else {
                 self.send(&Command::Data, Expect::Data(id));
             }
@@ -421,6 +443,10 @@ impl Session {
             Expect::Mail(_) => {
                 let failed = outcome.is_err();
                 tx.mail = Some(outcome);
+                if !failed {
+                    // This server state takes transactions: later chunks may ride.
+                    self.mail_accepted = true;
+                }
                 if failed && tx.bdat {
                     // No transaction on the server: no more chunks of it.
                     tx.framing = Framing::Closed;
@@ -442,6 +468,16 @@ impl Session {
                         // Every recipient refused: the chunks already sent are answered
                         // and discarded, and no more go.
                         tx.framing = Framing::Closed;
+                    } else if tx.bdat
+                        && all_answered
+                        && tx.mail_ok()
+                        && matches!(tx.framing, Framing::NotYet)
+                    {
+                        // The first transaction in this server state: MAIL and a
+                        // recipient were accepted, so the content may go now.
+                        let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
+                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, false));
+                        self.events.push_back(Event::SendBody(id));
                     }
                 } else {
                     let following = i.saturating_add(1);

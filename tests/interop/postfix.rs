@@ -1,8 +1,13 @@
 //! Postfix 2525 (MX style: no AUTH; STARTTLS offered but not used here)
+//!
+//! Postfix offers CHUNKING, so the default path is BDAT (`bdat=` in its disconnect line):
+//! the delivery tests take it. The tests about dot-stuffing and line endings on DATA use
+//! `chunking(false)`; their BDAT twins are here and in `postfix_bdat`.
 
 use smtp_courier::proto::{CommandKind, EsmtpParam};
 use smtp_courier::{Envelope, Error, RecipientStatus};
 
+use crate::postfix_bdat::bdat_sent;
 use crate::support::*;
 
 #[tokio::test]
@@ -17,19 +22,27 @@ async fn plain_delivery() {
     assert_eq!(caps.size(), Some(Some(env.size_limit)));
     let msg = message(&t, &rcpt, b"Hello from smtp-courier.\r\n");
     let env_ = Envelope::new("sender@test.example", [&rcpt]).unwrap();
+    let port = client.get_ref().local_addr().unwrap().port();
     let report = client.send_bytes(&env_, &msg).await.unwrap();
     assert_delivered(&report);
+    // The default path: BDAT, since Postfix offers CHUNKING.
+    assert_eq!(report.recipients[0].command(), Some(CommandKind::Bdat));
     let data = report.data.as_ref().unwrap();
     assert_eq!(
         data.enhanced_code().map(|c| c.to_string()).as_deref(),
         Some("2.0.0")
     );
     assert!(
-        data.message().starts_with("Ok: queued as "),
+        data.message()
+            .starts_with(&format!("Ok: {} bytes queued as ", msg.len())),
         "{}",
         data.message()
     );
     client.quit().await.unwrap();
+    assert_eq!(
+        postfix_disconnect_stats(&env, &env.host, port).await,
+        "ehlo=1 mail=1 rcpt=1 bdat=1 quit=1 commands=5"
+    );
 
     let (added, stored) = postfix_stored(&env, &t).await;
     assert!(
@@ -50,7 +63,10 @@ async fn content_dots_and_long_line() {
     let env = Env::get();
     let t = token("pf-dots");
     let rcpt = env.ok_rcpt("dots");
-    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
+    // DATA: dot-stuffing is the point (the BDAT twin is
+    // `postfix_bdat::bdat_delivery_byte_for_byte`, the same content unstuffed).
+    let config = config().chunking(false);
+    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config).await;
     let msg = message(&t, &rcpt, &dots_and_long_line(&t));
     let report = client
         .send_bytes(
@@ -120,7 +136,9 @@ async fn content_bare_line_endings_normalised() {
     let t = token("pf-smuggle");
     let t2 = token("pf-smuggle-next");
     let rcpt = env.ok_rcpt("smuggle");
-    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
+    // DATA: a bare `\n.\n` would end the data early there (the BDAT twin follows).
+    let config = config().chunking(false);
+    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config).await;
     let msg = message(&t, &rcpt, &smuggling(&t));
     let envelope = Envelope::new("sender@test.example", [&rcpt]).unwrap();
     let report = client.send_bytes(&envelope, &msg).await.unwrap();
@@ -170,6 +188,44 @@ async fn content_bare_line_endings_normalised() {
 
 #[tokio::test]
 #[ignore = "needs the real servers: run tests/interop/run.sh"]
+async fn content_bare_line_endings_normalised_bdat() {
+    // The BDAT twin: the chunk sizes count the CRLFs the bare line endings became, so a
+    // smuggled MAIL stays content and the session stays in step.
+    let env = Env::get();
+    let t = token("pf-smuggle-bdat");
+    let t2 = token("pf-smuggle-bdat-next");
+    let rcpt = env.ok_rcpt("smuggle-bdat");
+    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
+    let msg = message(&t, &rcpt, &smuggling(&t));
+    let envelope = Envelope::new("sender@test.example", [&rcpt]).unwrap();
+    let report = client.send_bytes(&envelope, &msg).await.unwrap();
+    assert_delivered(&report);
+    assert_eq!(report.recipients[0].command(), Some(CommandKind::Bdat));
+    let report = client
+        .send_bytes(&envelope, &message(&t2, &rcpt, b"next\r\n"))
+        .await
+        .unwrap();
+    assert_delivered(&report);
+    let port = client.get_ref().local_port();
+    client.quit().await.unwrap();
+
+    let sent = bdat_sent(&wire(&writes));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_no_bare_line_endings(&sent[0].content);
+    assert_bytes_eq(&sent[0].content, &crlf_normalised(&msg), "BDAT content");
+    let (_, stored) = postfix_stored(&env, &t).await;
+    assert_bytes_eq(
+        &stored,
+        &crlf_to_lf(&crlf_normalised(&msg)),
+        "Postfix copy of the BDAT message",
+    );
+    postfix_one(&env, &t2).await;
+    let stats = postfix_disconnect_stats(&env, &env.host, port).await;
+    assert_eq!(stats, "ehlo=1 mail=2 rcpt=2 bdat=2 quit=1 commands=8");
+}
+
+#[tokio::test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
 async fn mixed_recipients_one_copy() {
     let env = Env::get();
     let t = token("pf-mixed");
@@ -195,7 +251,7 @@ async fn mixed_recipients_one_copy() {
     );
     assert_refused(&report, 0, 550, "5.1.1", RecipientStatus::Permanent);
     assert_refused(&report, 2, 450, "4.2.0", RecipientStatus::Transient);
-    assert_eq!(report.recipients[1].command(), Some(CommandKind::DataEnd));
+    assert_eq!(report.recipients[1].command(), Some(CommandKind::Bdat));
     assert!(
         report.error.is_none(),
         "one recipient was delivered: {report:#?}"
@@ -309,18 +365,27 @@ async fn declared_size_over_limit_refused_before_sending() {
 #[tokio::test]
 #[ignore = "needs the real servers: run tests/interop/run.sh"]
 async fn oversized_body_refused_by_server() {
+    // By BDAT (the default): `552 5.3.4 Chunk exceeds message size limit` to the chunk
+    // that crosses the limit; by DATA: 552 5.3.4 after the end of data.
+    for (chunking, command) in [(true, CommandKind::Bdat), (false, CommandKind::DataEnd)] {
+        oversized_body_refused(chunking, command).await;
+    }
+}
+
+async fn oversized_body_refused(chunking: bool, command: CommandKind) {
     let env = Env::get();
     let t = token("pf-size-real");
     let t2 = token("pf-size-real-ok");
     let rcpt = env.ok_rcpt("size-real");
-    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
+    let config = config().chunking(chunking);
+    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config).await;
     let big = oversized(&t, &rcpt, env.size_limit);
     // `send` with no declared size: no SIZE= goes out, so only the server can refuse.
     let envelope = Envelope::new("sender@test.example", [&rcpt]).unwrap();
     let report = client.send(&envelope, &big[..]).await.unwrap();
     let r = &report.recipients[0];
     assert_eq!(r.status(), RecipientStatus::Permanent, "{report:#?}");
-    assert_eq!(r.command(), Some(CommandKind::DataEnd), "{report:#?}");
+    assert_eq!(r.command(), Some(command), "{report:#?}");
     assert_eq!(
         r.reply().map(|r| r.code().as_u16()),
         Some(552),
@@ -355,7 +420,7 @@ async fn oversized_body_refused_by_server() {
 async fn ten_transactions_one_connection() {
     let env = Env::get();
     let rcpt = env.ok_rcpt("many");
-    let (mut client, _writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
+    let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
     let port = client.get_ref().local_port();
     let envelope = Envelope::new("sender@test.example", [&rcpt]).unwrap();
     let mut tokens = Vec::new();
@@ -372,8 +437,18 @@ async fn ten_transactions_one_connection() {
         tokens.push(t);
     }
     client.quit().await.unwrap();
+    // The first MAIL waits for its 250 before any content; every later one takes its
+    // chunk along in the same write (one round trip per message).
+    let texts = write_texts(&writes);
+    let mails: Vec<&String> = texts.iter().filter(|w| w.starts_with("MAIL ")).collect();
+    assert_eq!(mails.len(), 10, "{texts:?}");
+    assert!(!mails[0].contains("BDAT"), "{texts:?}");
+    assert!(
+        mails[1..].iter().all(|w| w.contains("\r\nBDAT ")),
+        "{texts:?}"
+    );
     let stats = postfix_disconnect_stats(&env, &env.host, port).await;
-    assert_eq!(stats, "ehlo=1 mail=10 rcpt=10 data=10 quit=1 commands=32");
+    assert_eq!(stats, "ehlo=1 mail=10 rcpt=10 bdat=10 quit=1 commands=32");
     for t in &tokens {
         postfix_one(&env, t).await;
     }
@@ -386,24 +461,42 @@ async fn pipelining_one_write() {
     let (a, b) = (env.ok_rcpt("pipe-a"), env.ok_rcpt("pipe-b"));
     let envelope = Envelope::new("sender@test.example", [&a, &b]).unwrap();
 
-    // Pipelined: MAIL, both RCPTs and DATA leave in one write (RFC 2920 §3.1).
-    let t = token("pf-pipe");
-    let msg = message(&t, &a, b"pipelined\r\n");
+    let envelope_line = |msg: &[u8]| {
+        format!(
+            "MAIL FROM:<sender@test.example> SIZE={}\r\nRCPT TO:<{a}>\r\nRCPT TO:<{b}>\r\n",
+            msg.len()
+        )
+    };
+    let chunk = |msg: &[u8]| {
+        let mut c = format!("BDAT {} LAST\r\n", msg.len()).into_bytes();
+        c.extend_from_slice(msg);
+        String::from_utf8(c).unwrap()
+    };
+
+    // The default path, BDAT (RFC 3030 with RFC 2920): the first message's MAIL and both
+    // RCPTs leave in one write and its chunk after their replies (no content before a
+    // MAIL was accepted); the second message's MAIL, RCPTs and chunk in one write.
+    let (t, t2) = (token("pf-pipe"), token("pf-pipe-2"));
+    let (msg, msg2) = (
+        message(&t, &a, b"pipelined\r\n"),
+        message(&t2, &a, b"pipelined too\r\n"),
+    );
     let (mut client, writes) = connect_recorded(&env.host, env.postfix_port, config()).await;
     let port = client.get_ref().local_port();
     assert_delivered(&client.send_bytes(&envelope, &msg).await.unwrap());
+    assert_delivered(&client.send_bytes(&envelope, &msg2).await.unwrap());
     client.quit().await.unwrap();
     let (texts, i) = mail_write(&writes);
-    let batch = format!(
-        "MAIL FROM:<sender@test.example> SIZE={}\r\nRCPT TO:<{a}>\r\nRCPT TO:<{b}>\r\nDATA\r\n",
-        msg.len()
+    assert_eq!(texts[i], envelope_line(&msg), "{texts:?}");
+    assert_eq!(texts[i + 1], chunk(&msg), "{texts:?}");
+    assert_eq!(
+        texts[i + 2],
+        [envelope_line(&msg2), chunk(&msg2)].concat(),
+        "{texts:?}"
     );
-    assert_eq!(texts[i], batch, "{texts:?}");
-    // The whole message and its terminator went out together too.
-    assert!(texts[i + 1].ends_with("pipelined\r\n.\r\n"), "{texts:?}");
     assert_eq!(
         postfix_disconnect_stats(&env, &env.host, port).await,
-        "ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6"
+        "ehlo=1 mail=2 rcpt=4 bdat=2 quit=1 commands=10"
     );
     let session = postfix_session_log(&env, &env.host, port);
     assert!(!session.is_empty());
@@ -414,8 +507,31 @@ async fn pipelining_one_write() {
         "{session:#?}"
     );
     assert_eq!(postfix_copies(&env, &t, 2).await.len(), 2);
+    assert_eq!(postfix_copies(&env, &t2, 2).await.len(), 2);
 
-    // Twin: with pipelining off, each command is its own write.
+    // Twin with DATA: MAIL, both RCPTs and DATA leave in one write (RFC 2920 §3.1).
+    let t = token("pf-pipe-data");
+    let msg = message(&t, &a, b"pipelined\r\n");
+    let (mut client, writes) =
+        connect_recorded(&env.host, env.postfix_port, config().chunking(false)).await;
+    let port = client.get_ref().local_port();
+    assert_delivered(&client.send_bytes(&envelope, &msg).await.unwrap());
+    client.quit().await.unwrap();
+    let (texts, i) = mail_write(&writes);
+    assert_eq!(
+        texts[i],
+        format!("{}DATA\r\n", envelope_line(&msg)),
+        "{texts:?}"
+    );
+    // The whole message and its terminator went out together too.
+    assert!(texts[i + 1].ends_with("pipelined\r\n.\r\n"), "{texts:?}");
+    assert_eq!(
+        postfix_disconnect_stats(&env, &env.host, port).await,
+        "ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6"
+    );
+    assert_eq!(postfix_copies(&env, &t, 2).await.len(), 2);
+
+    // Twin: with pipelining off, each command is its own write, the chunk too.
     let t = token("pf-lockstep");
     let msg = message(&t, &a, b"lock-step\r\n");
     let (mut client, writes) =
@@ -429,7 +545,7 @@ async fn pipelining_one_write() {
             format!("MAIL FROM:<sender@test.example> SIZE={}\r\n", msg.len()),
             format!("RCPT TO:<{a}>\r\n"),
             format!("RCPT TO:<{b}>\r\n"),
-            "DATA\r\n".to_owned()
+            chunk(&msg),
         ],
         "{texts:?}"
     );
@@ -533,7 +649,7 @@ async fn ipv6() {
     assert_bytes_eq(&stored, &crlf_to_lf(&msg), "Postfix maildir copy");
     assert_eq!(
         postfix_disconnect_stats(&env, &env.host6, port).await,
-        "ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"
+        "ehlo=1 mail=1 rcpt=1 bdat=1 quit=1 commands=5"
     );
 }
 

@@ -312,9 +312,10 @@ async fn bdat_content_never_read_as_commands_after_530() {
     );
 
     // With BDAT the same must hold: no message content before MAIL and a RCPT were
-    // accepted. KNOWN FAILURE (library): MAIL, RCPT and `BDAT n LAST` + content leave in
-    // one write, Postfix reads the content as commands and the QUIT meets an
-    // unsolicited reply (`Protocol { error: Unsolicited }`).
+    // accepted. The library sends MAIL and RCPT of the first transaction on a connection
+    // alone and the chunk only after MAIL's 250 (before that fix, MAIL, RCPT and
+    // `BDAT n LAST` + content left in one write, Postfix read the content as commands and
+    // the QUIT met an unsolicited reply, `Protocol { error: Unsolicited }`).
     let (quit, writes, log) = submission_before_starttls(true, "pf-530-bdat").await;
     assert!(
         !log.iter().any(|l| l.contains("non-SMTP command")),
@@ -325,4 +326,5 @@ async fn bdat_content_never_read_as_commands_after_530() {
         !writes.iter().any(|w| w.contains("Message-ID:")),
         "{writes:?}"
     );
+    assert!(!writes.iter().any(|w| w.contains("BDAT")), "{writes:?}");
 }

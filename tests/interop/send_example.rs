@@ -116,14 +116,15 @@ fn delivered() {
     let r = &txs[0]["recipients"][0];
     assert_eq!(r["address"], to.as_str());
     assert_eq!(r["status"], "delivered");
-    assert_eq!(r["command"], "DATA");
+    // The default path: Postfix offers CHUNKING, so BDAT.
+    assert_eq!(r["command"], "BDAT");
     assert_eq!(r["code"], 250);
     assert_eq!(r["enhanced_code"], "2.0.0");
     assert!(
         r["message"]
             .as_str()
             .unwrap_or("")
-            .starts_with("Ok: queued as "),
+            .contains(" bytes queued as "),
         "{r}"
     );
     assert_eq!(txs[0]["data"]["code"], 250);
@@ -136,6 +137,56 @@ fn delivered() {
     let stored = rt.block_on(postfix_one(&env, &t));
     let (_, message) = split_postfix_headers(&stored);
     // LF line endings in the file, LF in the maildir: stored exactly as in the file.
+    assert_bytes_eq(
+        message,
+        &std::fs::read(&data).unwrap(),
+        "Postfix maildir copy",
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
+fn delivered_no_chunking() {
+    // Twin of `delivered`: `--no-chunking` sends by DATA, dot-stuffed on the wire, and
+    // the stored copy is the same.
+    let env = Env::get();
+    let t = token("send-ok-data");
+    let to = env.ok_rcpt("send-ok-data");
+    let data = data_file(&env, &t, &to);
+    let server = server_arg(&env);
+    let (code, json, stderr) = run_send(&[
+        "--server",
+        &server,
+        "--from",
+        "sender@test.example",
+        "--to",
+        &to,
+        "--helo",
+        "client.test.example",
+        "--tls",
+        "skip",
+        "--no-chunking",
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{json:#}\n{stderr}");
+    let r = &json["transactions"][0]["recipients"][0];
+    assert_eq!(r["status"], "delivered", "{json:#}");
+    assert_eq!(r["command"], "DATA", "{json:#}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Ok: queued as "),
+        "{r}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = rt.block_on(postfix_one(&env, &t));
+    let (_, message) = split_postfix_headers(&stored);
     assert_bytes_eq(
         message,
         &std::fs::read(&data).unwrap(),

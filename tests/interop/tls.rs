@@ -237,7 +237,7 @@ async fn postfix_starttls_verified() {
     let stats = postfix_disconnect_stats(&env, &env.host, port).await;
     assert_eq!(
         stats,
-        "ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7"
+        "ehlo=2 starttls=1 mail=1 rcpt=1 bdat=1 quit=1 commands=7"
     );
     // Postfix saw the same protocol and cipher.
     let cipher = report.cipher.clone().unwrap();
@@ -510,11 +510,12 @@ async fn submissions_implicit_tls_verified() {
     client.quit().await.unwrap();
     assert_eq!(client_lines(&lines)[0], "EHLO client.test.example");
     let stats = postfix_disconnect_stats(&env, &env.host, port).await;
-    // Postfix counts in a fixed order: the refused first MAIL (with the RCPT and DATA
-    // pipelined behind it), the RSET before the second transaction, one AUTH.
+    // Postfix counts in a fixed order: the refused first MAIL (with the RCPT pipelined
+    // behind it, and no BDAT: no content before a MAIL was accepted), the RSET before
+    // the second transaction, one AUTH, and the second transaction by BDAT.
     assert_eq!(
         stats,
-        "ehlo=1 auth=1 mail=1/2 rcpt=1/2 data=1/2 rset=1 quit=1 commands=7/10"
+        "ehlo=1 auth=1 mail=1/2 rcpt=1/2 bdat=1 rset=1 quit=1 commands=7/9"
     );
     let (added, _) = postfix_stored(&env, &t).await;
     assert!(added.contains("with ESMTPSA id "), "{added}");
@@ -589,9 +590,12 @@ async fn submission_530_before_starttls() {
     assert!(err.is_permanent(), "{err:?}");
     assert_eq!(rcpt_status(&report), [RecipientStatus::Permanent]);
     client.quit().await.unwrap();
-    // With PIPELINING, RCPT and DATA went out with MAIL; no message content did.
+    // With PIPELINING, RCPT went out with MAIL; no BDAT and no message content did (no
+    // content before a MAIL was accepted: Postfix would read a refused chunk as commands).
     let sent = client_lines(&lines);
     assert!(sent.iter().any(|l| l.starts_with("MAIL FROM:")), "{sent:?}");
+    assert!(sent.iter().any(|l| l.starts_with("RCPT TO:")), "{sent:?}");
+    assert!(!sent.iter().any(|l| l.starts_with("BDAT")), "{sent:?}");
     assert!(!sent.iter().any(|l| l == "<message data>"), "{sent:?}");
     assert_eq!(postfix_count_now(&env, &t), 0);
 

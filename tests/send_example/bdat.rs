@@ -39,22 +39,37 @@ const NORMALISED: &str = "Subject: t\r\n\r\nhello\r\n";
 
 #[tokio::test]
 async fn bdat_when_offered_with_mail_rcpt_and_chunk_in_one_write() {
-    let group = format!(
-        "MAIL FROM:<me@example.org> SIZE=21\r\nRCPT TO:<a@example.net>\r\nBDAT 21 LAST\r\n{NORMALISED}"
-    );
+    // The first message on the connection: MAIL and RCPT in one write, the chunk only
+    // after their replies (no BDAT content before a MAIL was accepted: a server refusing
+    // MAIL, as Postfix before STARTTLS, may read a refused chunk as commands). The
+    // second message (`--repeat 2`) carries its chunk with MAIL and RCPT.
+    let envelope = "MAIL FROM:<me@example.org> SIZE=21\r\nRCPT TO:<a@example.net>\r\n";
+    let chunk = format!("BDAT 21 LAST\r\n{NORMALISED}");
+    let group = format!("{envelope}{chunk}");
     let server = Scripted::start(script_of(vec![
         opening("EHLO", CAPS_CHUNKING),
         vec![
+            expect(envelope),
+            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
+            expect(&chunk),
+            reply("250 2.0.0 queued as B0\r\n"),
             expect(&group),
             reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as B1\r\n"),
         ],
         closing(),
     ]))
     .await;
-    let run = send_script(&server, &["--to", "a@example.net"], MESSAGE).await;
+    let run = send_script(
+        &server,
+        &["--to", "a@example.net", "--repeat", "2", "--window", "1"],
+        MESSAGE,
+    )
+    .await;
     let got = server.finish().await;
     assert_eq!(run.status, 0, "stderr: {}", run.stderr);
-    let tx = &run.json()["transactions"][0];
+    let txs = run.json()["transactions"].clone();
+    assert_eq!(txs[0]["data"]["message"], "queued as B0");
+    let tx = &txs[1];
     let r = &recipients(tx)[0];
     assert_eq!(r["status"], "delivered");
     assert_eq!(r["command"], "BDAT");
@@ -63,12 +78,15 @@ async fn bdat_when_offered_with_mail_rcpt_and_chunk_in_one_write() {
     assert_eq!(r["message"], "queued as B1");
     assert_eq!(tx["data"]["message"], "queued as B1");
     assert!(tx["error"].is_null());
-    // RFC 3030 §4 with RFC 2920: MAIL, RCPT and the chunk left in one write.
+    // The first MAIL and RCPT alone in one write.
+    let first_at = got.bytes.len() - got.after_hello().len();
+    assert!(got.one_read(first_at, envelope.len()), "{:?}", got.reads);
+    // RFC 3030 §4 with RFC 2920: the second MAIL, RCPT and chunk left in one write.
     let mail_at = got.bytes.len() - group.len() - "QUIT\r\n".len();
     assert!(got.one_read(mail_at, group.len()), "{:?}", got.reads);
     assert_eq!(
         got.after_hello(),
-        [group.as_str(), "QUIT\r\n"].concat().as_bytes()
+        [envelope, &chunk, &group, "QUIT\r\n"].concat().as_bytes()
     );
 }
 
@@ -104,13 +122,14 @@ const MESSAGE_25: &[u8] = b"0123456789abcdefghijklm\n";
 #[tokio::test]
 async fn chunk_size_cuts_the_message_into_chunks() {
     assert_eq!(MESSAGE_25.len() + 1, 25);
-    let group = "MAIL FROM:<me@example.org> SIZE=25\r\nRCPT TO:<a@example.net>\r\n\
-                 BDAT 10\r\n0123456789BDAT 10\r\nabcdefghijBDAT 5 LAST\r\nklm\r\n";
+    // The first message on the connection: the chunks after the MAIL and RCPT replies.
     let server = Scripted::start(script_of(vec![
         opening("EHLO", CAPS_CHUNKING),
         vec![
-            expect(group),
-            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 10 octets\r\n"),
+            expect("MAIL FROM:<me@example.org> SIZE=25\r\nRCPT TO:<a@example.net>\r\n"),
+            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
+            expect("BDAT 10\r\n0123456789BDAT 10\r\nabcdefghijBDAT 5 LAST\r\nklm\r\n"),
+            reply("250 2.0.0 10 octets\r\n"),
             reply("250 2.0.0 20 octets\r\n250 2.0.0 queued as C1\r\n"),
         ],
         closing(),
@@ -176,17 +195,21 @@ const BINARY: &[u8] = b"Subject: bin\n\nbare\nlf\rcr\x00\xff end";
 
 #[tokio::test]
 async fn binarymime_sends_the_bytes_as_given() {
-    let mut group = format!(
-        "MAIL FROM:<me@example.org> SIZE={0} BODY=BINARYMIME\r\nRCPT TO:<a@example.net>\r\nBDAT {0} LAST\r\n",
+    let envelope = format!(
+        "MAIL FROM:<me@example.org> SIZE={} BODY=BINARYMIME\r\nRCPT TO:<a@example.net>\r\n",
         BINARY.len()
-    )
-    .into_bytes();
-    group.extend_from_slice(BINARY);
+    );
+    let mut chunk = format!("BDAT {} LAST\r\n", BINARY.len()).into_bytes();
+    chunk.extend_from_slice(BINARY);
+    let group = [envelope.as_bytes(), &chunk].concat();
+    // The first message on the connection: the chunk after the MAIL and RCPT replies.
     let server = Scripted::start(script_of(vec![
         opening("EHLO", CAPS_BINARY),
         vec![
-            expect(&group),
-            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as M1\r\n"),
+            expect(&envelope),
+            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
+            expect(&chunk),
+            reply("250 2.0.0 queued as M1\r\n"),
         ],
         closing(),
     ]))

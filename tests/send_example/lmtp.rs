@@ -56,11 +56,13 @@ async fn lmtp_bdat_one_reply_per_recipient_after_the_message() {
     let server = Scripted::start(script_of(vec![
         opening("LHLO", CAPS_BDAT),
         vec![
+            // The first message on the connection: the chunk after the RCPT replies.
             expect(
                 "MAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.net>\r\n\
-                 RCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nBDAT 4 LAST\r\nhi\r\n",
+                 RCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n",
             ),
             reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n"),
+            expect("BDAT 4 LAST\r\nhi\r\n"),
             reply("250 2.0.0 <a@example.net> saved\r\n452 4.2.2 <b@example.net> over quota\r\n"),
             reply("550 5.1.1 <c@example.net> gone\r\n"),
         ],

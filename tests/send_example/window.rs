@@ -7,21 +7,37 @@ use super::*;
 
 const CAPS: &str = "250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n";
 
-/// What the server receives of one message: MAIL, RCPT and its one chunk.
+/// What the server receives of one message once a MAIL was accepted on the connection:
+/// MAIL, RCPT and its one chunk.
 fn group() -> String {
-    "MAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.net>\r\nBDAT 4 LAST\r\nhi\r\n".to_owned()
+    [first(), chunk()].concat()
+}
+
+/// MAIL and RCPT of the first message: its chunk waits for their replies (no BDAT
+/// content before a MAIL was accepted).
+fn first() -> String {
+    "MAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.net>\r\n".to_owned()
+}
+
+/// The one chunk of a message.
+fn chunk() -> String {
+    "BDAT 4 LAST\r\nhi\r\n".to_owned()
 }
 
 #[tokio::test]
 async fn window_sends_three_at_once_and_a_refused_mail_changes_no_other_message() {
     // A sender policy refusing the second MAIL, and the rest of that group 503: the first
     // and third messages are delivered.
-    let all = group().repeat(3);
+    // The first message's chunk goes after its MAIL and RCPT replies, and the other two
+    // ride behind it.
+    let all = [chunk(), group(), group()].concat();
     let server = Scripted::start(script_of(vec![
         opening("EHLO", CAPS),
         vec![
+            expect(first()),
+            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
             expect(&all),
-            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 one\r\n"),
+            reply("250 2.0.0 one\r\n"),
             reply("550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"),
             reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 three\r\n"),
         ],
@@ -60,13 +76,13 @@ async fn window_sends_three_at_once_and_a_refused_mail_changes_no_other_message(
     assert_eq!(r["command"], "MAIL");
     assert_eq!(r["code"], 550);
     assert_eq!(r["message"], "sender refused");
-    // The three messages left together, before any reply (RFC 2920 §3.1: MAIL may follow
-    // BDAT in a group), and nothing was sent twice.
+    // The first chunk and the other two messages left together, before any reply to
+    // them (RFC 2920 §3.1: MAIL may follow BDAT in a group), and nothing was sent twice.
     let start = got.bytes.len() - all.len() - "QUIT\r\n".len();
     assert!(got.one_read(start, all.len()), "{:?}", got.reads);
     assert_eq!(
         got.after_hello(),
-        [all.as_str(), "QUIT\r\n"].concat().as_bytes()
+        [first().as_str(), &all, "QUIT\r\n"].concat().as_bytes()
     );
 }
 
@@ -77,10 +93,14 @@ async fn window_1_sends_one_after_another_with_rset_after_a_failure() {
     let server = Scripted::start(script_of(vec![
         opening("EHLO", CAPS),
         vec![
-            expect(group()),
+            // The first message's chunk after its MAIL and RCPT replies.
+            expect(first()),
+            quiet(300),
+            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"),
+            expect(chunk()),
             // Nothing more until the final reply.
             quiet(300),
-            reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 one\r\n"),
+            reply("250 2.0.0 one\r\n"),
             expect(group()),
             quiet(300),
             reply("250 2.1.0 ok\r\n250 2.1.5 ok\r\n554 5.6.0 content refused\r\n"),
