@@ -43,6 +43,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
+use smtp_courier::connect::{Connector, Socks5Connector};
 use smtp_courier::proto::{Direction, Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
 use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
@@ -51,6 +52,8 @@ use tokio::time::Instant;
 
 #[path = "support/json.rs"]
 mod json;
+#[path = "send/mx.rs"]
+mod mx;
 #[path = "send/report.rs"]
 mod report;
 
@@ -74,7 +77,7 @@ const EXIT_TRANSIENT: u8 = 75;
 )]
 struct Args {
     /// Server to connect to: HOST[:PORT], IPv6 as [::1]:2525; default port 25 (465 with
-    /// --tls implicit). Without it: direct MX delivery (not available yet).
+    /// --tls implicit). Without it: direct delivery to each recipient domain's MX hosts.
     #[arg(long, value_name = "HOST[:PORT]", help_heading = "Connection")]
     server: Option<String>,
     /// Envelope sender; "" for the null reverse-path <>.
@@ -99,19 +102,31 @@ struct Args {
     /// Deadline for every phase (connect, greeting, each reply, TLS handshake, data transfer).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "Connection")]
     timeout: Option<Duration>,
-    /// Connect through a SOCKS5 proxy (RFC 1928). Not available yet: a usage error.
+    /// Connect through a SOCKS5 proxy (RFC 1928), also in MX mode.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
     socks5: Option<String>,
-    /// User name for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    /// User name for the SOCKS5 proxy (RFC 1929); needs --socks5-pass.
     #[arg(long, value_name = "USER", help_heading = "Connection")]
     socks5_user: Option<String>,
-    /// Password for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    /// Password for the SOCKS5 proxy (RFC 1929); needs --socks5-user.
     #[arg(long, value_name = "PASS", help_heading = "Connection")]
     socks5_pass: Option<String>,
-    /// With --repeat: at most N transactions on one connection (0 = unlimited). Not
-    /// available yet: a usage error.
+    /// With --repeat: at most N transactions on one connection, then QUIT and a new
+    /// connection for the rest (0 = unlimited).
     #[arg(long, value_name = "N", help_heading = "Connection")]
     max_per_connection: Option<u32>,
+
+    /// MX mode: the DNS server to ask instead of the system's, IP[:PORT] (default port 53,
+    /// IPv6 as [::1]:5353).
+    #[arg(
+        long,
+        value_name = "IP[:PORT]",
+        help_heading = "MX delivery (no --server)"
+    )]
+    resolver: Option<String>,
+    /// MX mode: the port of every connection to an MX host (default 25); for tests.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), help_heading = "MX delivery (no --server)")]
+    mx_port: Option<u16>,
 
     /// TLS mode [default: starttls].
     #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
@@ -281,7 +296,14 @@ struct UsageError(String);
 
 /// Everything checked and read before connecting.
 struct Plan {
-    target: Target,
+    /// `--server`; `None` in MX mode.
+    target: Option<Target>,
+    /// MX mode's settings, without `--server`.
+    mx: Option<mx::MxPlan>,
+    /// `--socks5`, with its credentials.
+    socks5: Option<Socks5Connector>,
+    /// `--max-per-connection`; 0 is no limit.
+    max_per_connection: u32,
     envelope: Envelope,
     config: ClientConfig,
     tls: TlsConfig,
@@ -293,7 +315,7 @@ struct Plan {
 }
 
 /// Where `--server` points.
-struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
 }
@@ -337,11 +359,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_TRANSIENT);
         }
     };
-    let outcome = runtime.block_on(run(&plan));
+    let outcome = runtime.block_on(async {
+        match &plan.target {
+            Some(target) => run(&plan, target).await,
+            None => mx::run(&plan).await,
+        }
+    });
     if args.json {
-        println!("{}", outcome.to_json(&plan.target).pretty());
+        println!("{}", outcome.to_json(plan.target.as_ref()).pretty());
     } else {
-        print_summary(&plan.target, &outcome);
+        print_summary(plan.target.as_ref(), &outcome);
     }
     ExitCode::from(outcome.exit_status())
 }
@@ -384,8 +411,11 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     if let Some(flag) = not_available(args) {
         return Err(UsageError(format!("{flag} is not available yet")));
     }
+    // MX mode's own usage errors (SEND-CONTRACT-MX.md): nothing is sent.
+    mx::check_flags(args)?;
     // The TLS settings first: a contradiction is a mistake whatever else is given.
-    let tls = tls_mode(args);
+    let level = mx::default_level(args);
+    let tls = tls_mode(args.tls, level);
     if args.tls_fallback && args.tls != Some(TlsMode::Opportunistic) {
         return Err(UsageError(
             "--tls-fallback needs --tls opportunistic".to_owned(),
@@ -419,17 +449,19 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         envelope = envelope.with_requiretls();
     }
 
-    let Some(server) = &args.server else {
-        return Err(UsageError(
-            "--server is required: direct delivery to the recipients' MX hosts is not available yet".to_owned(),
-        ));
+    let (target, mx) = match &args.server {
+        Some(server) => {
+            let default_port = if tls == TlsMode::Implicit { 465 } else { 25 };
+            let target = parse_server(server, default_port)
+                .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
+            (Some(target), None)
+        }
+        None => (None, Some(mx::plan(args, &envelope)?)),
     };
-    let default_port = if tls == TlsMode::Implicit { 465 } else { 25 };
-    let target = parse_server(server, default_port)
-        .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
 
-    let tls_config = tls_config(args, tls)?;
+    let tls_config = tls_config(args, level, tls)?;
     let auth = auth_settings(args)?;
+    let socks5 = socks5_settings(args)?;
 
     let message = match &args.data {
         Some(path) => read_message(path)?,
@@ -443,6 +475,9 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         .chunking(!args.no_chunking);
     Ok(Plan {
         target,
+        mx,
+        socks5,
+        max_per_connection: args.max_per_connection.unwrap_or(0),
         envelope,
         config,
         tls: tls_config,
@@ -458,10 +493,6 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
 /// order. Remove a flag from here when its feature lands.
 fn not_available(args: &Args) -> Option<&'static str> {
     [
-        (args.socks5.is_some(), "--socks5"),
-        (args.socks5_user.is_some(), "--socks5-user"),
-        (args.socks5_pass.is_some(), "--socks5-pass"),
-        (args.max_per_connection.is_some(), "--max-per-connection"),
         (args.binarymime, "--binarymime"),
         (args.window.is_some(), "--window"),
         (args.chunk_size.is_some(), "--chunk-size"),
@@ -475,9 +506,9 @@ fn not_available(args: &Args) -> Option<&'static str> {
     .find_map(|(given, flag)| given.then_some(flag))
 }
 
-/// The TLS mode after `--level` and the default.
-fn tls_mode(args: &Args) -> TlsMode {
-    match (args.tls, args.level) {
+/// The TLS mode after `--level` (MX mode's default level included) and the default.
+fn tls_mode(mode: Option<TlsMode>, level: Option<Level>) -> TlsMode {
+    match (mode, level) {
         (Some(mode), _) => mode,
         (None, Some(Level::None)) => TlsMode::Skip,
         (None, Some(Level::May)) => TlsMode::Opportunistic,
@@ -486,11 +517,11 @@ fn tls_mode(args: &Args) -> TlsMode {
     }
 }
 
-/// The library's TLS settings for the flags: `--level` is a preset, the other flags
-/// refine `--tls`.
-fn tls_config(args: &Args, mode: TlsMode) -> Result<TlsConfig, UsageError> {
+/// The library's TLS settings for the flags: `--level` (or MX mode's default level) is a
+/// preset, the other flags refine `--tls`.
+fn tls_config(args: &Args, level: Option<Level>, mode: TlsMode) -> Result<TlsConfig, UsageError> {
     use smtp_courier::tls::{Level as L, TlsMode as M};
-    let mut config = match args.level {
+    let mut config = match level {
         Some(Level::None) => TlsConfig::from_level(L::None),
         Some(Level::May) => TlsConfig::from_level(L::May),
         Some(Level::Encrypt) => TlsConfig::from_level(L::Encrypt),
@@ -561,6 +592,34 @@ fn auth_settings(args: &Args) -> Result<Option<(Credentials, AuthOptions)>, Usag
         options = options.mechanisms(mechanisms);
     }
     Ok(Some((Credentials::new(user.as_str(), password), options)))
+}
+
+/// The proxy of `--socks5`, with `--socks5-user`/`--socks5-pass` (both or neither).
+fn socks5_settings(args: &Args) -> Result<Option<Socks5Connector>, UsageError> {
+    let Some(proxy) = &args.socks5 else {
+        for (given, flag) in [
+            (args.socks5_user.is_some(), "--socks5-user"),
+            (args.socks5_pass.is_some(), "--socks5-pass"),
+        ] {
+            if given {
+                return Err(UsageError(format!("{flag} needs --socks5")));
+            }
+        }
+        return Ok(None);
+    };
+    // RFC 1928 §3: the proxy's conventional port is 1080.
+    let bad = |e: String| UsageError(format!("--socks5 {proxy:?}: {e}"));
+    let at = parse_server(proxy, 1080).map_err(bad)?;
+    let connector = Socks5Connector::new(&at.host, at.port).map_err(|e| bad(e.to_string()))?;
+    match (&args.socks5_user, &args.socks5_pass) {
+        (None, None) => Ok(Some(connector)),
+        (Some(user), Some(pass)) => connector
+            .credentials(user.as_str(), pass.as_str())
+            .map(Some)
+            .map_err(|e| UsageError(format!("--socks5-user/--socks5-pass: {e}"))),
+        (Some(_), None) => Err(UsageError("--socks5-user needs --socks5-pass".to_owned())),
+        (None, Some(_)) => Err(UsageError("--socks5-pass needs --socks5-user".to_owned())),
+    }
 }
 
 /// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 address.
@@ -687,62 +746,132 @@ fn rfc5322_date(unix: u64) -> String {
 // Talking to the server
 // ---------------------------------------------------------------------------------------
 
-async fn run(plan: &Plan) -> Outcome {
+async fn run(plan: &Plan, target: &Target) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut client = match open_session(plan, &mut outcome).await {
-        Ok(client) => client,
-        Err(err) => {
-            // Contract: every recipient of a message not sent carries the connection's error.
-            outcome.transactions = (0..plan.repeat)
-                .map(|_| TransactionOutcome::not_sent(&plan.envelope, &err))
-                .collect();
-            outcome.error = Some(err);
-            return outcome;
+    // `--max-per-connection` and LIMITS MAILMAX (RFC 9422 §4.1): after that many
+    // transactions, QUIT and go on over a new connection. The greeting, capabilities, TLS
+    // and AUTH of the report are the first connection's.
+    while outcome.transactions.len() < plan.repeat as usize {
+        let mut info = Outcome::default();
+        let opened = open_session(plan, target, &mut info).await;
+        if outcome.transactions.is_empty() {
+            outcome.greeting = info.greeting;
+            outcome.capabilities = info.capabilities;
+            outcome.tls = info.tls;
+            outcome.auth = info.auth;
         }
-    };
-    for _ in 0..plan.repeat {
-        // A failed transaction is followed by RSET before the next MAIL: the library
-        // does that. Once the connection is lost, `send_bytes` returns its sticky error
-        // and the remaining messages carry it.
-        let tx = match client.send_bytes(&plan.envelope, &plan.message).await {
-            Ok(report) => TransactionOutcome::from_report(&report),
-            Err(e) => TransactionOutcome::not_sent(&plan.envelope, &ErrorInfo::from_error(&e)),
+        let left = plan.repeat as usize - outcome.transactions.len();
+        let mut client = match opened {
+            Ok(client) => client,
+            Err(err) => {
+                // Contract: every recipient of a message not sent carries the connection's
+                // error.
+                outcome
+                    .transactions
+                    .extend((0..left).map(|_| TransactionOutcome::not_sent(&plan.envelope, &err)));
+                outcome.error.get_or_insert(err);
+                return outcome;
+            }
         };
-        outcome.transactions.push(tx);
-    }
-    if client.is_usable() {
-        // Every outcome is already decided; a failed QUIT changes none of them.
-        let _ = client.quit().await;
+        let limit = per_connection_limit(plan.max_per_connection, &client);
+        let batch = limit.map_or(left, |l| left.min(l));
+        for _ in 0..batch {
+            // A failed transaction is followed by RSET before the next MAIL: the library
+            // does that. Once the connection is lost, `send_bytes` returns its sticky error
+            // and the remaining messages carry it.
+            let tx = match client.send_bytes(&plan.envelope, &plan.message).await {
+                Ok(report) => TransactionOutcome::from_report(&report),
+                Err(e) => TransactionOutcome::not_sent(&plan.envelope, &ErrorInfo::from_error(&e)),
+            };
+            outcome.transactions.push(tx);
+        }
+        if client.is_usable() {
+            // Every outcome is already decided; a failed QUIT changes none of them.
+            let _ = client.quit().await;
+        } else if outcome.transactions.len() < plan.repeat as usize {
+            // A lost connection is not redialled: the rest carry its error, as they would
+            // on one connection.
+            let err = client
+                .session()
+                .error()
+                .cloned()
+                .unwrap_or(Error::Closed { command: None });
+            let err = ErrorInfo::from_error(&err);
+            let left = plan.repeat as usize - outcome.transactions.len();
+            outcome
+                .transactions
+                .extend((0..left).map(|_| TransactionOutcome::not_sent(&plan.envelope, &err)));
+        }
     }
     outcome
 }
 
-/// Connects, reads the greeting, says EHLO (or HELO), sets TLS up as the flags say
-/// (implicit TLS before the greeting, or STARTTLS after EHLO, with the library's fallback
-/// rules), authenticates when credentials are given, and records what it learns in
-/// `outcome` as it goes, so a failure still reports the greeting, capabilities and TLS.
+/// How many transactions one connection may carry: `--max-per-connection` (0 is no
+/// limit) and the server's LIMITS MAILMAX, whichever is smaller.
+fn per_connection_limit<S>(max: u32, client: &Client<S>) -> Option<usize>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mailmax = client
+        .capabilities()
+        .and_then(|c| c.limits())
+        .and_then(|l| l.mail_max);
+    let ours = (max > 0).then_some(max);
+    let limit = match (ours, mailmax) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    // A MAILMAX of 0 (which the EHLO parser never produces) still lets one through.
+    limit.map(|l| usize::try_from(l.max(1)).unwrap_or(usize::MAX))
+}
+
+/// Connects (directly, or through `--socks5`), reads the greeting, says EHLO (or HELO),
+/// sets TLS up as the flags say (implicit TLS before the greeting, or STARTTLS after EHLO,
+/// with the library's fallback rules), authenticates when credentials are given, and
+/// records what it learns in `outcome` as it goes, so a failure still reports the
+/// greeting, capabilities and TLS.
 async fn open_session(
     plan: &Plan,
+    target: &Target,
     outcome: &mut Outcome,
 ) -> Result<Client<MaybeTls<TcpStream>>, ErrorInfo> {
-    // One deadline for the name lookup and the TCP connection together.
-    let deadline = Instant::now() + plan.timeouts.connect;
-    let addrs = resolve(&plan.target, deadline).await?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    let stream = connect_tcp(&addrs[..], left)
-        .await
-        .map_err(|e| ErrorInfo::from_error(&e))?;
-    let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
-    // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with the
-    // library's fallback rules).
-    let res = client.establish(&plan.tls, &plan.target.host).await;
-    outcome.greeting = client.greeting().cloned();
-    outcome.capabilities = client
-        .capabilities()
-        .map(|c| c.keywords_escaped().collect())
-        .unwrap_or_default();
-    outcome.tls = client.tls_report().map(tls_json);
-    res.map_err(|e| ErrorInfo::from_error(&e))?;
+    let mut client = match &plan.socks5 {
+        None => {
+            // One deadline for the name lookup and the TCP connection together.
+            let deadline = Instant::now() + plan.timeouts.connect;
+            let addrs = resolve(target, deadline).await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let stream = connect_tcp(&addrs[..], left)
+                .await
+                .map_err(|e| ErrorInfo::from_error(&e))?;
+            let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
+            // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with
+            // the library's fallback rules).
+            let res = client.establish(&plan.tls, &target.host).await;
+            record(&client, outcome);
+            res.map_err(|e| ErrorInfo::from_error(&e))?;
+            client
+        }
+        Some(proxy) => {
+            // The proxy resolves a name itself (RFC 1928 §5, ATYP 3); its failures are
+            // `Error::Io` with the SOCKS reply in the text. A plaintext reconnection after
+            // a failed handshake goes through the proxy too.
+            let via = smtp_courier::connect::Target::new(&target.host, target.port)
+                .map_err(|e| ErrorInfo::usage(format!("--server: {e}")))?
+                .connect_timeout(plan.timeouts.connect);
+            let stream = proxy
+                .connect(&via)
+                .await
+                .map_err(|e| ErrorInfo::from_error(&e))?;
+            let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
+            let res = client
+                .establish_with(&plan.tls, &target.host, || proxy.connect(&via))
+                .await;
+            record(&client, outcome);
+            res.map_err(|e| ErrorInfo::from_error(&e))?;
+            client
+        }
+    };
     if let Some((credentials, options)) = &plan.auth {
         let mechanism = client
             .authenticate(credentials, options)
@@ -751,6 +880,19 @@ async fn open_session(
         outcome.auth = Some(mechanism.name().to_owned());
     }
     Ok(client)
+}
+
+/// The greeting, capabilities and TLS report of a session, for the report.
+fn record<S>(client: &Client<MaybeTls<S>>, outcome: &mut Outcome)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    outcome.greeting = client.greeting().cloned();
+    outcome.capabilities = client
+        .capabilities()
+        .map(|c| c.keywords_escaped().collect())
+        .unwrap_or_default();
+    outcome.tls = client.tls_report().map(tls_json);
 }
 
 /// The contract's `tls` object. A verification error can quote the server's certificate

@@ -35,13 +35,6 @@ async fn flags_not_landed_yet_are_usage_errors_naming_the_flag() {
         (&["--dsn-envid", "QQ314159"], "--dsn-envid"),
         (&["--dsn-orcpt"], "--dsn-orcpt"),
         (&["--lmtp"], "--lmtp"),
-        (&["--socks5", "127.0.0.1:1080"], "--socks5"),
-        (&["--socks5-user", "u"], "--socks5-user"),
-        (&["--socks5-pass", "p"], "--socks5-pass"),
-        (
-            &["--repeat", "3", "--max-per-connection", "1"],
-            "--max-per-connection",
-        ),
     ];
     for (extra, flag) in cases {
         let run = send(&[&base[..], extra].concat()).await;
