@@ -6,8 +6,10 @@
 //! It shows the library from the outside: validating addresses before connecting, reading
 //! the greeting and capabilities, per-recipient outcomes from a
 //! [`TransactionReport`](smtp_courier::TransactionReport),
-//! several transactions over one connection (`--repeat`, with RSET after a failed one),
-//! lock-step commands (`--no-pipelining`) and the transcript hook (`-v`).
+//! several transactions over one connection (`--repeat`, through
+//! [`Client::send_batch`](smtp_courier::Client::send_batch): up to `--window` of them in
+//! flight, RSET after a failed one), lock-step commands (`--no-pipelining`) and the
+//! transcript hook (`-v`).
 //!
 //! ```text
 //! cargo run --example send -- --server 127.0.0.1:2525 --tls skip \
@@ -26,10 +28,24 @@
 //! `--8bitmime`, `--smtputf8` and `--requiretls` declare the extensions on MAIL; the
 //! library refuses the message before sending (kind `extension`) when the server lacks
 //! the extension, or, for REQUIRETLS, without verified TLS. A server offering CHUNKING
-//! gets the message by BDAT (RFC 3030) unless `--no-chunking`. Direct MX delivery
-//! (no `--server`) is not available yet: a usage error, and so is every flag of the
-//! contract whose feature has not landed (BDAT, DSN, LMTP, SOCKS5, ...: see
-//! `not_available`).
+//! gets the message by BDAT (RFC 3030) in chunks of at most `--chunk-size` octets unless
+//! `--no-chunking`; `--binarymime` sends it by BDAT byte for byte. `--lmtp` speaks LMTP
+//! (RFC 2033, port 24 by default). A flag of the contract whose feature has not landed is
+//! a usage error (DSN: see `not_available`).
+//!
+//! Connections: `--socks5` goes through a
+//! [`Socks5Connector`](smtp_courier::connect::Socks5Connector) (RFC 1928, RFC 1929 with
+//! `--socks5-user`/`--socks5-pass`), the plaintext fallback's redial too.
+//! `--max-per-connection` and the server's LIMITS MAILMAX end a connection with QUIT
+//! part-way through `--repeat`; the rest go over a new one. That is a plain loop over
+//! connections rather than the library's connection pool: the pool hands out a
+//! connection per transaction (`--window` needs [`Client::send_batch`](smtp_courier::Client::send_batch)
+//! on one connection), would redial after a lost connection (the contract has the rest
+//! carry its error), and would hide the greeting and TLS of a dial that failed.
+//!
+//! Without `--server` (MX mode, `send/mx.rs`) the message goes to each recipient
+//! domain's MX hosts through [`MxDelivery`](smtp_courier::delivery::MxDelivery), one
+//! transaction per domain with the host, address and attempts.
 //!
 //! Server text (replies, capabilities, TLS verification errors) is shown only escaped
 //! ([`escape_text`](smtp_courier::proto::escape_text)), in `-v`, the summary and the JSON.
@@ -77,7 +93,8 @@ const EXIT_TRANSIENT: u8 = 75;
 )]
 struct Args {
     /// Server to connect to: HOST[:PORT], IPv6 as [::1]:2525; default port 25 (465 with
-    /// --tls implicit). Without it: direct delivery to each recipient domain's MX hosts.
+    /// --tls implicit, 24 with --lmtp). Without it: direct delivery to each recipient
+    /// domain's MX hosts.
     #[arg(long, value_name = "HOST[:PORT]", help_heading = "Connection")]
     server: Option<String>,
     /// Envelope sender; "" for the null reverse-path <>.
@@ -182,20 +199,20 @@ struct Args {
     /// Declare REQUIRETLS.
     #[arg(long, help_heading = "Message")]
     requiretls: bool,
-    /// Declare BODY=BINARYMIME and send the message by BDAT byte for byte. Not available
-    /// yet: a usage error.
-    #[arg(long, help_heading = "Message")]
+    /// Declare BODY=BINARYMIME and send the message by BDAT byte for byte, line endings
+    /// untouched. Not with --8bitmime: both are BODY=.
+    #[arg(long, conflicts_with = "eight_bit_mime", help_heading = "Message")]
     binarymime: bool,
     /// Send the message N times over the same connection.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
     repeat: u32,
-    /// With --repeat: at most N transactions in flight at once. Not available yet: a
-    /// usage error.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
-    window: Option<u32>,
-    /// The largest BDAT chunk, in octets. Not available yet: a usage error.
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Message")]
-    chunk_size: Option<u64>,
+    /// With --repeat: at most N transactions in flight at once, when the server offers
+    /// PIPELINING and CHUNKING (1 = one after another).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Message")]
+    window: u32,
+    /// The largest BDAT chunk, in octets.
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Message")]
+    chunk_size: u64,
     /// Lock-step commands even where PIPELINING is offered.
     #[arg(long, help_heading = "Message")]
     no_pipelining: bool,
@@ -223,8 +240,8 @@ struct Args {
     #[arg(long, help_heading = "DSN")]
     dsn_orcpt: bool,
 
-    /// Speak LMTP (RFC 2033) instead of SMTP; default port 24. Not available yet: a
-    /// usage error.
+    /// Speak LMTP (RFC 2033) instead of SMTP: LHLO (no HELO fallback), one reply per
+    /// accepted recipient after the message; default port 24.
     #[arg(long, help_heading = "LMTP")]
     lmtp: bool,
 
@@ -448,10 +465,20 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     if args.requiretls {
         envelope = envelope.with_requiretls();
     }
+    if args.binarymime {
+        // RFC 3030 §3: BDAT only, the bytes as given; the library refuses the message
+        // (kind `extension`) before sending when CHUNKING or BINARYMIME is missing.
+        envelope = envelope.with_binarymime();
+    }
 
     let (target, mx) = match &args.server {
         Some(server) => {
-            let default_port = if tls == TlsMode::Implicit { 465 } else { 25 };
+            // LMTP must not run on port 25 (RFC 2033); the contract's default is 24.
+            let default_port = match (args.lmtp, tls) {
+                (true, _) => 24,
+                (false, TlsMode::Implicit) => 465,
+                (false, _) => 25,
+            };
             let target = parse_server(server, default_port)
                 .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
             (Some(target), None)
@@ -472,7 +499,11 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         .map_err(|e| UsageError(format!("--helo {:?}: {e}", args.helo)))?
         .timeouts(timeouts)
         .pipelining(!args.no_pipelining)
-        .chunking(!args.no_chunking);
+        .chunking(!args.no_chunking)
+        // Both are at least 1 (clap checks); a size beyond the address space is no limit.
+        .chunk_size(usize::try_from(args.chunk_size).unwrap_or(usize::MAX))
+        .window(usize::try_from(args.window).unwrap_or(usize::MAX))
+        .lmtp(args.lmtp);
     Ok(Plan {
         target,
         mx,
@@ -493,14 +524,10 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
 /// order. Remove a flag from here when its feature lands.
 fn not_available(args: &Args) -> Option<&'static str> {
     [
-        (args.binarymime, "--binarymime"),
-        (args.window.is_some(), "--window"),
-        (args.chunk_size.is_some(), "--chunk-size"),
         (args.dsn_notify.is_some(), "--dsn-notify"),
         (args.dsn_ret.is_some(), "--dsn-ret"),
         (args.dsn_envid.is_some(), "--dsn-envid"),
         (args.dsn_orcpt, "--dsn-orcpt"),
-        (args.lmtp, "--lmtp"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
@@ -775,16 +802,18 @@ async fn run(plan: &Plan, target: &Target) -> Outcome {
         };
         let limit = per_connection_limit(plan.max_per_connection, &client);
         let batch = limit.map_or(left, |l| left.min(l));
-        for _ in 0..batch {
-            // A failed transaction is followed by RSET before the next MAIL: the library
-            // does that. Once the connection is lost, `send_bytes` returns its sticky error
-            // and the remaining messages carry it.
-            let tx = match client.send_bytes(&plan.envelope, &plan.message).await {
-                Ok(report) => TransactionOutcome::from_report(&report),
-                Err(e) => TransactionOutcome::not_sent(&plan.envelope, &ErrorInfo::from_error(&e)),
-            };
-            outcome.transactions.push(tx);
-        }
+        // One report per message, in order. The library keeps up to `--window`
+        // transactions in flight when the server offers PIPELINING and CHUNKING (else one
+        // after another), follows a failed transaction with RSET before the next MAIL, and
+        // gives the messages not sent after a lost connection its error.
+        let messages = (0..batch).map(|_| (&plan.envelope, &plan.message[..]));
+        outcome.transactions.extend(
+            client
+                .send_batch(messages)
+                .await
+                .iter()
+                .map(TransactionOutcome::from_report),
+        );
         if client.is_usable() {
             // Every outcome is already decided; a failed QUIT changes none of them.
             let _ = client.quit().await;
@@ -844,10 +873,18 @@ async fn open_session(
             let stream = connect_tcp(&addrs[..], left)
                 .await
                 .map_err(|e| ErrorInfo::from_error(&e))?;
+            // A plaintext fallback after a failed handshake dials the address that
+            // answered again; the name verified is the host given (unless --tls-name).
+            let peer = stream
+                .peer_addr()
+                .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
+            let redial_limit = plan.timeouts.connect;
             let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
             // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with
             // the library's fallback rules).
-            let res = client.establish(&plan.tls, &target.host).await;
+            let res = client
+                .establish_with(&plan.tls, &target.host, || connect_tcp(peer, redial_limit))
+                .await;
             record(&client, outcome);
             res.map_err(|e| ErrorInfo::from_error(&e))?;
             client

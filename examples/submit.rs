@@ -24,8 +24,8 @@ use clap::error::ErrorKind;
 use mail_builder::MessageBuilder;
 use smtp_courier::auth::{AuthOptions, Credentials};
 use smtp_courier::proto::escape_text;
-use smtp_courier::tls::{self, TlsConfig, TlsMode};
-use smtp_courier::{ClientConfig, Envelope, Error, RecipientStatus};
+use smtp_courier::tls::{TlsConfig, TlsMode};
+use smtp_courier::{Client, ClientConfig, Envelope, Error, RecipientStatus};
 
 /// sysexits.h EX_USAGE.
 const EXIT_USAGE: u8 = 64;
@@ -159,10 +159,11 @@ impl Plan {
 
     /// Connects, sets TLS up, logs in, sends, QUITs; returns the exit status.
     async fn submit(&self) -> u8 {
-        let config = ClientConfig::default();
+        let config = ClientConfig::default().tls(self.tls.clone());
         // Greeting and EHLO, then STARTTLS, the handshake and EHLO again (RFC 3207 §4.2),
         // or the handshake before the greeting with --implicit.
-        let mut client = match tls::connect(&self.host, self.port, config, &self.tls).await {
+        let target = (self.host.as_str(), self.port);
+        let mut client = match Client::connect(target, config).await {
             Ok(client) => client,
             Err(e) => return failed("cannot connect or set up TLS", &e),
         };

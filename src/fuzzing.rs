@@ -21,6 +21,10 @@
 //! - [`scram_server_messages`]: the SCRAM client under arbitrary server-first and
 //!   server-final messages answers only a server nonce that extends its own and an
 //!   iteration count within bounds, and accepts the server only with a `v=` signature.
+//! - [`session_window`]: a window of 2 to 4 transactions in flight, with the server's
+//!   capabilities (PIPELINING, CHUNKING, LMTP, …) chosen by the input: one report per
+//!   transaction, `BDAT n` followed by exactly `n` octets, no chunk after a refused chunk
+//!   of the same message, only QUIT after a 421, nothing once poisoned.
 //! - [`bdat_roundtrip`]: BDAT chunks of any size decode back to the normalised input (the
 //!   input itself in binary mode), every chunk but the last is full, and strict mode
 //!   refuses exactly the first bare CR or LF.
@@ -28,9 +32,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::Error;
-use crate::proto::body::{
-    BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
-};
+use crate::proto::body::{BodyError, DotStuffer, LineEndings, check_line_endings, normalized_len};
 use crate::proto::reply::{MAX_REPLY_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, ReplyError};
 use crate::proto::{
     Capabilities, Domain, Envelope, Event, Reply, ReplyCode, ReplyParser, Session, SessionConfig,
@@ -38,7 +40,11 @@ use crate::proto::{
 };
 
 mod bdat;
+mod data;
+mod window;
 pub use bdat::{BdatDecoder, BdatFrameError, bdat_roundtrip};
+pub use data::DataDecoder;
+pub use window::session_window;
 
 /// Cuts `data` into chunks whose sizes come from a small PRNG seeded with `seed`: sizes
 /// 0 to 4 when the seed's top bit is set (near byte by byte), else 0 to 300. Empty chunks

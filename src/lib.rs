@@ -6,8 +6,8 @@
 //! A sans-IO protocol core under a thin tokio driver, as in rustls and quinn:
 //!
 //! ```text
-//!   your code ──▶ Client<S> (client/, tls/)          thin tokio driver: moves bytes,
-//!                   │  ▲                             enforces deadlines, TLS upgrade
+//!   your code ──▶ Client<S> (client/, tls/)          thin tokio driver: dials (connect/),
+//!                   │  ▲                             moves bytes, deadlines, TLS setup
 //!  commands, content│  │ events (Ready, SendBody(id),
 //!                   ▼  │  Transaction(id, report), …)
 //!                 Session (proto/)                   sans-IO core: no sockets, no clock
@@ -44,8 +44,10 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), smtp_courier::Error> {
+//! // Secure by default: STARTTLS required, the certificate verified against the
+//! // platform's roots, and nothing sent in the clear otherwise.
 //! let config = ClientConfig::new("client.example.org")?;
-//! let mut client = Client::connect("127.0.0.1:2525", config).await?;
+//! let mut client = Client::connect("smtp.example.org:587", config).await?;
 //! let envelope = Envelope::new("me@example.org", ["you@example.net", "them@example.net"])?;
 //! let report = client.send_bytes(&envelope, b"Subject: hello\r\n\r\nHi!\r\n").await?;
 //! for r in &report.recipients {
@@ -60,14 +62,17 @@
 //! # }
 //! ```
 //!
-//! `cargo run --example quickstart` runs the same against an in-process test server.
+//! `cargo run --example quickstart` runs the same against an in-process test server (in
+//! plaintext, [`tls::TlsMode::Skip`], since that server is local and speaks no TLS).
+//! [`Client::connect_with`] dials through any [`connect::Connector`] (a SOCKS5 proxy, say),
+//! and [`Client::open`] runs over a stream you already have, without TLS.
 //!
 //! # Submission
 //!
 //! A mail program hands its mail to its provider's submission server (RFC 6409) over TLS,
 //! with a password: port 587 with STARTTLS, or port 465 with TLS from the first byte
-//! (RFC 8314, which prefers 465). [`tls::connect`] dials, reads the greeting, says EHLO and
-//! sets TLS up as a [`tls::TlsConfig`] says; [`Client::authenticate`] then logs in with
+//! (RFC 8314, which prefers 465). [`Client::connect`] dials, reads the greeting, says EHLO
+//! and sets TLS up as the [`tls::TlsConfig`] in the [`ClientConfig`] says; [`Client::authenticate`] then logs in with
 //! [`auth::Credentials`] as [`auth::AuthOptions`] allow.
 //!
 //! Port 587, STARTTLS required and the certificate verified, then AUTH with the strongest
@@ -75,18 +80,18 @@
 //!
 //! ```no_run
 //! use smtp_courier::auth::{AuthOptions, Credentials};
-//! use smtp_courier::tls::{self, TlsConfig, TlsMode};
-//! use smtp_courier::{ClientConfig, Envelope, Error, RecipientStatus};
+//! use smtp_courier::tls::{TlsConfig, TlsMode};
+//! use smtp_courier::{Client, ClientConfig, Envelope, Error, RecipientStatus};
 //!
 //! async fn submit(password: String) -> Result<(), Error> {
-//!     let config = ClientConfig::new("laptop.example.org")?;
 //!     // PKIX verification against the platform's roots is the default; `confidential`
 //!     // rules out any plaintext fallback, since credentials will follow.
 //!     let tls = TlsConfig::new(TlsMode::RequiredStartTls).confidential(true);
+//!     let config = ClientConfig::new("laptop.example.org")?.tls(tls);
 //!     // Greeting, EHLO, STARTTLS, the handshake, EHLO again (RFC 3207 §4.2). A server
 //!     // without STARTTLS, or a certificate that fails verification, is an `Error::Tls`
 //!     // and nothing is sent in the clear.
-//!     let mut client = tls::connect("smtp.example.org", 587, config, &tls).await?;
+//!     let mut client = Client::connect(("smtp.example.org", 587), config).await?;
 //!
 //!     let credentials = Credentials::new("me@example.org", password);
 //!     match client.authenticate(&credentials, &AuthOptions::new()).await {
@@ -134,13 +139,13 @@
 //!
 //! ```no_run
 //! use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
-//! use smtp_courier::tls::{self, TlsConfig, TlsMode};
-//! use smtp_courier::{ClientConfig, Envelope, Error};
+//! use smtp_courier::tls::{TlsConfig, TlsMode};
+//! use smtp_courier::{Client, ClientConfig, Envelope, Error};
 //!
 //! async fn submit_465(password: String) -> Result<(), Error> {
-//!     let config = ClientConfig::new("laptop.example.org")?;
 //!     let tls = TlsConfig::new(TlsMode::Implicit).confidential(true);
-//!     let mut client = tls::connect("smtp.example.org", 465, config, &tls).await?;
+//!     let config = ClientConfig::new("laptop.example.org")?.tls(tls);
+//!     let mut client = Client::connect("smtp.example.org:465", config).await?;
 //!     if let Some(report) = client.tls_report() {
 //!         println!("{:?} {:?}, verified: {}", report.version, report.cipher, report.verified);
 //!     }
@@ -245,6 +250,12 @@
 //! STARTTLS is done safely: bytes after the `220` are a protocol error (response
 //! injection), every capability is forgotten and EHLO is sent again (RFC 3207 §4.2).
 //!
+//! A new [`ClientConfig`] says `RequiredStartTls` with PKIX enforced: the safe setting for
+//! a submission server or relay, which [`Client::connect`] uses unless told otherwise
+//! ([`ClientConfig::tls`]). A plaintext fallback after a failed handshake (opportunistic
+//! mode with [`tls::TlsConfig::fallback`]) dials the same [`connect::Target`] through the
+//! same [`connect::Connector`] again, so through a proxy it goes through the proxy.
+//!
 //! # Errors and recipient outcomes
 //!
 //! [`Client::send`] returns a [`TransactionReport`] with one [`RecipientResult`] per
@@ -307,15 +318,22 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod auth;
-pub mod error;
 pub mod manual;
 pub mod proto;
 
-// Property checks for the fuzz targets in fuzz/ and tests/fuzz_corpus.rs; not API.
+// Property checks and receiver-side decoders for the fuzz targets in fuzz/,
+// tests/fuzz_corpus.rs and tests/properties.rs; not API. Compiled only under cargo-fuzz
+// (`--cfg fuzzing`), in the crate's own unit tests, or with the hidden `__fuzzing` feature
+// (which the crate's dev-dependency on itself turns on for `cargo test`), never in a
+// normal build.
+#[cfg(any(fuzzing, test, feature = "__fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use error::{Error, ProtocolError, Severity, TlsError, UsageError};
+// The error type is built by the core (`proto`), so it lives there; these are its
+// long-standing public paths (`smtp_courier::Error`, `smtp_courier::error::Error`).
+pub use proto::error;
+pub use proto::error::{Error, ProtocolError, Severity, TlsError, UsageError};
 pub use proto::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};
 
 #[cfg(feature = "tokio")]

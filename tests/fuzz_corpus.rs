@@ -65,3 +65,8 @@ fn corpus_scram_server_messages() {
 fn corpus_bdat_roundtrip() {
     replay("bdat_roundtrip", smtp_courier::fuzzing::bdat_roundtrip);
 }
+
+#[test]
+fn corpus_session_window() {
+    replay("session_window", smtp_courier::fuzzing::session_window);
+}

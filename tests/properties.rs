@@ -8,10 +8,9 @@ use std::num::NonZeroUsize;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use smtp_courier::fuzzing::BdatDecoder;
+use smtp_courier::fuzzing::{BdatDecoder, DataDecoder};
 use smtp_courier::proto::body::{
-    BdatChunker, BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings,
-    normalized_len,
+    BdatChunker, BodyError, DotStuffer, LineEndings, check_line_endings, normalized_len,
 };
 use smtp_courier::proto::reply::{MAX_REPLY_LINE, ReplyError};
 use smtp_courier::proto::{Capabilities, Reply, ReplyCode, ReplyParser};

@@ -905,10 +905,8 @@ async fn data_transfer_deadline_bounds_a_slow_reader() {
     for deadline in [Some(Duration::from_millis(150)), None] {
         let (client_io, server_io) = tokio::io::duplex(4096);
         let server = tokio::spawn(slow_server(server_io));
-        let timeouts = Timeouts {
-            data_transfer: deadline,
-            ..Timeouts::all(Duration::from_secs(10))
-        };
+        let mut timeouts = Timeouts::all(Duration::from_secs(10));
+        timeouts.data_transfer = deadline;
         let config = smtp_courier::ClientConfig::default().timeouts(timeouts);
         let mut client = Client::open(client_io, config).await.unwrap();
         let report = client

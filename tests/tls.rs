@@ -14,9 +14,10 @@ mod support;
 
 use std::time::Duration;
 
+use smtp_courier::connect::{Target, TcpConnector};
 use smtp_courier::proto::{CommandKind, Timeouts};
 use smtp_courier::tls::{
-    self, CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport, TlsVersion,
+    CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport, TlsVersion,
 };
 use smtp_courier::{Client, ClientConfig, Envelope, Error, ProtocolError, TlsError, connect_tcp};
 use support::{CertOf, ConnLog, MX, PKI, Script, Server, TlsSetup};
@@ -100,7 +101,7 @@ async fn connect_with(
     tls: &TlsConfig,
     config: ClientConfig,
 ) -> Result<TlsClient, Error> {
-    tls::connect("127.0.0.1", server.port(), config, tls).await
+    Client::connect(("127.0.0.1", server.port()), config.tls(tls.clone())).await
 }
 
 fn expect_err(r: Result<TlsClient, Error>) -> Error {

@@ -6,7 +6,7 @@
 //! groups (RFC 2920) work, and writes the replies to every command already received in one
 //! write. Recipients are refused by rule: a local part starting with `reject` gets
 //! `550 5.1.1`, one starting with `defer` gets `450 4.2.0`. Message data is un-dot-stuffed
-//! with [`smtp_courier::proto::body::DataDecoder`] and every message is recorded
+//! by [`undot`] (the crate is a client: it has no server-side decoder) and every message is recorded
 //! (envelope and content) before its `250` is sent, so a client that has its reply can
 //! look at [`Sink::messages`] at once. The server stops when its [`Sink`] is dropped or
 //! [`Sink::shutdown`] is called. Odd client input gets an SMTP error reply or a closed
@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::BytesMut;
-use smtp_courier::proto::body::DataDecoder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -282,10 +281,24 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
     }
 }
 
+/// The receiving side of DATA (RFC 5321 §4.5.2): moves complete lines from `buf` to
+/// `out`, dropping one leading dot, until the `.CRLF` line, which it consumes. True once
+/// that line is read; bytes after it stay in `buf`. Only CRLF ends a line.
+fn undot(buf: &mut BytesMut, out: &mut Vec<u8>) -> bool {
+    while let Some(end) = memchr::memmem::find(buf, b"\r\n") {
+        let line = buf.split_to(end + 2);
+        if &line[..] == b".\r\n" {
+            return true;
+        }
+        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
+    }
+    false
+}
+
 /// Where a connection is.
 enum Phase {
     Command,
-    Data(DataDecoder),
+    Data,
 }
 
 /// One connection's state.
@@ -363,8 +376,8 @@ impl Conn {
                     let text = text.strip_suffix(b"\r").unwrap_or(text);
                     self.command(text, out);
                 }
-                Phase::Data(decoder) => {
-                    let done = decoder.decode(rbuf, &mut self.data);
+                Phase::Data => {
+                    let done = undot(rbuf, &mut self.data);
                     if !done {
                         if rbuf.len() > MAX_DATA_LINE {
                             self.close(out, "500 5.5.2 data line too long");
@@ -454,7 +467,7 @@ impl Conn {
                     self.data = Vec::with_capacity(
                         self.declared.min(self.shared.size_limit.unwrap_or(1 << 20)),
                     );
-                    self.phase = Phase::Data(DataDecoder::new());
+                    self.phase = Phase::Data;
                     self.reply(out, "354 end data with <CR><LF>.<CR><LF>");
                 }
             }

@@ -343,6 +343,7 @@ impl FromStr for Mechanism {
 
 /// Channel binding for SCRAM (RFC 5802 §6, the GS2 header's first field).
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelBinding {
     /// `n`: the client does not support channel binding (or has no data for it).
     #[default]

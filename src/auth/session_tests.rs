@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use bytes::BytesMut;
 
 use super::*;
-use crate::error::{Error, UsageError};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     CommandKind, Direction, Domain, Envelope, Event, Reply, Session, SessionConfig,
 };

@@ -3,8 +3,8 @@
 
 use super::session_tests::{EHLO_ALL, auth_event, envelope, feed, out, ready};
 use super::*;
-use crate::error::Error;
 use crate::proto::CommandKind;
+use crate::proto::error::Error;
 
 /// A mechanism that answers every challenge: the round-trip bound must stop it.
 struct Chatty;

@@ -6,9 +6,25 @@ use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Client;
-use crate::error::Error;
 use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::error::Error;
 use crate::proto::{Envelope, Event, TransactionReport, TxId};
+
+/// One transaction of a batch: a message, or one part of a message whose recipients the
+/// server's LIMITS split over several transactions (RFC 9422).
+struct Part<'a> {
+    /// The message it belongs to, as an index into the batch.
+    message: usize,
+    /// The message's envelope with this part's recipients.
+    envelope: Envelope,
+    content: &'a [u8],
+    /// This part's recipients, as indices into the message's envelope.
+    recipients: Vec<usize>,
+    /// The first part of its message.
+    first: bool,
+    /// How many parts its message has.
+    of: usize,
+}
 
 /// A transaction of the batch in flight.
 struct InFlight {
@@ -39,6 +55,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// (transient), and a message whose data was sent but not answered is an unknown
     /// outcome (transient), as with [`Client::send`].
     ///
+    /// LIMITS (RFC 9422), when the server advertises them: a message with more recipients
+    /// than `RCPTMAX`, or more domains than `RCPTDOMAINMAX`, goes in several transactions
+    /// (which ride the window like any other) and still gets one report, as
+    /// [`Client::send`] says. Once the connection has carried `MAILMAX` transactions, or
+    /// the next message needs more transactions than are left, the batch stops: that
+    /// message and every later one get a report with nothing sent
+    /// ([`TransactionReport::not_sent`]), in order, to be sent on a new connection
+    /// ([`Client::is_exhausted`]). A message that needs more transactions than `MAILMAX`
+    /// itself still goes, as far as it fits, when it is the first on the connection.
+    ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future leaves the client unusable; every later call
     /// returns [`Error::Cancelled`].
@@ -60,21 +86,104 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
-    async fn send_batch_op(&mut self, messages: &[(&Envelope, &[u8])]) -> Vec<TransactionReport> {
+    pub(super) async fn send_batch_op(
+        &mut self,
+        messages: &[(&Envelope, &[u8])],
+    ) -> Vec<TransactionReport> {
+        let mut refused: Vec<Option<TransactionReport>> = vec![None; messages.len()];
+        let mut parts = Vec::with_capacity(messages.len());
+        for (message, &(envelope, content)) in messages.iter().enumerate() {
+            if !envelope.is_binarymime()
+                && self.session.line_endings() == LineEndings::Strict
+                && let Err(e) = check_line_endings(content)
+            {
+                if let Some(slot) = refused.get_mut(message) {
+                    *slot = Some(TransactionReport::failed(envelope, Error::Body(e)));
+                }
+                continue;
+            }
+            let plan = self.plan(envelope);
+            let of = plan.len();
+            for (k, recipients) in plan.into_iter().enumerate() {
+                if let Some(envelope) = envelope.with_recipients_at(&recipients) {
+                    parts.push(Part {
+                        message,
+                        envelope,
+                        content,
+                        recipients,
+                        first: k == 0,
+                        of,
+                    });
+                }
+            }
+        }
+        let reports = self.send_parts(&parts).await;
+        let mut merged: Vec<Vec<(Vec<usize>, TransactionReport)>> =
+            messages.iter().map(|_| Vec::new()).collect();
+        for (part, report) in parts.into_iter().zip(reports) {
+            if let Some(m) = merged.get_mut(part.message) {
+                m.push((part.recipients, report));
+            }
+        }
+        messages
+            .iter()
+            .zip(refused)
+            .zip(merged)
+            .map(|((&(envelope, _), refused), mut parts)| {
+                if let Some(report) = refused {
+                    return report;
+                }
+                if parts.len() == 1
+                    && let Some((_, report)) = parts.pop()
+                {
+                    return report;
+                }
+                TransactionReport::merge(envelope, parts)
+            })
+            .collect()
+    }
+
+    /// True when `part` may not start on this connection: `MAILMAX` is reached, or `part`
+    /// begins a message that needs more transactions than are left, on a connection that
+    /// already carried some (RFC 9422 §4.1).
+    fn exhausted_for(&self, part: &Part<'_>, retried: bool) -> bool {
+        let Some(left) = self.transactions_left() else {
+            return false;
+        };
+        let left = usize::try_from(left).unwrap_or(usize::MAX);
+        left == 0 || (part.first && !retried && part.of > left && self.mails > 0)
+    }
+
+    /// The report of a part not sent because of `MAILMAX`.
+    fn not_sent(&self, part: &Part<'_>) -> TransactionReport {
+        let mail_max = self.mail_max().unwrap_or(0);
+        TransactionReport::failed(&part.envelope, Error::ConnectionExhausted { mail_max })
+    }
+
+    /// Sends every part and returns one report per part, in order.
+    async fn send_parts(&mut self, parts: &[Part<'_>]) -> Vec<TransactionReport> {
+        // Once a part may not start (MAILMAX), no later one does: the order is kept.
+        let mut stopped = false;
         let windowed = self.window > 1 && self.session.can_queue_transactions();
         if !windowed {
-            let mut reports = Vec::with_capacity(messages.len());
-            for &(envelope, content) in messages {
-                let report = self.send_bytes_op(envelope, content).await;
-                reports.push(report.unwrap_or_else(|e| TransactionReport::failed(envelope, e)));
+            let mut reports = Vec::with_capacity(parts.len());
+            for part in parts {
+                stopped = stopped || self.exhausted_for(part, false);
+                if stopped {
+                    reports.push(self.not_sent(part));
+                    continue;
+                }
+                let report = self.send_one_bytes_op(&part.envelope, part.content).await;
+                reports
+                    .push(report.unwrap_or_else(|e| TransactionReport::failed(&part.envelope, e)));
             }
             return reports;
         }
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
-        let mut results: Vec<Option<TransactionReport>> = vec![None; messages.len()];
-        let mut queue: VecDeque<(usize, bool)> = (0..messages.len()).map(|i| (i, false)).collect();
+        let mut results: Vec<Option<TransactionReport>> = vec![None; parts.len()];
+        let mut queue: VecDeque<(usize, bool)> = (0..parts.len()).map(|i| (i, false)).collect();
         let mut retries: Vec<usize> = Vec::new();
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut failed: HashSet<TxId> = HashSet::new();
@@ -84,10 +193,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 let Some((index, retried)) = queue.pop_front() else {
                     break;
                 };
-                let Some(&(envelope, content)) = messages.get(index) else {
+                let Some(part) = parts.get(index) else {
                     continue;
                 };
-                match self.queue_message(envelope, content).await {
+                stopped = stopped || self.exhausted_for(part, retried);
+                if stopped {
+                    if let Some(slot) = results.get_mut(index) {
+                        *slot = Some(self.not_sent(part));
+                    }
+                    continue;
+                }
+                match self.queue_message(&part.envelope, part.content).await {
                     Ok(id) => in_flight.push_back(InFlight {
                         id,
                         index,
@@ -120,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     e => Continue(e),
                 })
                 .await;
-            let envelope = messages.get(oldest.index).map(|m| m.0);
+            let envelope = parts.get(oldest.index).map(|p| &p.envelope);
             let report = match (report, envelope) {
                 (Ok(r), _) => r,
                 (Err(e), Some(env)) => TransactionReport::failed(env, e),
@@ -138,8 +254,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
         results
             .into_iter()
-            .zip(messages)
-            .map(|(r, (envelope, _))| {
+            .zip(parts)
+            .map(|(r, Part { envelope, .. })| {
                 r.unwrap_or_else(|| {
                     let err = self
                         .session
@@ -152,23 +268,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .collect()
     }
 
-    /// Queues one message of a batch and hands over its whole content; `Err` is the report
-    /// of a message refused before anything of it was sent.
+    /// Queues one message (or part) of a batch and hands over its whole content; `Err` is
+    /// the report of a message refused before anything of it was sent. Line endings are
+    /// checked before.
     async fn queue_message(
         &mut self,
         envelope: &Envelope,
         content: &[u8],
     ) -> Result<TxId, TransactionReport> {
-        if !envelope.is_binarymime()
-            && self.session.line_endings() == LineEndings::Strict
-            && let Err(e) = check_line_endings(content)
-        {
-            return Err(TransactionReport::failed(envelope, Error::Body(e)));
-        }
         let sized = sized(envelope, content);
         let id = self
-            .session
-            .mail(sized)
+            .start_mail(sized)
             .map_err(|e| TransactionReport::failed(envelope, e))?;
         let mut body = content;
         match self.wait_for_transaction(id).await {

@@ -5,6 +5,8 @@
 mod batch;
 mod config;
 mod io;
+#[cfg(feature = "tls")]
+pub(crate) mod setup;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,8 +18,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::error::{Error, UsageError};
 use crate::proto::body::{LineEndings, check_line_endings};
+use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
 };
@@ -88,6 +90,9 @@ pub struct Client<S> {
     /// Events that arrived while another was awaited (a later transaction's report while
     /// an earlier one's was awaited, say): kept for whoever waits for them.
     parked: VecDeque<Event>,
+    /// Transactions started on this connection (MAIL commands queued), for the server's
+    /// LIMITS `MAILMAX` (RFC 9422 §4.1).
+    mails: u32,
 }
 
 /// Where the client is between public operations.
@@ -116,6 +121,7 @@ impl<S> std::fmt::Debug for Client<S> {
             .field("op", &self.op)
             .field("window", &self.window)
             .field("parked", &self.parked.len())
+            .field("mails", &self.mails)
             .finish()
     }
 }
@@ -141,20 +147,6 @@ pub async fn connect_tcp(
 }
 
 impl Client<TcpStream> {
-    /// Connects over TCP (with the configured connect timeout and TCP_NODELAY), reads the
-    /// greeting and sends EHLO (falling back to HELO).
-    ///
-    /// On failure the client is gone, and with it the greeting and capabilities. To report
-    /// those too, use the steps: [`connect_tcp`], [`Client::new`], [`Client::handshake`]
-    /// (or, with TLS, `establish`), then read [`Client::greeting`] whatever the result.
-    ///
-    /// # Errors
-    /// As [`connect_tcp`] and [`Client::handshake`].
-    pub async fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Self, Error> {
-        let stream = connect_tcp(addr, config.timeouts.connect).await?;
-        Self::open(stream, config).await
-    }
-
     /// The server's address.
     pub fn peer_addr(&self) -> std::io::Result<SocketAddr> {
         self.conn.io.peer_addr()
@@ -174,6 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             op: OpState::Idle,
             window: config.window,
             parked: VecDeque::new(),
+            mails: 0,
         }
     }
 
@@ -267,6 +260,67 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.op == OpState::Idle && self.session.is_ready()
     }
 
+    /// How many more transactions this connection may carry under the server's LIMITS
+    /// `MAILMAX` (RFC 9422 §4.1): `None` when the server set no such limit, `Some(0)` once
+    /// it is reached ([`Client::is_exhausted`]). Every transaction started counts, also a
+    /// failed one, one sent again after a `503`, and each part of a message split over
+    /// several transactions.
+    pub fn transactions_left(&self) -> Option<u32> {
+        self.mail_max().map(|max| max.saturating_sub(self.mails))
+    }
+
+    /// True once the connection carried as many transactions as the server's `MAILMAX`
+    /// allows (RFC 9422 §4.1). It stays open ([`Client::is_usable`] is unaffected, and
+    /// RSET, NOOP and QUIT still work), but every further message gets a report with
+    /// [`Error::ConnectionExhausted`] and nothing sent
+    /// ([`TransactionReport::not_sent`]): QUIT, and send the rest on a new connection to
+    /// the same server.
+    ///
+    /// ```ignore
+    /// let mut pending: Vec<_> = messages;
+    /// while !pending.is_empty() {
+    ///     let mut client = connect().await?;
+    ///     let reports = client.send_batch(pending.iter().map(|(e, b)| (e, &b[..]))).await;
+    ///     client.quit().await.ok();
+    ///     pending = pending.into_iter().zip(&reports).filter(|(_, r)| r.not_sent()).map(|(m, _)| m).collect();
+    /// }
+    /// ```
+    pub fn is_exhausted(&self) -> bool {
+        self.transactions_left() == Some(0)
+    }
+
+    fn mail_max(&self) -> Option<u32> {
+        self.session
+            .capabilities()
+            .and_then(Capabilities::limits)
+            .and_then(|l| l.mail_max)
+    }
+
+    /// How the recipients of `envelope` go over transactions, as indices into its
+    /// recipients: one transaction unless the server's LIMITS `RCPTMAX` or
+    /// `RCPTDOMAINMAX` ask for more (RFC 9422 §4.2, §4.3).
+    fn plan(&self, envelope: &Envelope) -> Vec<Vec<usize>> {
+        match self.session.capabilities().and_then(Capabilities::limits) {
+            Some(limits) => limits.split_recipients(envelope.recipients()),
+            None => vec![(0..envelope.recipients().len()).collect()],
+        }
+    }
+
+    /// Queues a transaction ([`Session::mail`]) and counts it against `MAILMAX`.
+    ///
+    /// # Errors
+    /// [`Error::ConnectionExhausted`] once `MAILMAX` is reached (nothing is queued), else
+    /// as [`Session::mail`].
+    fn start_mail(&mut self, envelope: Envelope) -> Result<TxId, Error> {
+        if let Some(mail_max) = self.mail_max().filter(|_| self.is_exhausted()) {
+            // RFC 9422 §4.1: the server would refuse more transactions on this connection.
+            return Err(Error::ConnectionExhausted { mail_max });
+        }
+        let id = self.session.mail(envelope)?;
+        self.mails = self.mails.saturating_add(1);
+        Ok(id)
+    }
+
     /// Replaces this client by `fresh` (a new connection) in the middle of an operation,
     /// which goes on: its cancellation is still detected.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -327,7 +381,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// PIPELINING each command, and each chunk, waits for the reply to the one before.
     ///
     /// Each recipient gets its own result in the report; one refused recipient never sinks
-    /// the others, and when every recipient is refused no data is sent. A failed
+    /// the others, and when every recipient is refused no data is sent.
+    ///
+    /// When the server advertises LIMITS (RFC 9422) and its `RCPTMAX` or `RCPTDOMAINMAX`
+    /// do not let every recipient go in one transaction, the message goes in several
+    /// ([`Limits::split_recipients`](crate::proto::Limits::split_recipients)), each with
+    /// the same content, and still gives one report, every recipient in the envelope's
+    /// order. The content must then be sent once per transaction, so `body` is read into
+    /// memory first (within the data transfer deadline) and the parts go as
+    /// [`Client::send_bytes`] sends them; otherwise it is streamed. A message that needs
+    /// more transactions than the server's `MAILMAX` leaves on this connection is not
+    /// started ([`TransactionReport::not_sent`]), unless it could never fit in one
+    /// connection: then as many parts as fit go, and the other recipients carry
+    /// [`Error::ConnectionExhausted`].
+    ///
+    /// A recipient refused with `452` (too many recipients, by a server that does not
+    /// advertise LIMITS) is transient in the report and is not sent again by the client:
+    /// send the undelivered recipients again in a new transaction. A failed
     /// transaction is followed by RSET before the next one. A 421 at any step ends the
     /// transaction at once (undecided recipients transient, with the 421) and the
     /// connection: nothing more is sent on it.
@@ -360,12 +430,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         mut body: R,
     ) -> Result<TransactionReport, Error> {
+        if self.plan(envelope).len() > 1 {
+            // The content goes once per transaction: read it all first.
+            let mut message = Vec::new();
+            let read = body.read_to_end(&mut message);
+            let read = match self.timeouts.data_transfer {
+                Some(limit) => tokio::time::timeout(limit, read).await,
+                None => Ok(read.await),
+            };
+            return match read {
+                Ok(Ok(_)) => self.send_bytes_op(envelope, &message).await,
+                Ok(Err(e)) => Ok(TransactionReport::failed(envelope, Error::io(None, e))),
+                Err(_) => Ok(TransactionReport::failed(
+                    envelope,
+                    Error::Timeout {
+                        phase: Phase::DataTransfer,
+                        command: None,
+                    },
+                )),
+            };
+        }
+        self.send_one_op(envelope, body).await
+    }
+
+    /// One transaction for `envelope`, its content streamed from `body`.
+    async fn send_one_op<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: &Envelope,
+        mut body: R,
+    ) -> Result<TransactionReport, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
-        let id = match self.session.mail(envelope.clone()) {
+        let id = match self.start_mail(envelope.clone()) {
             Ok(id) => id,
-            Err(e @ (Error::TooLarge { .. } | Error::Extension(_))) => {
+            Err(
+                e @ (Error::TooLarge { .. }
+                | Error::Extension(_)
+                | Error::ConnectionExhausted { .. }),
+            ) => {
                 return Ok(TransactionReport::failed(envelope, e));
             }
             Err(e) => return Err(e),
@@ -393,6 +496,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// so `SIZE=` is declared (RFC 1870, with BDAT too).
     /// With strict line endings a bare CR or LF is found before anything is sent.
     ///
+    /// A message split over several transactions by the server's LIMITS (see
+    /// [`Client::send`]) goes as [`Client::send_batch`] sends its parts: with
+    /// transactions in flight when the server allows them.
+    ///
     /// # Errors
     /// As [`Client::send`].
     ///
@@ -412,6 +519,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         message: &[u8],
     ) -> Result<TransactionReport, Error> {
+        if self.plan(envelope).len() > 1 {
+            self.conn
+                .check_idle(&mut self.session, &self.timeouts)
+                .await;
+            if let Some(e) = self.session.error() {
+                // As for one transaction: the sticky error, before anything starts.
+                return Err(e.clone());
+            }
+            let mut reports = self.send_batch_op(&[(envelope, message)]).await;
+            let lost = || TransactionReport::failed(envelope, Error::Closed { command: None });
+            return Ok(reports.pop().unwrap_or_else(lost));
+        }
+        self.send_one_bytes_op(envelope, message).await
+    }
+
+    /// One transaction for a message in memory.
+    async fn send_one_bytes_op(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<TransactionReport, Error> {
         if !envelope.is_binarymime()
             && self.session_line_endings() == LineEndings::Strict
             && let Err(e) = check_line_endings(message)
@@ -419,7 +547,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
         let envelope = &batch::sized(envelope, message);
-        self.send_op(envelope, message).await
+        self.send_one_op(envelope, message).await
     }
 
     fn session_line_endings(&self) -> LineEndings {

@@ -8,7 +8,7 @@
 //!   Target { host, port, connect timeout }
 //!       │
 //!       ▼
-//!   Connector::connect ──▶ Stream ──▶ Client::open / tls::establish
+//!   Connector::connect ──▶ Stream ──▶ Client::open / Client::establish
 //!       ├─ TcpConnector     resolve, try each address in order, TCP_NODELAY
 //!       └─ Socks5Connector  TCP to the proxy, RFC 1928 (+ RFC 1929) handshake,
 //!                           CONNECT with the name resolved by the proxy
@@ -83,6 +83,7 @@
 //! ```
 
 mod socks5;
+mod target;
 mod tcp;
 
 use std::fmt;
@@ -96,10 +97,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 pub use socks5::{DEFAULT_HANDSHAKE_TIMEOUT, Socks5Connector, Socks5Error};
+pub use target::IntoTarget;
 pub use tcp::TcpConnector;
 
-use crate::error::Error;
 use crate::proto::address::AddressError;
+use crate::proto::error::Error;
 use crate::proto::{Phase, Timeouts};
 
 /// What [`Connector::connect`] returns: a boxed `Send` future, so that the trait can be

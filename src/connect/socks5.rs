@@ -21,8 +21,8 @@ use zeroize::Zeroizing;
 
 use super::tcp::{DialError, dial};
 use super::{ConnectFuture, Connector, Deadline, Host, Target, connect_timeout};
-use crate::error::Error;
 use crate::proto::address::AddressError;
+use crate::proto::error::Error;
 
 /// RFC 1928 §3: the protocol version octet.
 const VERSION: u8 = 5;

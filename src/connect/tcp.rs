@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 
 use super::{ConnectFuture, Connector, Deadline, Host, Target};
-use crate::error::Error;
+use crate::proto::error::Error;
 
 /// Plain TCP: resolves the name, tries every address in the order the resolver gave until
 /// one connects, all within the target's connect timeout, and sets TCP_NODELAY.

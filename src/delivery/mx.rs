@@ -78,6 +78,7 @@ impl DnsError {
 
 /// How a route's hosts were found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RouteKind {
     /// From the domain's MX records.
     Mx,
@@ -89,6 +90,7 @@ pub enum RouteKind {
 
 /// One host of a route, with its addresses or why it has none.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouteHost {
     /// The host: the MX exchange (A-labels, lower case, no final dot), the domain for an
     /// implicit MX, or the literal as `[192.0.2.1]`. The name to verify TLS against.
@@ -103,6 +105,7 @@ pub struct RouteHost {
 
 /// Where to deliver a domain's mail: hosts in the order to try them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Route {
     /// The domain.
     pub domain: RouteDomain,

@@ -41,7 +41,11 @@ pub struct Capabilities {
 /// digits, or is zero, is ignored as if not given, and so is an unknown limit name. A
 /// limit given twice keeps its smaller value, so honouring it never exceeds either.
 /// [`Limits::split_recipients`] plans transactions that honour RCPTMAX and RCPTDOMAINMAX.
+///
+/// More limits may be registered (RFC 9422 §6), so the struct is `#[non_exhaustive]`:
+/// build one with [`Limits::new`] and the `with_*` setters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// RCPTMAX: recipients per transaction.
     pub rcpt_max: Option<u32>,
@@ -55,6 +59,33 @@ pub struct Limits {
 const MAX_LIMIT_DIGITS: usize = 6;
 
 impl Limits {
+    /// No limits: every value `None`, as [`Limits::default`].
+    pub const fn new() -> Self {
+        Self {
+            rcpt_max: None,
+            mail_max: None,
+            rcpt_domain_max: None,
+        }
+    }
+
+    /// The same limits with RCPTMAX `n`.
+    pub const fn with_rcpt_max(mut self, n: u32) -> Self {
+        self.rcpt_max = Some(n);
+        self
+    }
+
+    /// The same limits with MAILMAX `n`.
+    pub const fn with_mail_max(mut self, n: u32) -> Self {
+        self.mail_max = Some(n);
+        self
+    }
+
+    /// The same limits with RCPTDOMAINMAX `n`.
+    pub const fn with_rcpt_domain_max(mut self, n: u32) -> Self {
+        self.rcpt_domain_max = Some(n);
+        self
+    }
+
     /// Takes one `limit-name ["=" limit-value]` (RFC 9422 §3). Unknown names are ignored
     /// (RFC 9422 §3: a client ignores limits it does not know), and so is a known limit
     /// whose value is not valid, rather than the whole keyword: honouring the limits the

@@ -29,7 +29,7 @@ impl Limits {
     ///     .iter()
     ///     .map(|a| a.parse().unwrap())
     ///     .collect();
-    /// let limits = Limits { rcpt_max: Some(2), rcpt_domain_max: Some(1), ..Limits::default() };
+    /// let limits = Limits::new().with_rcpt_max(2).with_rcpt_domain_max(1);
     /// assert_eq!(limits.split_recipients(&rcpts), [vec![0, 2], vec![1, 3], vec![4]]);
     /// ```
     pub fn split_recipients(&self, recipients: &[Mailbox]) -> Vec<Vec<usize>> {

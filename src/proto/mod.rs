@@ -37,6 +37,7 @@ mod capability;
 mod code;
 mod command;
 pub mod dsn;
+pub mod error;
 mod limits;
 pub mod reply;
 mod session;

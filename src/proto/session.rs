@@ -7,7 +7,7 @@ use std::fmt;
 
 use bytes::BytesMut;
 
-use crate::error::{Error, ProtocolError, UsageError};
+use crate::proto::error::{Error, ProtocolError, UsageError};
 
 use super::body::LineEndings;
 use super::capability::Capabilities;
@@ -756,3 +756,7 @@ mod bdat_tests;
 #[cfg(test)]
 #[path = "session_written_tests.rs"]
 mod written_tests;
+
+#[cfg(test)]
+#[path = "session_dsn_tests.rs"]
+mod dsn_tests;

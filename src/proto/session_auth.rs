@@ -13,7 +13,7 @@ use crate::auth::{
     self, AuthError, AuthOptions, ChannelBinding, Credentials, MAX_ROUND_TRIPS, Mechanism,
     SaslClient, Security, Step,
 };
-use crate::error::{Error, ProtocolError, UsageError};
+use crate::proto::error::{Error, ProtocolError, UsageError};
 use crate::proto::{CommandKind, Reply, ReplyCode};
 
 use super::{Direction, Event, Expect, Session};

@@ -11,7 +11,7 @@
 use bytes::BytesMut;
 
 use super::*;
-use crate::error::Severity;
+use crate::proto::error::Severity;
 use crate::proto::{Domain, Envelope, RecipientResult, RecipientStatus, ReplyCode};
 
 const EHLO_CHUNKING: &[u8] =
@@ -534,4 +534,37 @@ fn lmtp_lhlo_refused_has_no_helo_fallback() {
         matches!(ev.as_slice(), [Event::Ready(Err(e))] if e.command() == Some(CommandKind::Lhlo)),
         "{ev:?}"
     );
+}
+
+/// Found by fuzz/fuzz_targets/session_window.rs (corpus `strict_bare_lf`): the chunks
+/// framed before a bare LF in strict mode were still handed out after the bare LF
+/// poisoned the session. Sticky failure: a poisoned session sends nothing more.
+#[test]
+fn strict_bare_lf_in_bdat_leaves_nothing_to_send() {
+    let strict = |c: &mut SessionConfig| {
+        c.line_endings = LineEndings::Strict;
+        c.chunk_size = 4;
+    };
+    // Baseline: without the bare LF, the full chunk is queued and handed out.
+    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let id = mail(&mut s, envelope(&["b@example.net"]));
+    assert_tx(
+        &mut s,
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n",
+    );
+    s.send_body(id, b"abcdef").unwrap();
+    assert_tx(&mut s, b"BDAT 4\r\nabcd");
+
+    let mut s = open(EHLO_CHUNKING_NO_BINARY, strict);
+    let id = mail(&mut s, envelope(&["b@example.net"]));
+    transmit(&mut s);
+    s.send_body(id, b"abcdef").unwrap();
+    let err = s.send_body(id, b"g\nh").unwrap_err();
+    assert!(
+        matches!(err, Error::Body(crate::proto::body::BodyError::BareLf(_))),
+        "{err:?}"
+    );
+    assert!(!s.wants_write());
+    assert_tx(&mut s, b"");
+    assert!(matches!(report(&mut s, id).error, Some(Error::Body(_))));
 }

@@ -12,8 +12,8 @@ use std::num::NonZeroUsize;
 
 use bytes::BytesMut;
 
-use crate::error::{Error, UsageError};
 use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
+use crate::proto::error::{Error, UsageError};
 
 use super::{Direction, Expect, Session, TxId};
 

@@ -7,9 +7,9 @@
 
 use bytes::BytesMut;
 
-use crate::error::Error;
 use crate::proto::ReplyCode;
 use crate::proto::command::{Command, CommandKind};
+use crate::proto::error::Error;
 use crate::proto::reply::{Reply, ReplyParser};
 
 use super::{Event, Expect, Session, State};

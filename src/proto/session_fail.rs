@@ -3,7 +3,7 @@
 //!
 //! A child module of `session`, so that it reaches the session's state.
 
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{Error, ProtocolError};
 use crate::proto::{CommandKind, Phase};
 
 use super::{Event, Expect, Session, State};
@@ -55,6 +55,14 @@ impl Session {
         if matches!(self.state, State::Poisoned(_)) {
             return;
         }
+        // Sticky failure (house rule 4): nothing goes out once poisoned, not even what was
+        // queued before the failure but not yet handed out (the BDAT chunks or dot-stuffed
+        // data framed before a bare LF in strict mode, say). Wipe it if it holds a
+        // credential.
+        if std::mem::take(&mut self.out_secret) {
+            zeroize::Zeroize::zeroize(&mut self.out[..]);
+        }
+        self.out.clear();
         self.end_pending(&err);
         self.state = State::Poisoned(match std::mem::replace(&mut self.state, State::Opening) {
             State::ServerClosing(first) => first,

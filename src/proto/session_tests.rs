@@ -11,7 +11,7 @@
 use bytes::BytesMut;
 
 use super::*;
-use crate::error::Severity;
+use crate::proto::error::Severity;
 use crate::proto::{Domain, Envelope, EsmtpParam};
 use crate::proto::{EnhancedCode, RecipientResult, RecipientStatus, ReplyCode};
 

@@ -6,10 +6,10 @@
 
 use std::collections::VecDeque;
 
-use crate::error::{Error, ProtocolError, UsageError};
 use crate::proto::body::DotStuffer;
 use crate::proto::capability::Capabilities;
 use crate::proto::command::Command;
+use crate::proto::error::{Error, ProtocolError, UsageError};
 use crate::proto::reply::Reply;
 use crate::proto::transaction::{Envelope, RecipientResult, TransactionReport, TxId};
 use crate::proto::{CommandKind, EsmtpParam, ReplyCode};
@@ -54,6 +54,15 @@ impl Tx {
             .iter()
             .filter(|r| matches!(r, Some(Ok(()))))
             .count()
+    }
+
+    /// RCPT for recipient `i`, with its own parameters (RFC 3461 NOTIFY and ORCPT).
+    fn rcpt_command(&self, i: usize) -> Option<Command> {
+        let rcpt = self.envelope.recipients().get(i)?;
+        Some(Command::Rcpt(
+            rcpt.clone(),
+            self.envelope.recipient_params(i),
+        ))
     }
 
     pub(super) fn mail_ok(&self) -> bool {
@@ -168,8 +177,9 @@ impl Session {
     /// error (a transaction in flight that this one may not follow), [`Error::TooLarge`]
     /// when the declared size exceeds the server's SIZE limit (RFC 1870),
     /// [`Error::Extension`] when the envelope needs SMTPUTF8 (RFC 6531 §3.4), 8BITMIME,
-    /// REQUIRETLS, or BINARYMIME (RFC 3030 §3: CHUNKING and BINARYMIME both offered, and
-    /// chunking not switched off) and the server lacks it, or the error of the last AUTH
+    /// REQUIRETLS, BINARYMIME (RFC 3030 §3: CHUNKING and BINARYMIME both offered, and
+    /// chunking not switched off) or DSN (RFC 3461 §4: any of RET, ENVID, NOTIFY and
+    /// ORCPT) and the server lacks it, or the error of the last AUTH
     /// when it failed (and none succeeded since).
     pub fn mail(&mut self, envelope: Envelope) -> Result<TxId, Error> {
         self.check_mail_ready()?;
@@ -215,10 +225,10 @@ impl Session {
             let rcpts: Vec<_> = self
                 .txs
                 .back()
-                .map(|t| t.envelope.recipients().to_vec())
+                .map(|t| (0..n).filter_map(|i| t.rcpt_command(i)).collect())
                 .unwrap_or_default();
             for (i, rcpt) in rcpts.into_iter().enumerate() {
-                self.send(&Command::Rcpt(rcpt, Vec::new()), Expect::Rcpt(id, i));
+                self.send(&rcpt, Expect::Rcpt(id, i));
             }
             if bdat {
                 // RFC 3030 §4 / RFC 2920 §3.1: the first chunk may follow the RCPTs in
@@ -276,6 +286,10 @@ impl Session {
                 return Err(Error::Extension("REQUIRETLS"));
             }
         }
+        if envelope.has_dsn() && !caps.dsn() {
+            // RFC 3461 §4: RET, ENVID, NOTIFY and ORCPT only to a server that offers DSN.
+            return Err(Error::Extension("DSN"));
+        }
         params.extend(envelope.params().iter().cloned());
         if envelope.is_binarymime() {
             params.push(EsmtpParam::new("BODY", Some("BINARYMIME")).map_err(Error::from)?);
@@ -283,6 +297,8 @@ impl Session {
         if envelope.requires_tls() {
             params.push(EsmtpParam::new("REQUIRETLS", None).map_err(Error::from)?);
         }
+        params.extend(envelope.dsn_ret().map(EsmtpParam::from));
+        params.extend(envelope.dsn_envid().map(EsmtpParam::from));
         Ok(params)
     }
 
@@ -411,12 +427,9 @@ impl Session {
                 }
                 if !pipelining
                     && !failed
-                    && let Some(first) = tx.envelope.recipients().first()
+                    && let Some(first) = tx.rcpt_command(0)
                 {
-                    next = Some((
-                        Command::Rcpt(first.clone(), Vec::new()),
-                        Expect::Rcpt(id, 0),
-                    ));
+                    next = Some((first, Expect::Rcpt(id, 0)));
                 }
             }
             Expect::Rcpt(_, i) => {
@@ -432,11 +445,8 @@ impl Session {
                     }
                 } else {
                     let following = i.saturating_add(1);
-                    if let Some(rcpt) = tx.envelope.recipients().get(following) {
-                        next = Some((
-                            Command::Rcpt(rcpt.clone(), Vec::new()),
-                            Expect::Rcpt(id, following),
-                        ));
+                    if let Some(rcpt) = tx.rcpt_command(following) {
+                        next = Some((rcpt, Expect::Rcpt(id, following)));
                     } else if tx.accepted() > 0 && tx.bdat {
                         // RFC 3030 §4: without PIPELINING, chunks follow the RCPT replies.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);

@@ -53,6 +53,9 @@ impl fmt::Display for Phase {
 /// A limit too long for the clock, such as `Duration::MAX`, means "no timeout": the
 /// driver's deadline saturates far in the future.
 ///
+/// The fields are public to read and set; the type is `#[non_exhaustive]` so that phases
+/// can be added: start from [`Timeouts::default`] or [`Timeouts::all`] and set fields.
+///
 /// ```
 /// use std::time::Duration;
 /// use smtp_courier::proto::{Phase, Timeouts};
@@ -62,6 +65,7 @@ impl fmt::Display for Phase {
 /// assert_eq!(all.get(Phase::Greeting), Duration::from_secs(30));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Opening the TCP connection. RFC 5321 is silent; default 60 s.
     pub connect: Duration,

@@ -1,10 +1,11 @@
 //! A mail transaction's envelope and its outcome, one result per recipient
 //! (RFC 5321 §3.3).
 
-use crate::error::{Error, Severity, UsageError};
+use crate::proto::error::{Error, Severity, UsageError};
 
 use super::address::{EsmtpParam, Mailbox, ReversePath};
 use super::command::CommandKind;
+use super::dsn::{DsnError, EnvId, Notify, Orcpt, Ret};
 use super::reply::Reply;
 
 /// Names one transaction queued by [`Session::mail`](super::Session::mail): the
@@ -31,6 +32,18 @@ pub struct Envelope {
     smtputf8: bool,
     requiretls: bool,
     binarymime: bool,
+    /// RFC 3461 `RET=` and `ENVID=` on MAIL.
+    ret: Option<Ret>,
+    envid: Option<EnvId>,
+    /// RFC 3461 `NOTIFY=` and `ORCPT=` per recipient: as many as `to`, in its order.
+    rcpt_dsn: Vec<RecipientDsn>,
+}
+
+/// The DSN parameters of one recipient's RCPT (RFC 3461 §4.1, §4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct RecipientDsn {
+    notify: Option<Notify>,
+    orcpt: Option<Orcpt>,
 }
 
 impl Envelope {
@@ -61,7 +74,10 @@ impl Envelope {
         }
         Ok(Self {
             from,
+            rcpt_dsn: vec![RecipientDsn::default(); to.len()],
             to,
+            ret: None,
+            envid: None,
             params: Vec::new(),
             size: None,
             smtputf8: false,
@@ -93,10 +109,11 @@ impl Envelope {
     /// ```
     ///
     /// # Errors
-    /// [`UsageError::ManagedParam`] for `SIZE`, `SMTPUTF8` and `REQUIRETLS` (any case):
-    /// the session sends them, after checking the server offers them, when the envelope
-    /// asks with [`Envelope::with_size`], [`Envelope::with_smtputf8`] or
-    /// [`Envelope::with_requiretls`]. Nothing is dropped silently.
+    /// [`UsageError::ManagedParam`] for `SIZE`, `SMTPUTF8`, `REQUIRETLS`, `RET` and
+    /// `ENVID` (any case): the session sends them, after checking the server offers them,
+    /// when the envelope asks with [`Envelope::with_size`], [`Envelope::with_smtputf8`],
+    /// [`Envelope::with_requiretls`], [`Envelope::with_dsn_ret`] or
+    /// [`Envelope::with_dsn_envid`]. Nothing is dropped silently.
     pub fn with_param(mut self, param: EsmtpParam) -> Result<Self, Error> {
         let managed = |keyword, method| UsageError::ManagedParam { keyword, method };
         // `EsmtpParam` keeps keywords upper-cased.
@@ -104,6 +121,9 @@ impl Envelope {
             "SIZE" => return Err(managed("SIZE", "with_size").into()),
             "SMTPUTF8" => return Err(managed("SMTPUTF8", "with_smtputf8").into()),
             "REQUIRETLS" => return Err(managed("REQUIRETLS", "with_requiretls").into()),
+            // RFC 3461 §4: DSN parameters need the server's DSN, which the session checks.
+            "RET" => return Err(managed("RET", "with_dsn_ret").into()),
+            "ENVID" => return Err(managed("ENVID", "with_dsn_envid").into()),
             // The session must know: BINARYMIME changes the framing (BDAT only, RFC
             // 3030 §3), so it is kept as the envelope's flag and sent by the session.
             "BODY"
@@ -142,6 +162,169 @@ impl Envelope {
     pub fn with_binarymime(mut self) -> Self {
         self.binarymime = true;
         self
+    }
+
+    /// Asks for `RET=` on MAIL (RFC 3461 §4.3): a failure DSN returns the whole message
+    /// (`FULL`) or only its headers (`HDRS`).
+    ///
+    /// Like every DSN parameter, it makes the transaction fail with
+    /// [`Error::Extension`]`("DSN")` before anything is sent when the server does not
+    /// offer DSN (RFC 3461 §4).
+    pub fn with_dsn_ret(mut self, ret: Ret) -> Self {
+        self.ret = Some(ret);
+        self
+    }
+
+    /// Sets `ENVID=` on MAIL (RFC 3461 §4.4), sent xtext-encoded ([`EnvId::xtext`]): the
+    /// identifier every DSN for this message reports back. Needs the server's DSN, as
+    /// [`Envelope::with_dsn_ret`] says.
+    pub fn with_dsn_envid(mut self, envid: EnvId) -> Self {
+        self.envid = Some(envid);
+        self
+    }
+
+    /// Sets `NOTIFY=` on the RCPT of every recipient (RFC 3461 §4.1), replacing any set
+    /// before; [`Envelope::with_recipient_notify`] sets one recipient's. Needs the server's
+    /// DSN, as [`Envelope::with_dsn_ret`] says.
+    ///
+    /// ```
+    /// use smtp_courier::Envelope;
+    /// use smtp_courier::proto::{EnvId, Notify, NotifyOn, Ret};
+    /// let env = Envelope::new("a@example.org", ["b+x@example.net", "c@example.net"])?
+    ///     .with_notify(Notify::On(NotifyOn::SUCCESS | NotifyOn::FAILURE))
+    ///     .with_orcpt()?
+    ///     .with_dsn_ret(Ret::Hdrs)
+    ///     .with_dsn_envid(EnvId::new("batch=7").unwrap());
+    /// let rcpt: Vec<String> = env.recipient_params(0).iter().map(|p| p.to_string()).collect();
+    /// // ORCPT is xtext: "+" is "+2B".
+    /// assert_eq!(rcpt, ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;b+2Bx@example.net"]);
+    /// assert!(env.has_dsn());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_notify(mut self, notify: Notify) -> Self {
+        for r in &mut self.rcpt_dsn {
+            r.notify = Some(notify);
+        }
+        self
+    }
+
+    /// Sets `ORCPT=rfc822;ADDR` on the RCPT of every recipient, ADDR being that
+    /// recipient's address, xtext-encoded (RFC 3461 §4.2, [`Orcpt::rfc822`]); replaces any
+    /// set before. Needs the server's DSN, as [`Envelope::with_dsn_ret`] says.
+    ///
+    /// # Errors
+    /// [`DsnError::TooLong`] for an address whose encoding exceeds RFC 3461's 500
+    /// characters (only a long non-ASCII one can).
+    pub fn with_orcpt(mut self) -> Result<Self, DsnError> {
+        for (r, address) in self.rcpt_dsn.iter_mut().zip(&self.to) {
+            r.orcpt = Some(Orcpt::rfc822(address)?);
+        }
+        Ok(self)
+    }
+
+    /// Sets `NOTIFY=` on the RCPT of recipient `index` (counting from 0, in the order
+    /// given), replacing what [`Envelope::with_notify`] set for it.
+    ///
+    /// # Errors
+    /// [`UsageError::NoSuchRecipient`] when there is no recipient `index`.
+    pub fn with_recipient_notify(mut self, index: usize, notify: Notify) -> Result<Self, Error> {
+        self.recipient_dsn_mut(index)?.notify = Some(notify);
+        Ok(self)
+    }
+
+    /// Sets `ORCPT=` on the RCPT of recipient `index` (counting from 0): the original
+    /// recipient, when the message is forwarded on behalf of another address.
+    ///
+    /// ```
+    /// use smtp_courier::Envelope;
+    /// use smtp_courier::proto::{Mailbox, Orcpt};
+    /// let original: Mailbox = "old=name@example.org".parse()?;
+    /// let env = Envelope::new("a@example.org", ["new@example.net"])?
+    ///     .with_recipient_orcpt(0, Orcpt::rfc822(&original)?)?;
+    /// assert_eq!(env.recipient_params(0)[0].to_string(), "ORCPT=rfc822;old+3Dname@example.org");
+    /// assert!(env.with_recipient_orcpt(1, Orcpt::rfc822(&original)?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`UsageError::NoSuchRecipient`] when there is no recipient `index`.
+    pub fn with_recipient_orcpt(mut self, index: usize, orcpt: Orcpt) -> Result<Self, Error> {
+        self.recipient_dsn_mut(index)?.orcpt = Some(orcpt);
+        Ok(self)
+    }
+
+    fn recipient_dsn_mut(&mut self, index: usize) -> Result<&mut RecipientDsn, Error> {
+        let count = self.to.len();
+        self.rcpt_dsn
+            .get_mut(index)
+            .ok_or(Error::Usage(UsageError::NoSuchRecipient { index, count }))
+    }
+
+    /// `RET=`, when asked for.
+    pub fn dsn_ret(&self) -> Option<Ret> {
+        self.ret
+    }
+
+    /// `ENVID=`, when set.
+    pub fn dsn_envid(&self) -> Option<&EnvId> {
+        self.envid.as_ref()
+    }
+
+    /// `NOTIFY=` of recipient `index`, when set.
+    pub fn recipient_notify(&self, index: usize) -> Option<Notify> {
+        self.rcpt_dsn.get(index).and_then(|r| r.notify)
+    }
+
+    /// `ORCPT=` of recipient `index`, when set.
+    pub fn recipient_orcpt(&self, index: usize) -> Option<&Orcpt> {
+        self.rcpt_dsn.get(index).and_then(|r| r.orcpt.as_ref())
+    }
+
+    /// The parameters of recipient `index`'s RCPT, as sent: `NOTIFY=`, then `ORCPT=`.
+    pub fn recipient_params(&self, index: usize) -> Vec<EsmtpParam> {
+        let Some(r) = self.rcpt_dsn.get(index) else {
+            return Vec::new();
+        };
+        let notify = r.notify.map(EsmtpParam::from);
+        let orcpt = r.orcpt.as_ref().map(EsmtpParam::from);
+        notify.into_iter().chain(orcpt).collect()
+    }
+
+    /// True when any DSN parameter (RFC 3461) is set: `RET`, `ENVID`, or a recipient's
+    /// `NOTIFY` or `ORCPT`. The server must then offer DSN.
+    pub fn has_dsn(&self) -> bool {
+        self.ret.is_some()
+            || self.envid.is_some()
+            || self
+                .rcpt_dsn
+                .iter()
+                .any(|r| r.notify.is_some() || r.orcpt.is_some())
+    }
+
+    /// The same envelope with only the recipients at `indices` (ascending, each in
+    /// range), each with its own parameters: one part of a message whose recipients are
+    /// split over several transactions. `None` when no index is in range.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn with_recipients_at(&self, indices: &[usize]) -> Option<Self> {
+        let (to, rcpt_dsn): (Vec<Mailbox>, Vec<RecipientDsn>) = indices
+            .iter()
+            .filter_map(|&i| Some((self.to.get(i)?.clone(), self.rcpt_dsn.get(i)?.clone())))
+            .unzip();
+        if to.is_empty() {
+            return None;
+        }
+        Some(Self {
+            from: self.from.clone(),
+            to,
+            params: self.params.clone(),
+            size: self.size,
+            smtputf8: self.smtputf8,
+            requiretls: self.requiretls,
+            binarymime: self.binarymime,
+            ret: self.ret,
+            envid: self.envid.clone(),
+            rcpt_dsn,
+        })
     }
 
     /// True when `BODY=BINARYMIME` was asked for.
@@ -276,6 +459,7 @@ impl RecipientResult {
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 #[must_use = "a report may say that nothing was delivered: check it"]
 pub struct TransactionReport {
     /// One result per recipient, in envelope order.
@@ -311,6 +495,72 @@ impl TransactionReport {
             error: Some(error),
             id: None,
             turned_away: false,
+        }
+    }
+
+    /// True when the message was not sent because the connection could carry no more
+    /// transactions (the server's LIMITS `MAILMAX`, RFC 9422 §4.1): nothing of it reached
+    /// the server, and every recipient carries [`Error::ConnectionExhausted`]. Send it, as
+    /// it is, on a new connection to the same server. For a message split over several
+    /// transactions of which only some went, this is false and the recipients of the
+    /// parts not sent carry that error.
+    pub fn not_sent(&self) -> bool {
+        self.recipients
+            .iter()
+            .all(|r| matches!(r.result, Err(Error::ConnectionExhausted { .. })))
+    }
+
+    /// One report for a message whose recipients went in several transactions (the
+    /// server's LIMITS, RFC 9422): `parts` are each transaction's recipient indices into
+    /// `envelope` and its report, in the order sent.
+    ///
+    /// Every recipient's result is its part's, in the envelope's order; `data` is the
+    /// final reply of the last part that got one; `error` is `None` when anyone was
+    /// delivered, else the first transient error of the parts, else the first one; `id`
+    /// is the first part's.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn merge(envelope: &Envelope, parts: Vec<(Vec<usize>, Self)>) -> Self {
+        let mut slots: Vec<Option<RecipientResult>> = vec![None; envelope.recipients().len()];
+        let (mut data, mut id, mut errors) = (None, None, Vec::new());
+        let mut turned_away = !parts.is_empty();
+        for (indices, report) in parts {
+            id = id.or(report.id);
+            data = report.data.or(data);
+            errors.extend(report.error);
+            turned_away &= report.turned_away;
+            for (i, r) in indices.into_iter().zip(report.recipients) {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        }
+        let recipients: Vec<RecipientResult> = slots
+            .into_iter()
+            .zip(envelope.recipients())
+            .map(|(slot, address)| {
+                slot.unwrap_or_else(|| RecipientResult {
+                    address: address.clone(),
+                    result: Err(Error::Closed { command: None }),
+                    content_command: CommandKind::DataEnd,
+                })
+            })
+            .collect();
+        let error = if recipients.iter().any(|r| r.result.is_ok()) {
+            None
+        } else {
+            errors
+                .iter()
+                .find(|e| e.is_transient())
+                .or_else(|| errors.first())
+                .cloned()
+                .or(Some(Error::Closed { command: None }))
+        };
+        Self {
+            recipients,
+            data,
+            error,
+            id,
+            turned_away,
         }
     }
 

@@ -19,8 +19,12 @@
 //! credentials and no REQUIRETLS message ([`TlsConfig::confidential`]). A confidential
 //! session is never plaintext: in opportunistic mode too, STARTTLS not offered is a
 //! transient [`TlsError::NotOffered`].
+//!
+//! This module holds the settings, the verifier, the handshake and the report; the
+//! client applies them while it sets the connection up ([`Client::connect`](crate::Client::connect),
+//! [`Client::establish`](crate::Client::establish)). It depends on the protocol core only.
 
-mod connect;
+pub(crate) mod handshake;
 mod stream;
 mod verify;
 
@@ -32,10 +36,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-pub use connect::connect;
 pub use stream::MaybeTls;
 
-use crate::error::{Error, TlsError};
+use crate::proto::error::{Error, TlsError};
 
 /// When and how TLS is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,7 +196,9 @@ impl TlsConfig {
     }
 
     /// With [`TlsMode::Opportunistic`]: after a refused STARTTLS, continue in plaintext on
-    /// the same connection; after a failed handshake, reconnect and continue without TLS.
+    /// the same connection; after a failed handshake, reconnect (the same target through
+    /// the same connector: [`Client::establish`](crate::Client::establish)) and continue
+    /// without TLS.
     /// Both are reported as a fallback. Ignored in the other modes, and when
     /// [`TlsConfig::confidential`] is set.
     pub fn fallback(mut self, on: bool) -> Self {
@@ -347,7 +352,11 @@ impl TlsConfig {
 ///
 /// After a plaintext fallback, `version` and `cipher` are `None`, `fallback` is true and
 /// `verify_error` says why TLS was abandoned.
+///
+/// Made by the client, read by you: `#[non_exhaustive]`, so that what is reported can
+/// grow (DANE, MTA-STS) without breaking a match or a struct literal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsReport {
     /// `TLSv1.3` or `TLSv1.2`.
     pub version: Option<String>,
@@ -369,7 +378,7 @@ pub struct TlsReport {
 }
 
 impl TlsReport {
-    fn fallback(why: String) -> Self {
+    pub(crate) fn fallback(why: String) -> Self {
         Self {
             verify_error: Some(why),
             fallback: true,

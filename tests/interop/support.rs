@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smtp_courier::proto::{CommandKind, Direction, Timeouts};
-use smtp_courier::{Client, ClientConfig, RecipientStatus, TransactionReport};
+use smtp_courier::{Client, ClientConfig, RecipientStatus, TransactionReport, connect_tcp};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -220,7 +220,10 @@ pub fn config() -> ClientConfig {
 /// Connects to `host:port` and opens the session (greeting + EHLO).
 pub async fn connect(host: &str, port: u16) -> Client<TcpStream> {
     let addr = format!("{}:{port}", bracket(host));
-    Client::connect(addr.as_str(), config())
+    let tcp = connect_tcp(addr.as_str(), Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("connect to {addr} failed: {e}"));
+    Client::open(tcp, config())
         .await
         .unwrap_or_else(|e| panic!("connect/EHLO to {addr} failed: {e}"))
 }

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use smtp_courier::connect::{Target, TcpConnector};
 use smtp_courier::proto::{CommandKind, Direction};
-use smtp_courier::tls::{self, CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport};
+use smtp_courier::tls::{CertVerification, Level, MaybeTls, TlsConfig, TlsMode, TlsReport};
 use smtp_courier::{Client, Envelope, Error, RecipientStatus, TlsError, connect_tcp};
 use tokio::net::TcpStream;
 
@@ -94,7 +95,10 @@ pub async fn dial(env: &Env, port: u16, tls: &TlsConfig) -> Dialled {
         .unwrap_or_else(|e| panic!("TCP connect to {}:{port}: {e}", env.host));
     let local = tcp.local_addr().expect("local address").port();
     let mut client = Client::new(MaybeTls::Plain(tcp), cfg);
-    let result = client.establish(tls, &env.host).await;
+    let target = Target::new(&env.host, port)
+        .expect("a valid host")
+        .connect_timeout(Duration::from_secs(10));
+    let result = client.establish(&TcpConnector::new(), &target, tls).await;
     Dialled {
         client,
         port: local,
@@ -211,7 +215,7 @@ async fn postfix_starttls_verified() {
     let t = token("tls-pf-verified");
     let rcpt = env.ok_rcpt("tls-verified");
     let tls = verified(&env, TlsMode::RequiredStartTls);
-    let mut client = tls::connect(&env.host, env.postfix_port, config(), &tls)
+    let mut client = Client::connect((env.host.as_str(), env.postfix_port), config().tls(tls))
         .await
         .unwrap_or_else(|e| panic!("STARTTLS to 2525 failed: {e:?}"));
     assert!(client.get_ref().is_tls());

@@ -263,7 +263,13 @@ async fn confidential_opportunistic_not_offered_is_an_error() {
         .unwrap();
     let mut client = Client::new(MaybeTls::Plain(stream), config());
     let tls = tls_config(TlsMode::Opportunistic).confidential(true);
-    assert!(client.establish(&tls, "127.0.0.1").await.is_err());
+    let target = Target::new("127.0.0.1", server.port()).unwrap();
+    assert!(
+        client
+            .establish(&TcpConnector::new(), &target, &tls)
+            .await
+            .is_err()
+    );
     assert!(client.send_bytes(&envelope(), MSG).await.is_err());
     drop(client);
     assert_one_conn(&server.finish().await, &lines(&[EHLO], &[]), &[]);

@@ -73,7 +73,7 @@ async fn sni_follows_the_name_to_verify() {
         .add_roots_pem(PKI.ca_pem.as_bytes())
         .unwrap()
         .with_verification(CertVerification::None);
-    let client = expect_ok(tls::connect("localhost", server.port(), config(), &tls).await);
+    let client = expect_ok(Client::connect(("localhost", server.port()), config().tls(tls)).await);
     let report = client.tls_report().cloned().unwrap();
     deliver_and_quit(client).await;
     assert_eq!(server.finish().await[0].sni.as_deref(), Some("localhost"));

@@ -324,7 +324,10 @@ async fn failed_establish_leaves_nothing_to_send_in_the_clear() {
         let quick = config().timeouts(Timeouts::all(Duration::from_secs(1)));
         let mut client = Client::new(MaybeTls::Plain(tcp), quick);
         let tls = tls_config(TlsMode::RequiredStartTls);
-        let err = client.establish(&tls, "127.0.0.1").await.unwrap_err();
+        let err = client
+            .establish(&TcpConnector::new(), &Target::from(server.addr), &tls)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::Tls(_) | Error::Protocol { .. }),
             "{err:?}"

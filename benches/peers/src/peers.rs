@@ -3,7 +3,7 @@
 //!
 //! | kind | API |
 //! |---|---|
-//! | smtp-courier | `tls::connect` (TCP_NODELAY; `TlsMode::Skip` or `RequiredStartTls`), `Client::send_bytes` |
+//! | smtp-courier | `Client::connect` (TCP_NODELAY; `TlsMode::Skip` or `RequiredStartTls`), `Client::send_bytes` |
 //! | smtp-courier batch | [`courier_batch`], not written yet |
 //! | lettre | `AsyncSmtpConnection::connect_with_transport` on a TCP_NODELAY stream, `starttls`, `send` |
 //! | mail-send | `SmtpClientBuilder::new_with_tls_connector(..).connect_plain()` / `.connect()` (STARTTLS), TCP_NODELAY set after, `SmtpClient::send` |
@@ -157,10 +157,11 @@ impl Session {
         let connect = async {
             Ok(match kind {
                 Kind::Courier | Kind::CourierBatch => {
-                    let config = smtp_courier::ClientConfig::new(msg::HELO).map_err(err)?;
-                    let skip = TlsConfig::new(TlsMode::Skip);
-                    let tls_config = tls.map_or(&skip, |t| &t.courier);
-                    let client = smtp_courier::tls::connect(msg::HOST, port, config, tls_config)
+                    let tls_config = tls.map_or(TlsConfig::new(TlsMode::Skip), |t| t.courier.clone());
+                    let config = smtp_courier::ClientConfig::new(msg::HELO)
+                        .map_err(err)?
+                        .tls(tls_config);
+                    let client = smtp_courier::Client::connect((msg::HOST, port), config)
                         .await
                         .map_err(err)?;
                     let envelope = smtp_courier::Envelope::new(msg::FROM, rcpts).map_err(err)?;

@@ -10,6 +10,7 @@ use super::lines::{LineNormalizer, Piece};
 /// CVE-2023-51765, CVE-2023-51766): a server that reads `\n.\n` as the end of data ends the
 /// message where the client did not. The encoder never writes a bare CR or LF either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LineEndings {
     /// Turn every bare LF and bare CR into CRLF, so Unix text files send as they are.
     #[default]
@@ -160,48 +161,10 @@ pub fn check_line_endings(data: &[u8]) -> Result<(), BodyError> {
     lines.finish(|_| {})
 }
 
-/// The receiving side of DATA: undoes dot-stuffing and finds the terminator. Only CRLF
-/// ends a line, as RFC 5321 §4.5.2 requires of a server.
-///
-/// It is here for servers, tests and fuzzing: a client never needs it.
-#[derive(Debug, Default)]
-pub struct DataDecoder {
-    done: bool,
-}
-
-impl DataDecoder {
-    /// A decoder at the start of the data.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Consumes complete lines from `buf`, appending the message content to `out`. Returns
-    /// true once `.CRLF` at the start of a line has been consumed; bytes after it stay in
-    /// `buf`.
-    pub fn decode(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> bool {
-        while !self.done {
-            let Some(end) = memchr::memmem::find(buf, b"\r\n") else {
-                break;
-            };
-            let line = buf.split_to(end.saturating_add(2));
-            if &line[..] == b".\r\n" {
-                self.done = true;
-            } else {
-                out.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
-            }
-        }
-        self.done
-    }
-
-    /// True once the terminator has been seen.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzzing::DataDecoder;
 
     fn enc(mode: LineEndings, input: &[u8]) -> Result<Vec<u8>, BodyError> {
         let mut e = DotStuffer::new(mode);

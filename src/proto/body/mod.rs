@@ -11,6 +11,4 @@ mod dot;
 mod lines;
 
 pub use bdat::{BdatChunker, DEFAULT_MAX_CHUNK};
-pub use dot::{
-    BodyError, DataDecoder, DotStuffer, LineEndings, check_line_endings, normalized_len,
-};
+pub use dot::{BodyError, DotStuffer, LineEndings, check_line_endings, normalized_len};

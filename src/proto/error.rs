@@ -6,11 +6,11 @@
 use std::io;
 use std::sync::Arc;
 
+use super::address::AddressError;
+use super::body::BodyError;
+use super::reply::ReplyError;
+use super::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
 use crate::auth::AuthError;
-use crate::proto::address::AddressError;
-use crate::proto::body::BodyError;
-use crate::proto::reply::ReplyError;
-use crate::proto::{CommandKind, EnhancedCode, Phase, Reply, ReplyCode};
 
 /// Everything that can go wrong.
 ///
@@ -121,6 +121,15 @@ pub enum Error {
     /// The caller misused the API. Never caused by anything the peer sent.
     #[error("{0}")]
     Usage(#[from] UsageError),
+    /// The connection has carried as many transactions as the server's LIMITS `MAILMAX`
+    /// allows (RFC 9422 §4.1), so this message was not sent: nothing of it reached the
+    /// server. Transient: send it on a new connection (see
+    /// [`Client::is_exhausted`](crate::Client::is_exhausted)).
+    #[error("the connection carried the {mail_max} transactions the server's MAILMAX allows")]
+    ConnectionExhausted {
+        /// The server's MAILMAX.
+        mail_max: u32,
+    },
     /// An earlier operation on this client was cancelled (its future dropped before it
     /// finished), so what the server has seen is unknown: the connection is unusable and
     /// every later call returns this error. Transient: retry on a new connection.
@@ -198,13 +207,22 @@ pub enum UsageError {
     #[error("invalid state for this call: {0}")]
     InvalidState(&'static str),
     /// A MAIL parameter the session manages itself was given as a raw parameter to
-    /// [`Envelope::with_param`](crate::Envelope::with_param); `method` is the one to use.
+    /// [`Envelope::with_param`](super::Envelope::with_param); `method` is the one to use.
     #[error("the {keyword} parameter is set with Envelope::{method}, not with_param")]
     ManagedParam {
         /// The parameter's keyword (`SIZE`, `SMTPUTF8`, `REQUIRETLS`).
         keyword: &'static str,
-        /// The [`Envelope`](crate::Envelope) method that sets it.
+        /// The [`Envelope`](super::Envelope) method that sets it.
         method: &'static str,
+    },
+    /// A per-recipient setting named a recipient the envelope does not have
+    /// ([`Envelope::with_recipient_notify`](crate::Envelope::with_recipient_notify), say).
+    #[error("no recipient {index}: the envelope has {count}")]
+    NoSuchRecipient {
+        /// The index given, counting from 0.
+        index: usize,
+        /// How many recipients the envelope has.
+        count: usize,
     },
 }
 
@@ -250,6 +268,7 @@ impl Error {
             | Self::Timeout { .. }
             | Self::Closed { .. }
             | Self::Io { .. }
+            | Self::ConnectionExhausted { .. }
             | Self::Cancelled => Severity::Transient,
             Self::Tls(TlsError::Config(_)) => Severity::Permanent,
             Self::Tls(_) => Severity::Transient,

@@ -1,60 +1,61 @@
-//! STARTTLS (RFC 3207), implicit TLS (RFC 8314), and the connection policy that chooses
-//! between TLS, failure and plaintext fallback.
+//! Connection setup: dialling through a [`Connector`], the greeting and EHLO, STARTTLS
+//! (RFC 3207) or implicit TLS (RFC 8314), and the policy that chooses between TLS, failure
+//! and plaintext fallback. The handshake itself is `tls`'s; what it means for the session
+//! is decided here.
 
 use std::future::Future;
 use std::ops::ControlFlow::{Break, Continue};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-use super::{MaybeTls, TlsConfig, TlsMode, TlsReport, new_outcome, verify};
-use crate::client::{Client, ClientConfig, connect_tcp};
-use crate::error::{Error, TlsError, UsageError};
+use super::{Client, ClientConfig};
+use crate::connect::{Connector, IntoTarget, Target, TcpConnector};
+use crate::proto::error::{Error, TlsError, UsageError};
 use crate::proto::{Event, Phase};
+use crate::tls::handshake::Handshake;
+use crate::tls::{MaybeTls, TlsConfig, TlsMode, TlsReport};
 
-/// Connects to `host:port` and sets the session up as `tls` says, including any plaintext
-/// fallback; `host` is also the name verified and sent as SNI unless
-/// [`TlsConfig::server_name`] overrides it.
-///
-/// # Errors
-/// As [`Client::establish`].
-pub async fn connect(
-    host: &str,
-    port: u16,
-    config: ClientConfig,
-    tls: &TlsConfig,
-) -> Result<Client<MaybeTls<TcpStream>>, Error> {
-    let dial = host.trim_start_matches('[').trim_end_matches(']');
-    let stream = connect_tcp((dial, port), config.get_timeouts().connect).await?;
-    let mut client = Client::new(MaybeTls::Plain(stream), config);
-    client.establish(tls, host).await?;
-    Ok(client)
-}
-
-/// What a handshake needs, checked before anything is sent: the name to verify (and send
-/// as SNI), a rustls configuration, and where its verifier records the verdict.
-type Prepared = (
-    rustls::pki_types::ServerName<'static>,
-    std::sync::Arc<rustls::ClientConfig>,
-    verify::Outcome,
-);
-
-fn prepare(tls: &TlsConfig, host: &str) -> Result<Prepared, Error> {
-    let outcome = new_outcome();
-    Ok((
-        tls.name_for(host)?,
-        tls.rustls_config(outcome.clone())?,
-        outcome,
-    ))
-}
-
-/// Turns the error of a failed handshake into the error to report.
-fn handshake_error(e: &std::io::Error, outcome: &verify::Outcome, tls: &TlsConfig) -> Error {
-    let verdict = outcome.lock().ok().and_then(|g| g.clone());
-    match verdict {
-        Some(Err(why)) if tls.enforces_verification() => TlsError::Verification(why).into(),
-        _ => TlsError::Handshake(e.to_string()).into(),
+impl Client<MaybeTls<TcpStream>> {
+    /// Connects over TCP and sets the session up as the configuration's
+    /// [`TlsConfig`](ClientConfig::tls) says: by default, greeting, EHLO, STARTTLS with the
+    /// certificate verified against the platform's roots, and EHLO again over TLS; nothing
+    /// is sent in the clear if that fails. `target` is `"host:port"`, `(host, port)`, a
+    /// socket address or a [`Target`] ([`IntoTarget`]); its host is the name verified and
+    /// sent as SNI unless [`TlsConfig::server_name`] overrides it.
+    ///
+    /// [`Client::connect_with`] with a [`TcpConnector`]: every address of the name is tried
+    /// in turn within [`Timeouts::connect`](crate::proto::Timeouts::connect) (unless the
+    /// [`Target`] has its own timeout), with TCP_NODELAY.
+    ///
+    /// ```no_run
+    /// use smtp_courier::{Client, ClientConfig};
+    /// use smtp_courier::tls::{TlsConfig, TlsMode};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), smtp_courier::Error> {
+    /// // Port 587: STARTTLS required and verified, the default.
+    /// let config = ClientConfig::new("laptop.example.org")?;
+    /// let client = Client::connect("smtp.example.org:587", config).await?;
+    /// assert!(client.get_ref().is_tls());
+    /// // Port 465: TLS from the first byte (RFC 8314).
+    /// let config = ClientConfig::new("laptop.example.org")?.tls(TlsConfig::new(TlsMode::Implicit));
+    /// let client = Client::connect(("smtp.example.org", 465), config).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// On failure the client is gone, and with it the greeting, capabilities and TLS
+    /// report. To report those too, take the steps: a connector, [`Client::new`],
+    /// [`Client::establish`], then read [`Client::greeting`] and [`Client::tls_report`]
+    /// whatever the result.
+    ///
+    /// # Errors
+    /// A usage error for a malformed target; as [`TcpConnector`] and [`Client::establish`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the connection; nothing leaks.
+    pub async fn connect(target: impl IntoTarget, config: ClientConfig) -> Result<Self, Error> {
+        Self::connect_with(&TcpConnector::new(), target, config).await
     }
 }
 
@@ -87,7 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     }
 
     async fn starttls_op(&mut self, tls: &TlsConfig, host: &str) -> Result<TlsReport, Error> {
-        let prepared = prepare(tls, host)?;
+        let prepared = Handshake::prepare(tls, host)?;
         if self.conn.io.is_tls() {
             return Err(UsageError::InvalidState("TLS is already active").into());
         }
@@ -133,7 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
     async fn handshake_tls(
         &mut self,
         tls: &TlsConfig,
-        (name, rustls_config, outcome): Prepared,
+        prepared: Handshake,
         implicit: bool,
     ) -> Result<TlsReport, Error> {
         let MaybeTls::Plain(plain) = std::mem::replace(&mut self.conn.io, MaybeTls::Upgrading)
@@ -141,24 +142,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
             return Err(UsageError::InvalidState("TLS is already active").into());
         };
         let limit = self.timeouts.get(Phase::TlsHandshake);
-        let handshake = TlsConnector::from(rustls_config).connect(name, plain);
-        let stream = match tokio::time::timeout(limit, handshake).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let err = handshake_error(&e, &outcome, tls);
-                self.session.abort(err.clone());
-                return Err(err);
+        match prepared.run(tls, plain, limit, implicit).await {
+            Ok((stream, report)) => {
+                self.conn.io = MaybeTls::Tls(Box::new(stream));
+                self.after_handshake(&report);
+                Ok(report)
             }
-            Err(_) => {
-                let err = Error::Tls(TlsError::HandshakeTimeout);
+            Err(err) => {
                 self.session.abort(err.clone());
-                return Err(err);
+                Err(err)
             }
-        };
-        let report = TlsReport::from_connection(stream.get_ref().1, &outcome, implicit);
-        self.conn.io = MaybeTls::Tls(Box::new(stream));
-        self.after_handshake(&report);
-        Ok(report)
+        }
     }
 
     fn after_handshake(&mut self, report: &TlsReport) {
@@ -191,53 +185,101 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         tls: &TlsConfig,
         host: &str,
     ) -> Result<TlsReport, Error> {
-        let prepared = prepare(tls, host)?;
+        let prepared = Handshake::prepare(tls, host)?;
         self.handshake_tls(tls, prepared, true).await
     }
 }
 
-impl Client<MaybeTls<TcpStream>> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
+    /// Connects to `target` through `connector` (TCP, a SOCKS5 proxy, anything that
+    /// implements [`Connector`]) and sets the session up as the configuration's
+    /// [`TlsConfig`](ClientConfig::tls) says, as [`Client::connect`] does. A plaintext
+    /// fallback after a failed handshake (only with [`TlsConfig::fallback`]) dials the same
+    /// target through the same connector again: through a proxy, the proxy is asked for
+    /// the server again.
+    ///
+    /// ```no_run
+    /// use smtp_courier::connect::Socks5Connector;
+    /// use smtp_courier::{Client, ClientConfig};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), smtp_courier::Error> {
+    /// let proxy = Socks5Connector::new("127.0.0.1", 1080)?;
+    /// let config = ClientConfig::new("laptop.example.org")?;
+    /// // The proxy resolves the name; the certificate is verified against it.
+    /// let client = Client::connect_with(&proxy, "smtp.example.org:587", config).await?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// A usage error for a malformed target; as the connector and [`Client::establish`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the connection; nothing leaks.
+    pub async fn connect_with<C>(
+        connector: &C,
+        target: impl IntoTarget,
+        config: ClientConfig,
+    ) -> Result<Self, Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
+        let target = target.into_target(config.timeouts.connect)?;
+        let stream = connector.connect(&target).await?;
+        let tls = config.tls.clone();
+        let mut client = Self::new(MaybeTls::Plain(stream), config);
+        client.establish(connector, &target, &tls).await?;
+        Ok(client)
+    }
+
     /// Sets the session up as `tls` says: greeting, EHLO, and STARTTLS or implicit TLS.
-    /// On failure the client keeps what it learned (greeting, capabilities, TLS report)
-    /// for reporting, but the session is unusable: nothing more is sent on it.
+    /// Call it on a fresh client whose stream `connector` opened to `target`: the target's
+    /// host is the name verified and sent as SNI (unless [`TlsConfig::server_name`]
+    /// overrides it), and a plaintext fallback after a failed handshake dials `target`
+    /// through `connector` again. On failure the client keeps what it learned (greeting,
+    /// capabilities, TLS report) for reporting, but the session is unusable: nothing more
+    /// is sent on it.
     ///
     /// - [`TlsMode::Skip`]: greeting and EHLO.
     /// - [`TlsMode::Implicit`]: handshake, then greeting and EHLO over TLS.
     /// - [`TlsMode::Opportunistic`]: STARTTLS when offered. Not offered: plaintext, and
     ///   [`Client::tls_report`] stays `None`; but with [`TlsConfig::confidential`] a
-    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed handshake: a
-    ///   [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]): then a
-    ///   refused STARTTLS continues in plaintext on the same connection and a failed
-    ///   handshake reconnects to the same address and skips STARTTLS; the report says
-    ///   `fallback`.
+    ///   transient [`TlsError::NotOffered`], as in required mode. Refused, or a failed
+    ///   handshake: a [`TlsError`], unless fallback is allowed ([`TlsConfig::fallback`]):
+    ///   then a refused STARTTLS continues in plaintext on the same connection and a failed
+    ///   handshake dials `target` again through `connector` and skips STARTTLS; the report
+    ///   says `fallback`.
     /// - [`TlsMode::RequiredStartTls`]: STARTTLS not offered, refused, a failed handshake
     ///   or (when enforced) a failed verification is a transient [`TlsError`], and nothing
     ///   else is sent in the clear.
     ///
-    /// The reconnection dials the peer's address over TCP; for a stream that came from a
-    /// [`Connector`](crate::connect::Connector) (a SOCKS5 proxy, say) use
-    /// [`Client::establish_with`], which redials through it.
+    /// [`Client::establish_with`] does the same with a name to verify other than the
+    /// target's (an MX host dialled by address) and any way of dialling again.
     ///
     /// # Errors
-    /// See above, plus everything [`Client::handshake`] returns.
+    /// See above, plus everything [`Client::handshake`] returns, and the connector's errors
+    /// when a fallback dials again.
     ///
     /// # Cancel safety
     /// As [`Client::starttls`].
-    pub async fn establish(&mut self, tls: &TlsConfig, host: &str) -> Result<(), Error> {
-        let peer = match &self.conn.io {
-            MaybeTls::Plain(s) => s.peer_addr().ok(),
-            _ => None,
-        };
-        let limit = self.timeouts.connect;
-        let redial = peer.map(|addr| move || connect_tcp(addr, limit));
-        self.operation(async |c| c.establish_op(tls, host, redial).await)
+    pub async fn establish<C>(
+        &mut self,
+        connector: &C,
+        target: &Target,
+        tls: &TlsConfig,
+    ) -> Result<(), Error>
+    where
+        C: Connector<Stream = S> + ?Sized,
+    {
+        let host = target.host().to_string();
+        self.establish_with(tls, &host, || connector.connect(target))
             .await
     }
-}
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
-    /// [`Client::establish`] over any stream: when a failed handshake is followed by a
-    /// plaintext fallback, the new connection comes from `redial` (called at most once),
+    /// [`Client::establish`] with the name to verify (and send as SNI) given apart from
+    /// the connection, `host` (unless [`TlsConfig::server_name`] overrides it), and the
+    /// plaintext fallback's new connection coming from `redial` (called at most once),
     /// for instance `|| connector.connect(&target)`, so that it goes the way the first one
     /// went (through the same proxy) and to the same address.
     ///
@@ -256,7 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         R: FnOnce() -> F,
         F: Future<Output = Result<S, Error>>,
     {
-        self.operation(async |c| c.establish_op(tls, host, Some(redial)).await)
+        self.operation(async |c| c.establish_op(tls, host, redial).await)
             .await
     }
 
@@ -264,7 +306,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         &mut self,
         tls: &TlsConfig,
         host: &str,
-        redial: Option<R>,
+        redial: R,
     ) -> Result<(), Error>
     where
         R: FnOnce() -> F,
@@ -305,7 +347,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         e
     }
 
-    async fn fall_back<R, F>(&mut self, e: Error, redial: Option<R>) -> Result<(), Error>
+    async fn fall_back<R, F>(&mut self, e: Error, redial: R) -> Result<(), Error>
     where
         R: FnOnce() -> F,
         F: Future<Output = Result<S, Error>>,
@@ -326,9 +368,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<MaybeTls<S>> {
         if !handshake_failed {
             return Err(e);
         }
-        // The handshake failed: the connection is unusable, so reconnect to the same
-        // address and skip STARTTLS this time.
-        let Some(redial) = redial else { return Err(e) };
+        // The handshake failed: the connection is unusable, so dial again the way the
+        // first connection went (the same target through the same connector, not the
+        // peer's address, which through a proxy is the proxy's) and skip STARTTLS.
         let config =
             ClientConfig::from_parts(self.session.config().clone(), self.timeouts, self.window);
         let stream = redial().await?;
