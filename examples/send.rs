@@ -776,7 +776,7 @@ fn rfc5322_date(unix: u64) -> String {
 async fn run(plan: &Plan, target: &Target) -> Outcome {
     let mut outcome = Outcome::default();
     // `--max-per-connection` and LIMITS MAILMAX (RFC 9422 §4.1): after that many
-    // transactions, QUIT and go on over a new connection. The greeting, capabilities, TLS
+    // transactions, QUIT and go on over a new connection to the same server. The greeting, capabilities, TLS
     // and AUTH of the report are the first connection's.
     while outcome.transactions.len() < plan.repeat as usize {
         let mut info = Outcome::default();
@@ -800,20 +800,23 @@ async fn run(plan: &Plan, target: &Target) -> Outcome {
                 return outcome;
             }
         };
-        let limit = per_connection_limit(plan.max_per_connection, &client);
-        let batch = limit.map_or(left, |l| left.min(l));
+        // `--max-per-connection` bounds the batch; the library stops at MAILMAX by itself
+        // (a message split by RCPTMAX counts once per part) and reports the messages it
+        // did not send as `not_sent`: those go over the next connection.
+        let batch = per_connection_limit(plan.max_per_connection).map_or(left, |l| left.min(l));
+        let messages = (0..batch).map(|_| (&plan.envelope, &plan.message[..]));
         // One report per message, in order. The library keeps up to `--window`
         // transactions in flight when the server offers PIPELINING and CHUNKING (else one
         // after another), follows a failed transaction with RSET before the next MAIL, and
         // gives the messages not sent after a lost connection its error.
-        let messages = (0..batch).map(|_| (&plan.envelope, &plan.message[..]));
-        outcome.transactions.extend(
-            client
-                .send_batch(messages)
-                .await
-                .iter()
-                .map(TransactionOutcome::from_report),
-        );
+        let reports = client.send_batch(messages).await;
+        let carried = reports.iter().take_while(|r| !r.not_sent()).count();
+        // A connection that could carry none (MAILMAX below one message's parts) would
+        // loop for ever: its reports stand.
+        let keep = if carried == 0 { reports.len() } else { carried };
+        outcome
+            .transactions
+            .extend(reports[..keep].iter().map(TransactionOutcome::from_report));
         if client.is_usable() {
             // Every outcome is already decided; a failed QUIT changes none of them.
             let _ = client.quit().await;
@@ -835,23 +838,9 @@ async fn run(plan: &Plan, target: &Target) -> Outcome {
     outcome
 }
 
-/// How many transactions one connection may carry: `--max-per-connection` (0 is no
-/// limit) and the server's LIMITS MAILMAX, whichever is smaller.
-fn per_connection_limit<S>(max: u32, client: &Client<S>) -> Option<usize>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mailmax = client
-        .capabilities()
-        .and_then(|c| c.limits())
-        .and_then(|l| l.mail_max);
-    let ours = (max > 0).then_some(max);
-    let limit = match (ours, mailmax) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    // A MAILMAX of 0 (which the EHLO parser never produces) still lets one through.
-    limit.map(|l| usize::try_from(l.max(1)).unwrap_or(usize::MAX))
+/// `--max-per-connection` as a batch size: 0 is no limit.
+fn per_connection_limit(max: u32) -> Option<usize> {
+    (max > 0).then(|| usize::try_from(max).unwrap_or(usize::MAX))
 }
 
 /// Connects (directly, or through `--socks5`), reads the greeting, says EHLO (or HELO),

@@ -329,3 +329,27 @@ async fn usage_errors_in_mx_mode_send_nothing() {
     assert!(w.mx1.connections().is_empty());
     assert_eq!(w.dns.seen().len(), queries, "no usage error may ask DNS");
 }
+
+#[tokio::test]
+async fn verbose_names_domain_host_and_address_before_each_connection() {
+    let w = world("554 mx1.pref.test no service\r\n").await;
+    let run = w.send(&["-v", "--to", "a@pref.test"]).await;
+    assert_eq!(run.status, 0, "stderr {}", run.stderr);
+    let first = format!(
+        "* domain pref.test, host mx1.pref.test, address {}",
+        w.at("127.0.0.2")
+    );
+    let second = format!(
+        "* domain pref.test, host mx2.pref.test, address {}",
+        w.at("127.0.0.3")
+    );
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let at = |want: &str| lines.iter().position(|l| *l == want);
+    let (Some(a), Some(b)) = (at(&first), at(&second)) else {
+        panic!("no connection lines in {:?}", run.stderr);
+    };
+    // Each line comes before its connection's transcript.
+    assert_eq!(lines.get(a + 1), Some(&"S: 554 mx1.pref.test no service"));
+    assert_eq!(lines.get(b + 1), Some(&"S: 220 mx2.pref.test ESMTP"));
+    assert!(a < b);
+}
