@@ -26,7 +26,8 @@ use smtp_courier::proto::Mailbox;
 use tokio::net::TcpStream;
 
 use super::report::{ErrorInfo, Outcome, TransactionOutcome, shown};
-use super::{Args, Level, Plan, TlsMode, UsageError, client_config};
+use super::session::client_config;
+use super::{Args, Level, Plan, TlsMode, UsageError};
 
 /// What MX mode needs beyond the common settings.
 pub(crate) struct MxPlan {

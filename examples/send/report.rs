@@ -307,7 +307,9 @@ impl TransactionOutcome {
                 .and_then(|c| c.capabilities())
                 .map(|c| c.keywords_escaped().collect())
                 .unwrap_or_default(),
-            tls: connection.and_then(|c| c.tls()).map(super::tls_json),
+            tls: connection
+                .and_then(|c| c.tls())
+                .map(super::session::tls_json),
         };
         Self {
             mx: Some(mx),
