@@ -30,15 +30,27 @@
 //! the extension, or, for REQUIRETLS, without verified TLS. A server offering CHUNKING
 //! gets the message by BDAT (RFC 3030) in chunks of at most `--chunk-size` octets unless
 //! `--no-chunking`; `--binarymime` sends it by BDAT byte for byte. `--lmtp` speaks LMTP
-//! (RFC 2033, port 24 by default). Direct MX delivery (no `--server`) is not available
-//! yet: a usage error, and so is every flag of the contract whose feature has not landed
-//! (DSN, SOCKS5, `--max-per-connection`: see `not_available`).
+//! (RFC 2033, port 24 by default). A flag of the contract whose feature has not landed is
+//! a usage error (DSN: see `not_available`).
+//!
+//! Connections: `--socks5` goes through a
+//! [`Socks5Connector`](smtp_courier::connect::Socks5Connector) (RFC 1928, RFC 1929 with
+//! `--socks5-user`/`--socks5-pass`), the plaintext fallback's redial too.
+//! `--max-per-connection` and the server's LIMITS MAILMAX end a connection with QUIT
+//! part-way through `--repeat`; the rest go over a new one. That is a plain loop over
+//! connections rather than the library's connection pool: the pool hands out a
+//! connection per transaction (`--window` needs [`Client::send_batch`](smtp_courier::Client::send_batch)
+//! on one connection), would redial after a lost connection (the contract has the rest
+//! carry its error), and would hide the greeting and TLS of a dial that failed.
+//!
+//! Without `--server` (MX mode, `send/mx.rs`) the message goes to each recipient
+//! domain's MX hosts through [`MxDelivery`](smtp_courier::delivery::MxDelivery), one
+//! transaction per domain with the host, address and attempts.
 //!
 //! Server text (replies, capabilities, TLS verification errors) is shown only escaped
 //! ([`escape_text`](smtp_courier::proto::escape_text)), in `-v`, the summary and the JSON.
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,19 +58,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
-use smtp_courier::proto::{Direction, Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
-use smtp_courier::tls::{CertVerification, MaybeTls, TlsConfig};
-use smtp_courier::{Client, ClientConfig, Envelope, Error, connect_tcp};
-use tokio::net::TcpStream;
-use tokio::time::Instant;
+use smtp_courier::connect::Socks5Connector;
+use smtp_courier::proto::{Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
+use smtp_courier::tls::{CertVerification, TlsConfig};
+use smtp_courier::{ClientConfig, Envelope};
 
 #[path = "support/json.rs"]
 mod json;
+#[path = "send/mx.rs"]
+mod mx;
 #[path = "send/report.rs"]
 mod report;
+#[path = "send/session.rs"]
+mod session;
 
 use json::Json;
-use report::{ErrorInfo, Outcome, TransactionOutcome, print_summary, shown};
+use report::{ErrorInfo, print_summary};
 
 /// Exit status when every recipient of every transaction was delivered.
 const EXIT_DELIVERED: u8 = 0;
@@ -77,7 +92,8 @@ const EXIT_TRANSIENT: u8 = 75;
 )]
 struct Args {
     /// Server to connect to: HOST[:PORT], IPv6 as [::1]:2525; default port 25 (465 with
-    /// --tls implicit, 24 with --lmtp). Without it: direct MX delivery (not available yet).
+    /// --tls implicit, 24 with --lmtp). Without it: direct delivery to each recipient
+    /// domain's MX hosts.
     #[arg(long, value_name = "HOST[:PORT]", help_heading = "Connection")]
     server: Option<String>,
     /// Envelope sender; "" for the null reverse-path <>.
@@ -102,19 +118,31 @@ struct Args {
     /// Deadline for every phase (connect, greeting, each reply, TLS handshake, data transfer).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "Connection")]
     timeout: Option<Duration>,
-    /// Connect through a SOCKS5 proxy (RFC 1928). Not available yet: a usage error.
+    /// Connect through a SOCKS5 proxy (RFC 1928), also in MX mode.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
     socks5: Option<String>,
-    /// User name for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    /// User name for the SOCKS5 proxy (RFC 1929); needs --socks5-pass.
     #[arg(long, value_name = "USER", help_heading = "Connection")]
     socks5_user: Option<String>,
-    /// Password for the SOCKS5 proxy (RFC 1929). Not available yet: a usage error.
+    /// Password for the SOCKS5 proxy (RFC 1929); needs --socks5-user.
     #[arg(long, value_name = "PASS", help_heading = "Connection")]
     socks5_pass: Option<String>,
-    /// With --repeat: at most N transactions on one connection (0 = unlimited). Not
-    /// available yet: a usage error.
+    /// With --repeat: at most N transactions on one connection, then QUIT and a new
+    /// connection for the rest (0 = unlimited).
     #[arg(long, value_name = "N", help_heading = "Connection")]
     max_per_connection: Option<u32>,
+
+    /// MX mode: the DNS server to ask instead of the system's, IP[:PORT] (default port 53,
+    /// IPv6 as [::1]:5353).
+    #[arg(
+        long,
+        value_name = "IP[:PORT]",
+        help_heading = "MX delivery (no --server)"
+    )]
+    resolver: Option<String>,
+    /// MX mode: the port of every connection to an MX host (default 25); for tests.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), help_heading = "MX delivery (no --server)")]
+    mx_port: Option<u16>,
 
     /// TLS mode [default: starttls].
     #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
@@ -284,7 +312,14 @@ struct UsageError(String);
 
 /// Everything checked and read before connecting.
 struct Plan {
-    target: Target,
+    /// `--server`; `None` in MX mode.
+    target: Option<Target>,
+    /// MX mode's settings, without `--server`.
+    mx: Option<mx::MxPlan>,
+    /// `--socks5`, with its credentials.
+    socks5: Option<Socks5Connector>,
+    /// `--max-per-connection`; 0 is no limit.
+    max_per_connection: u32,
     envelope: Envelope,
     config: ClientConfig,
     tls: TlsConfig,
@@ -296,7 +331,7 @@ struct Plan {
 }
 
 /// Where `--server` points.
-struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
 }
@@ -340,11 +375,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_TRANSIENT);
         }
     };
-    let outcome = runtime.block_on(run(&plan));
+    let outcome = runtime.block_on(async {
+        match &plan.target {
+            Some(target) => session::run(&plan, target).await,
+            None => mx::run(&plan).await,
+        }
+    });
     if args.json {
-        println!("{}", outcome.to_json(&plan.target).pretty());
+        println!("{}", outcome.to_json(plan.target.as_ref()).pretty());
     } else {
-        print_summary(&plan.target, &outcome);
+        print_summary(plan.target.as_ref(), &outcome);
     }
     ExitCode::from(outcome.exit_status())
 }
@@ -387,8 +427,11 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     if let Some(flag) = not_available(args) {
         return Err(UsageError(format!("{flag} is not available yet")));
     }
+    // MX mode's own usage errors (SEND-CONTRACT-MX.md): nothing is sent.
+    mx::check_flags(args)?;
     // The TLS settings first: a contradiction is a mistake whatever else is given.
-    let tls = tls_mode(args);
+    let level = mx::default_level(args);
+    let tls = tls_mode(args.tls, level);
     if args.tls_fallback && args.tls != Some(TlsMode::Opportunistic) {
         return Err(UsageError(
             "--tls-fallback needs --tls opportunistic".to_owned(),
@@ -427,22 +470,24 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         envelope = envelope.with_binarymime();
     }
 
-    let Some(server) = &args.server else {
-        return Err(UsageError(
-            "--server is required: direct delivery to the recipients' MX hosts is not available yet".to_owned(),
-        ));
+    let (target, mx) = match &args.server {
+        Some(server) => {
+            // LMTP must not run on port 25 (RFC 2033); the contract's default is 24.
+            let default_port = match (args.lmtp, tls) {
+                (true, _) => 24,
+                (false, TlsMode::Implicit) => 465,
+                (false, _) => 25,
+            };
+            let target = parse_server(server, default_port)
+                .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
+            (Some(target), None)
+        }
+        None => (None, Some(mx::plan(args, &envelope)?)),
     };
-    // LMTP must not run on port 25 (RFC 2033); the contract's default is 24.
-    let default_port = match (args.lmtp, tls) {
-        (true, _) => 24,
-        (false, TlsMode::Implicit) => 465,
-        (false, _) => 25,
-    };
-    let target = parse_server(server, default_port)
-        .map_err(|e| UsageError(format!("--server {server:?}: {e}")))?;
 
-    let tls_config = tls_config(args, tls)?;
+    let tls_config = tls_config(args, level, tls)?;
     let auth = auth_settings(args)?;
+    let socks5 = socks5_settings(args)?;
 
     let message = match &args.data {
         Some(path) => read_message(path)?,
@@ -460,6 +505,9 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         .lmtp(args.lmtp);
     Ok(Plan {
         target,
+        mx,
+        socks5,
+        max_per_connection: args.max_per_connection.unwrap_or(0),
         envelope,
         config,
         tls: tls_config,
@@ -475,10 +523,6 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
 /// order. Remove a flag from here when its feature lands.
 fn not_available(args: &Args) -> Option<&'static str> {
     [
-        (args.socks5.is_some(), "--socks5"),
-        (args.socks5_user.is_some(), "--socks5-user"),
-        (args.socks5_pass.is_some(), "--socks5-pass"),
-        (args.max_per_connection.is_some(), "--max-per-connection"),
         (args.dsn_notify.is_some(), "--dsn-notify"),
         (args.dsn_ret.is_some(), "--dsn-ret"),
         (args.dsn_envid.is_some(), "--dsn-envid"),
@@ -488,9 +532,9 @@ fn not_available(args: &Args) -> Option<&'static str> {
     .find_map(|(given, flag)| given.then_some(flag))
 }
 
-/// The TLS mode after `--level` and the default.
-fn tls_mode(args: &Args) -> TlsMode {
-    match (args.tls, args.level) {
+/// The TLS mode after `--level` (MX mode's default level included) and the default.
+fn tls_mode(mode: Option<TlsMode>, level: Option<Level>) -> TlsMode {
+    match (mode, level) {
         (Some(mode), _) => mode,
         (None, Some(Level::None)) => TlsMode::Skip,
         (None, Some(Level::May)) => TlsMode::Opportunistic,
@@ -499,11 +543,11 @@ fn tls_mode(args: &Args) -> TlsMode {
     }
 }
 
-/// The library's TLS settings for the flags: `--level` is a preset, the other flags
-/// refine `--tls`.
-fn tls_config(args: &Args, mode: TlsMode) -> Result<TlsConfig, UsageError> {
+/// The library's TLS settings for the flags: `--level` (or MX mode's default level) is a
+/// preset, the other flags refine `--tls`.
+fn tls_config(args: &Args, level: Option<Level>, mode: TlsMode) -> Result<TlsConfig, UsageError> {
     use smtp_courier::tls::{Level as L, TlsMode as M};
-    let mut config = match args.level {
+    let mut config = match level {
         Some(Level::None) => TlsConfig::from_level(L::None),
         Some(Level::May) => TlsConfig::from_level(L::May),
         Some(Level::Encrypt) => TlsConfig::from_level(L::Encrypt),
@@ -574,6 +618,34 @@ fn auth_settings(args: &Args) -> Result<Option<(Credentials, AuthOptions)>, Usag
         options = options.mechanisms(mechanisms);
     }
     Ok(Some((Credentials::new(user.as_str(), password), options)))
+}
+
+/// The proxy of `--socks5`, with `--socks5-user`/`--socks5-pass` (both or neither).
+fn socks5_settings(args: &Args) -> Result<Option<Socks5Connector>, UsageError> {
+    let Some(proxy) = &args.socks5 else {
+        for (given, flag) in [
+            (args.socks5_user.is_some(), "--socks5-user"),
+            (args.socks5_pass.is_some(), "--socks5-pass"),
+        ] {
+            if given {
+                return Err(UsageError(format!("{flag} needs --socks5")));
+            }
+        }
+        return Ok(None);
+    };
+    // RFC 1928 §3: the proxy's conventional port is 1080.
+    let bad = |e: String| UsageError(format!("--socks5 {proxy:?}: {e}"));
+    let at = parse_server(proxy, 1080).map_err(bad)?;
+    let connector = Socks5Connector::new(&at.host, at.port).map_err(|e| bad(e.to_string()))?;
+    match (&args.socks5_user, &args.socks5_pass) {
+        (None, None) => Ok(Some(connector)),
+        (Some(user), Some(pass)) => connector
+            .credentials(user.as_str(), pass.as_str())
+            .map(Some)
+            .map_err(|e| UsageError(format!("--socks5-user/--socks5-pass: {e}"))),
+        (Some(_), None) => Err(UsageError("--socks5-user needs --socks5-pass".to_owned())),
+        (None, Some(_)) => Err(UsageError("--socks5-pass needs --socks5-user".to_owned())),
+    }
 }
 
 /// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 address.
@@ -694,140 +766,4 @@ fn rfc5322_date(unix: u64) -> String {
         secs % 3600 / 60,
         secs % 60,
     )
-}
-
-// ---------------------------------------------------------------------------------------
-// Talking to the server
-// ---------------------------------------------------------------------------------------
-
-async fn run(plan: &Plan) -> Outcome {
-    let mut outcome = Outcome::default();
-    let mut client = match open_session(plan, &mut outcome).await {
-        Ok(client) => client,
-        Err(err) => {
-            // Contract: every recipient of a message not sent carries the connection's error.
-            outcome.transactions = (0..plan.repeat)
-                .map(|_| TransactionOutcome::not_sent(&plan.envelope, &err))
-                .collect();
-            outcome.error = Some(err);
-            return outcome;
-        }
-    };
-    // One report per message, in order. The library keeps up to `--window` transactions
-    // in flight when the server offers PIPELINING and CHUNKING (else one after another),
-    // follows a failed transaction with RSET before the next MAIL, and gives the messages
-    // not sent after a lost connection its error.
-    let messages = (0..plan.repeat).map(|_| (&plan.envelope, &plan.message[..]));
-    outcome.transactions = client
-        .send_batch(messages)
-        .await
-        .iter()
-        .map(TransactionOutcome::from_report)
-        .collect();
-    if client.is_usable() {
-        // Every outcome is already decided; a failed QUIT changes none of them.
-        let _ = client.quit().await;
-    }
-    outcome
-}
-
-/// Connects, reads the greeting, says EHLO (or HELO), sets TLS up as the flags say
-/// (implicit TLS before the greeting, or STARTTLS after EHLO, with the library's fallback
-/// rules), authenticates when credentials are given, and records what it learns in
-/// `outcome` as it goes, so a failure still reports the greeting, capabilities and TLS.
-async fn open_session(
-    plan: &Plan,
-    outcome: &mut Outcome,
-) -> Result<Client<MaybeTls<TcpStream>>, ErrorInfo> {
-    // One deadline for the name lookup and the TCP connection together.
-    let deadline = Instant::now() + plan.timeouts.connect;
-    let addrs = resolve(&plan.target, deadline).await?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    let stream = connect_tcp(&addrs[..], left)
-        .await
-        .map_err(|e| ErrorInfo::from_error(&e))?;
-    // A plaintext fallback after a failed handshake dials the address that answered
-    // again; the name verified is the host given (unless --tls-name).
-    let peer = stream
-        .peer_addr()
-        .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
-    let redial_limit = plan.timeouts.connect;
-    let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
-    // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with the
-    // library's fallback rules).
-    let res = client
-        .establish_with(&plan.tls, &plan.target.host, || {
-            connect_tcp(peer, redial_limit)
-        })
-        .await;
-    outcome.greeting = client.greeting().cloned();
-    outcome.capabilities = client
-        .capabilities()
-        .map(|c| c.keywords_escaped().collect())
-        .unwrap_or_default();
-    outcome.tls = client.tls_report().map(tls_json);
-    res.map_err(|e| ErrorInfo::from_error(&e))?;
-    if let Some((credentials, options)) = &plan.auth {
-        let mechanism = client
-            .authenticate(credentials, options)
-            .await
-            .map_err(|e| ErrorInfo::from_error(&e))?;
-        outcome.auth = Some(mechanism.name().to_owned());
-    }
-    Ok(client)
-}
-
-/// The contract's `tls` object. A verification error can quote the server's certificate
-/// (the names it presents) or its reply to STARTTLS: it is escaped like all server text.
-fn tls_json(r: &smtp_courier::tls::TlsReport) -> Json {
-    Json::obj([
-        ("version", r.version.as_deref().into()),
-        ("cipher", r.cipher.as_deref().into()),
-        ("verified", r.verified.into()),
-        ("verify_error", r.verify_error.as_deref().map(shown).into()),
-        ("fallback", r.fallback.into()),
-    ])
-}
-
-fn client_config(plan: &Plan) -> ClientConfig {
-    let mut config = plan.config.clone();
-    if plan.verbose {
-        // The library redacts credentials (as `<redacted>`, which the contract writes
-        // `****`) and escapes control characters in server text; escaping again changes
-        // nothing in escaped text, and guarantees that no line reaches the terminal raw.
-        config = config.transcript(|direction, line| {
-            let prefix = match direction {
-                Direction::Client => "C: ",
-                Direction::Server => "S: ",
-            };
-            eprintln!("{prefix}{}", shown(&line.replace("<redacted>", "****")));
-        });
-    }
-    config
-}
-
-/// The server's addresses, before `deadline`. A failed lookup is a `dns` error.
-async fn resolve(target: &Target, deadline: Instant) -> Result<Vec<SocketAddr>, ErrorInfo> {
-    if let Ok(ip) = target.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
-    }
-    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
-    match tokio::time::timeout_at(deadline, lookup).await {
-        Err(_) => Err(ErrorInfo::from_error(&Error::Timeout {
-            phase: smtp_courier::proto::Phase::Connect,
-            command: None,
-        })),
-        Ok(Err(e)) => Err(ErrorInfo::dns(format!(
-            "cannot resolve {}: {e}",
-            target.host
-        ))),
-        Ok(Ok(addrs)) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                Err(ErrorInfo::dns(format!("{} has no address", target.host)))
-            } else {
-                Ok(addrs)
-            }
-        }
-    }
 }

@@ -4,8 +4,18 @@
 
 #[path = "send_example/auth.rs"]
 mod auth;
+#[path = "send_example/connections.rs"]
+mod connections;
+#[path = "dns_support/mod.rs"]
+mod dns_support;
+#[path = "send_example/mta.rs"]
+mod mta;
+#[path = "send_example/mx.rs"]
+mod mx;
 #[path = "../examples/support/sink.rs"]
 mod sink;
+#[path = "socks5_proxy/mod.rs"]
+mod socks5_proxy;
 
 // Kept apart so that this file stays readable.
 #[path = "send_example/bdat.rs"]
@@ -594,10 +604,11 @@ async fn usage_errors_exit_64_and_send_nothing() {
         );
     }
 
-    // MX delivery is not available yet: no --server is a usage error.
+    // No --server is MX delivery (tests/send_example/mx.rs); what it refuses is refused
+    // before any lookup.
     let run = send(&[
-        "--tls",
-        "skip",
+        "--repeat",
+        "2",
         "--from",
         "me@example.org",
         "--to",
@@ -605,7 +616,11 @@ async fn usage_errors_exit_64_and_send_nothing() {
     ])
     .await;
     assert_eq!(run.status, 64);
-    assert!(run.stderr.contains("--server"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--repeat needs --server"),
+        "{}",
+        run.stderr
+    );
 
     assert_eq!(sink.stats().connections, 1, "no usage error may connect");
     assert_eq!(sink.messages().len(), 1);

@@ -5,7 +5,8 @@
 //! the summary alike, no control character or bidirectional override the server sent
 //! comes out as it is.
 
-use smtp_courier::proto::{Reply, escape_text};
+use smtp_courier::delivery::{DeliveryError, DomainReport, RecipientDelivery};
+use smtp_courier::proto::{Mailbox, Reply, escape_text};
 use smtp_courier::{Envelope, Error, RecipientStatus, TransactionReport};
 
 use super::json::Json;
@@ -57,6 +58,33 @@ impl ErrorInfo {
             enhanced_code: None,
             message,
         }
+    }
+
+    /// A delivery error (DNS, or what the SMTP client reported), `permanent` as the
+    /// domain's recipients see it.
+    fn from_delivery(e: &DeliveryError, permanent: bool) -> Self {
+        let mut info = match e {
+            DeliveryError::Smtp(e) => Self::from_error(e),
+            DeliveryError::Dns(e) => Self {
+                kind: "dns",
+                permanent: e.is_permanent(),
+                command: None,
+                code: None,
+                enhanced_code: None,
+                message: e.to_string(),
+            },
+            // The policy hook (not used by `send`), and what the library may add.
+            other => Self {
+                kind: "tls",
+                permanent: false,
+                command: None,
+                code: None,
+                enhanced_code: None,
+                message: other.to_string(),
+            },
+        };
+        info.permanent = permanent;
+        info
     }
 
     /// A failed name lookup: transient, since resolvers fail for passing reasons too.
@@ -136,9 +164,91 @@ struct RecipientOutcome {
 
 /// One message's part of the result.
 pub(crate) struct TransactionOutcome {
+    /// In MX mode: the domain, host, address, attempts and connection.
+    mx: Option<MxFields>,
     recipients: Vec<RecipientOutcome>,
     data: Option<Reply>,
     error: Option<ErrorInfo>,
+}
+
+/// What an MX-mode transaction says besides the recipients (SEND-CONTRACT-MX.md).
+struct MxFields {
+    domain: String,
+    host: Option<String>,
+    address: Option<String>,
+    /// Each attempt's host, address and error.
+    attempts: Vec<(String, Option<String>, ErrorInfo)>,
+    greeting: Option<Reply>,
+    capabilities: Vec<String>,
+    tls: Option<Json>,
+}
+
+impl MxFields {
+    fn to_json(&self) -> Vec<(&'static str, Json)> {
+        let attempts = self
+            .attempts
+            .iter()
+            .map(|(host, address, error)| {
+                Json::obj([
+                    ("host", shown(host).into()),
+                    ("address", address.clone().into()),
+                    ("error", error.to_json()),
+                ])
+            })
+            .collect();
+        vec![
+            ("domain", self.domain.clone().into()),
+            ("host", self.host.as_deref().map(shown).into()),
+            ("address", self.address.clone().into()),
+            ("attempts", Json::Arr(attempts)),
+            ("greeting", greeting_json(self.greeting.as_ref())),
+            (
+                "capabilities",
+                Json::Arr(self.capabilities.iter().map(|c| shown(c).into()).collect()),
+            ),
+            ("tls", self.tls.clone().into()),
+        ]
+    }
+}
+
+fn greeting_json(greeting: Option<&Reply>) -> Json {
+    greeting
+        .map(|g| {
+            Json::obj([
+                ("code", g.code().as_u16().into()),
+                ("message", shown(&g.message()).into()),
+            ])
+        })
+        .into()
+}
+
+/// One recipient of an MX-mode domain, as the contract reports it.
+fn mx_recipient(r: &RecipientDelivery) -> RecipientOutcome {
+    let (code, enhanced_code, message) = match (r.reply(), r.error()) {
+        (Some(reply), _) => (
+            Some(reply.code().as_u16()),
+            reply.enhanced_code().map(|c| c.to_string()),
+            reply.message(),
+        ),
+        (None, Some(e)) => (None, None, e.to_string()),
+        (None, None) => (None, None, String::new()),
+    };
+    RecipientOutcome {
+        address: r.address().to_string(),
+        status: status_name(r.status()),
+        command: r.command().map(|c| c.as_str()),
+        code,
+        enhanced_code,
+        message,
+    }
+}
+
+fn status_name(status: RecipientStatus) -> &'static str {
+    match status {
+        RecipientStatus::Delivered => "delivered",
+        RecipientStatus::Permanent => "permanent",
+        RecipientStatus::Transient => "transient",
+    }
 }
 
 impl TransactionOutcome {
@@ -158,11 +268,7 @@ impl TransactionOutcome {
                 };
                 RecipientOutcome {
                     address: r.address.to_string(),
-                    status: match r.status() {
-                        RecipientStatus::Delivered => "delivered",
-                        RecipientStatus::Permanent => "permanent",
-                        RecipientStatus::Transient => "transient",
-                    },
+                    status: status_name(r.status()),
                     command: r.command().map(|c| c.as_str()),
                     code,
                     enhanced_code,
@@ -171,9 +277,76 @@ impl TransactionOutcome {
             })
             .collect();
         Self {
+            mx: None,
             recipients,
             data: report.data.clone(),
             error: report.error.as_ref().map(ErrorInfo::from_error),
+        }
+    }
+
+    /// One domain of MX delivery: the host that decided (or none), the attempts before
+    /// it, its connection, and every recipient.
+    pub(crate) fn from_domain(d: &DomainReport) -> Self {
+        let address = |a: std::net::SocketAddr| a.to_string();
+        let attempts = d
+            .attempts()
+            .iter()
+            .map(|a| {
+                let error = ErrorInfo::from_delivery(a.error(), a.error().is_permanent());
+                (a.host().to_owned(), a.address().map(address), error)
+            })
+            .collect();
+        let connection = d.connection();
+        let mx = MxFields {
+            domain: d.domain().to_string(),
+            host: d.host().map(str::to_owned),
+            address: d.address().map(address),
+            attempts,
+            greeting: connection.and_then(|c| c.greeting()).cloned(),
+            capabilities: connection
+                .and_then(|c| c.capabilities())
+                .map(|c| c.keywords_escaped().collect())
+                .unwrap_or_default(),
+            tls: connection
+                .and_then(|c| c.tls())
+                .map(super::session::tls_json),
+        };
+        Self {
+            mx: Some(mx),
+            recipients: d.recipients().iter().map(mx_recipient).collect(),
+            data: d.data().cloned(),
+            error: d
+                .error()
+                .map(|e| ErrorInfo::from_delivery(e, d.is_permanent())),
+        }
+    }
+
+    /// An MX-mode domain that nothing was tried for: every recipient carries `err`.
+    pub(crate) fn mx_not_sent(domain: &str, to: &[Mailbox], err: &ErrorInfo) -> Self {
+        let recipients = to
+            .iter()
+            .map(|m| RecipientOutcome {
+                address: m.to_string(),
+                status: err.status(),
+                command: err.command,
+                code: err.code,
+                enhanced_code: err.enhanced_code.clone(),
+                message: err.message.clone(),
+            })
+            .collect();
+        Self {
+            mx: Some(MxFields {
+                domain: domain.to_owned(),
+                host: None,
+                address: None,
+                attempts: Vec::new(),
+                greeting: None,
+                capabilities: Vec::new(),
+                tls: None,
+            }),
+            recipients,
+            data: None,
+            error: Some(err.clone()),
         }
     }
 
@@ -193,6 +366,7 @@ impl TransactionOutcome {
             })
             .collect();
         Self {
+            mx: None,
             recipients,
             data: None,
             error: Some(err.clone()),
@@ -224,27 +398,25 @@ impl TransactionOutcome {
                 ("message", shown(&d.message()).into()),
             ])
         });
-        Json::obj([
+        let mut fields = self.mx.as_ref().map(MxFields::to_json).unwrap_or_default();
+        fields.extend([
             ("recipients", Json::Arr(recipients)),
             ("data", data.into()),
             ("error", self.error.as_ref().map(ErrorInfo::to_json).into()),
-        ])
+        ]);
+        Json::Obj(fields)
     }
 }
 
 impl Outcome {
-    pub(crate) fn to_json(&self, target: &Target) -> Json {
-        let greeting = self.greeting.as_ref().map(|g| {
-            Json::obj([
-                ("code", g.code().as_u16().into()),
-                ("message", shown(&g.message()).into()),
-            ])
-        });
+    /// The result; `target` is `None` in MX mode (`server` null).
+    pub(crate) fn to_json(&self, target: Option<&Target>) -> Json {
+        let greeting = greeting_json(self.greeting.as_ref());
         // Keywords are checked by the library, but their parameters are the server's text.
         let capabilities = self.capabilities.iter().map(|c| shown(c).into()).collect();
         Json::obj([
-            ("server", target.display().into()),
-            ("greeting", greeting.into()),
+            ("server", target.map(Target::display).into()),
+            ("greeting", greeting),
             ("capabilities", Json::Arr(capabilities)),
             ("tls", self.tls.clone().into()),
             (
@@ -291,20 +463,32 @@ impl Outcome {
     }
 }
 
-pub(crate) fn print_summary(target: &Target, outcome: &Outcome) {
+/// The summary; `target` is `None` in MX mode, where each domain says where it went.
+pub(crate) fn print_summary(target: Option<&Target>, outcome: &Outcome) {
     // One line per item: the lines of a reply joined with " / ", escaped.
     let one_line = |text: &str| shown(text).replace('\n', " / ");
-    match &outcome.greeting {
-        Some(g) => println!(
-            "{}: {} {}",
-            target.display(),
-            g.code(),
-            one_line(&g.message())
-        ),
-        None => println!("{}: no greeting", target.display()),
+    match (target, &outcome.greeting) {
+        (None, _) => {}
+        (Some(t), Some(g)) => println!("{}: {} {}", t.display(), g.code(), one_line(&g.message())),
+        (Some(t), None) => println!("{}: no greeting", t.display()),
     }
     for (i, tx) in outcome.transactions.iter().enumerate() {
         let n = i + 1;
+        if let Some(mx) = &tx.mx {
+            for (host, address, e) in &mx.attempts {
+                let at = address.as_deref().unwrap_or("no address");
+                println!(
+                    "{}: {} ({at}): {}",
+                    mx.domain,
+                    shown(host),
+                    one_line(&e.message)
+                );
+            }
+            match (&mx.host, &mx.address) {
+                (Some(h), Some(a)) => println!("{}: via {} ({a})", mx.domain, shown(h)),
+                _ => println!("{}: no host decided", mx.domain),
+            }
+        }
         match (&tx.data, &tx.error) {
             (Some(d), _) => println!("message {n}: {}", one_line(&d.to_string())),
             (None, Some(e)) => println!("message {n}: not sent: {}", one_line(&e.message)),
