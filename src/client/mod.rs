@@ -309,6 +309,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.op = OpState::Running;
         let result = op(self).await;
         self.op = OpState::Idle;
+        // Between operations the connection is idle: no message block or large reply is
+        // kept (see `io::IDLE_BUFFER`).
+        self.conn.release_idle();
         result
     }
 
@@ -351,14 +354,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         body: R,
     ) -> Result<TransactionReport, Error> {
-        self.operation(async move |c| c.send_op(envelope, body).await)
+        self.operation(async move |c| c.send_op(envelope, &mut Reader::new(body)).await)
             .await
     }
 
-    async fn send_op<R: AsyncRead + Unpin>(
+    async fn send_op(
         &mut self,
         envelope: &Envelope,
-        mut body: R,
+        body: &mut impl BodySource,
     ) -> Result<TransactionReport, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
@@ -372,7 +375,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         };
         loop {
             match self.wait_for_transaction(id).await? {
-                None => self.stream_body(id, &mut body).await,
+                None => self.stream_body(id, body).await,
                 Some(report) => return Ok(report),
             }
         }
@@ -419,7 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
         let envelope = &batch::sized(envelope, message);
-        self.send_op(envelope, message).await
+        self.send_op(envelope, &mut InMemory(message)).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -567,12 +570,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// With [`Timeouts::data_transfer`](crate::proto::Timeouts::data_transfer) set, reading
     /// the body and writing every block must end before that deadline.
-    async fn stream_body<R: AsyncRead + Unpin>(&mut self, id: TxId, body: &mut R) {
+    async fn stream_body(&mut self, id: TxId, body: &mut impl BodySource) {
         let transfer = self
             .timeouts
             .data_transfer
             .and_then(|d| tokio::time::Instant::now().checked_add(d));
-        let mut chunk = vec![0u8; BODY_BLOCK];
         loop {
             match self.session.body_capacity(id) {
                 // Complete, or the transaction failed (RFC 3030 §2: no further chunk).
@@ -587,13 +589,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 }
                 Some(_) => {}
             }
-            let read = body.read(&mut chunk);
+            let read = body.next_block();
             let read = match transfer {
                 Some(at) => tokio::time::timeout_at(at, read).await,
                 None => Ok(read.await),
             };
-            let n = match read {
-                Ok(Ok(n)) => n,
+            let data = match read {
+                Ok(Ok(data)) => data,
                 Ok(Err(e)) => {
                     self.session.handle_io_error(e);
                     return self.abandon_data().await;
@@ -603,8 +605,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     return self.abandon_data().await;
                 }
             };
-            let Some(data) = chunk.get(..n) else { return };
-            if n == 0 {
+            if data.is_empty() {
                 let _ = self.session.finish_body(id);
                 return;
             }
@@ -632,6 +633,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         // a little, not a whole command timeout.
         let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
         let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
+    }
+}
+
+/// Where the content of a message comes from: blocks of at most [`BODY_BLOCK`] octets.
+pub(crate) trait BodySource {
+    /// The next block; empty at the end of the content.
+    async fn next_block(&mut self) -> std::io::Result<&[u8]>;
+}
+
+/// Content read from a stream, a block at a time, into a buffer allocated for this
+/// message only (and never zeroed: the reader fills it).
+struct Reader<R> {
+    io: R,
+    buf: bytes::BytesMut,
+}
+
+impl<R> Reader<R> {
+    fn new(io: R) -> Self {
+        Self {
+            io,
+            buf: bytes::BytesMut::new(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> BodySource for Reader<R> {
+    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        self.buf.clear();
+        self.buf.reserve(BODY_BLOCK);
+        self.io.read_buf(&mut self.buf).await?;
+        Ok(&self.buf)
+    }
+}
+
+/// Content already in memory: handed to the session in place, never copied first.
+pub(crate) struct InMemory<'a>(pub(crate) &'a [u8]);
+
+impl BodySource for InMemory<'_> {
+    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        let (block, rest) = self.0.split_at(self.0.len().min(BODY_BLOCK));
+        self.0 = rest;
+        Ok(block)
     }
 }
 
