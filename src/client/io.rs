@@ -100,6 +100,9 @@ pub(crate) struct Conn<S> {
     unreported: usize,
     /// `wbuf` holds (or held, since it was last empty) a credential: wipe what leaves it.
     secret: bool,
+    /// The largest write buffer so far, for tests of the idle bound.
+    #[cfg(test)]
+    peak_write: usize,
 }
 
 impl<S> fmt::Debug for Conn<S> {
@@ -129,6 +132,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             deadline: None,
             unreported: 0,
             secret: false,
+            #[cfg(test)]
+            peak_write: 0,
         }
     }
 
@@ -144,6 +149,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.wbuf.pos = 0;
         }
         session.poll_transmit(&mut self.wbuf.buf);
+        #[cfg(test)]
+        {
+            self.peak_write = self.peak_write.max(self.wbuf.capacity());
+        }
         if !self.wbuf.is_empty() {
             self.need_flush = true;
         }
@@ -306,6 +315,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     #[cfg(test)]
     pub(crate) fn capacities(&self) -> (usize, usize) {
         (self.rbuf.capacity(), self.wbuf.capacity())
+    }
+
+    /// The largest write buffer so far.
+    #[cfg(test)]
+    pub(crate) fn peak_write_capacity(&self) -> usize {
+        self.peak_write
     }
 
     fn fail_write(&mut self, e: io::Error) {

@@ -3,6 +3,8 @@
 //! It moves bytes and enforces deadlines; every protocol decision is the session's.
 
 mod batch;
+#[cfg(test)]
+mod buffer_tests;
 mod config;
 mod io;
 

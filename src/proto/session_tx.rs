@@ -212,12 +212,15 @@ impl Session {
         }
         self.send_mail(id);
         if pipelining {
-            let rcpts: Vec<_> = self
-                .txs
-                .back()
-                .map(|t| t.envelope.recipients().to_vec())
-                .unwrap_or_default();
-            for (i, rcpt) in rcpts.into_iter().enumerate() {
+            for i in 0..n {
+                let Some(rcpt) = self
+                    .txs
+                    .back()
+                    .and_then(|t| t.envelope.recipients().get(i))
+                    .cloned()
+                else {
+                    break;
+                };
                 self.send(&Command::Rcpt(rcpt, Vec::new()), Expect::Rcpt(id, i));
             }
             if bdat {
@@ -233,7 +236,8 @@ impl Session {
 
     /// The MAIL parameters for `envelope`, after checking it against the server.
     fn mail_params(&self, envelope: &Envelope) -> Result<Vec<EsmtpParam>, Error> {
-        let caps = self.caps.clone().unwrap_or_default();
+        let no_caps = Capabilities::default();
+        let caps = self.caps.as_ref().unwrap_or(&no_caps);
         let mut params = Vec::new();
         if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
             if let Some(limit) = limit.filter(|l| size > *l) {
