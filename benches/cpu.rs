@@ -211,7 +211,10 @@ fn message(size: usize) -> Vec<u8> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if args.len() != 4 {
         eprintln!("usage: cpu data|bdat SIZE RCPTS N");
         return;

@@ -87,7 +87,10 @@ async fn run(chunking: bool) {
     let report = client.send_bytes(&envelope, &small).await.unwrap();
     assert!(report.all_delivered());
     let after_small = capacities(&client);
-    assert!(within_idle_bound(after_small), "after a small message: {after_small:?}");
+    assert!(
+        within_idle_bound(after_small),
+        "after a small message: {after_small:?}"
+    );
 
     let report = client.send_bytes(&envelope, &big).await.unwrap();
     assert!(report.all_delivered());

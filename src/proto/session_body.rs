@@ -69,7 +69,9 @@ impl Chunker {
     /// The framed length of a full (not last) chunk: `BDAT n\r\n` and `n` octets.
     fn full_len(&self) -> usize {
         let max = self.enc.max_chunk().get();
-        let digits = max.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let digits = max
+            .checked_ilog10()
+            .map_or(1, |d| (d as usize).saturating_add(1));
         "BDAT \r\n".len().saturating_add(digits).saturating_add(max)
     }
 
@@ -162,7 +164,12 @@ impl Session {
         let direct = self.may_send(Expect::Bdat { id, last: false });
         let start = self.out.len();
         // Framed straight into the transmit queue: no copy on the way.
-        let res = match self.txs.iter_mut().find(|t| t.id == id).map(|t| &mut t.framing) {
+        let res = match self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.framing)
+        {
             Some(Framing::Data(stuffer)) => stuffer.encode(content, &mut self.out),
             Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.push(content),
             Some(Framing::Bdat(chunker)) => chunker.push_into(content, &mut self.out, false),
@@ -170,7 +177,11 @@ impl Session {
             Some(Framing::NotYet) => return Err(not_in_data_phase()),
         };
         if let Err(e) = res {
-            if self.txs.iter().any(|t| t.id == id && matches!(t.framing, Framing::Bdat(_))) {
+            if self
+                .txs
+                .iter()
+                .any(|t| t.id == id && matches!(t.framing, Framing::Bdat(_)))
+            {
                 // RFC 3030 §2: the chunks of this call never leave (the data is abandoned).
                 self.out.truncate(start);
             }
