@@ -50,14 +50,24 @@ pub(super) struct Chunker {
 
 impl Chunker {
     /// `binary` for BINARYMIME (RFC 3030 §3): bytes exactly as given.
-    pub(super) fn new(max: usize, lines: Option<LineEndings>, lock_step: bool) -> Self {
+    /// `size`: the message's declared size, if any, to set the chunk buffer aside at once.
+    pub(super) fn new(
+        max: usize,
+        lines: Option<LineEndings>,
+        lock_step: bool,
+        size: Option<u64>,
+    ) -> Self {
         let enc = match lines {
             Some(mode) => BdatChunker::new(mode),
             None => BdatChunker::binary(),
         };
         let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
+        let mut enc = enc.with_max_chunk(max);
+        if let Some(size) = size {
+            enc.reserve_for(size);
+        }
         Self {
-            enc: enc.with_max_chunk(max),
+            enc,
             held: VecDeque::new(),
             finishing: false,
             lock_step,

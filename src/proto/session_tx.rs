@@ -184,7 +184,12 @@ impl Session {
         let bdat = self.chunking();
         let lines = (!envelope.is_binarymime()).then_some(self.config.line_endings);
         let framing = if bdat && pipelining {
-            Framing::Bdat(Chunker::new(self.config.chunk_size, lines, false))
+            Framing::Bdat(Chunker::new(
+                self.config.chunk_size,
+                lines,
+                false,
+                envelope.size(),
+            ))
         } else {
             Framing::NotYet
         };
@@ -444,7 +449,8 @@ impl Session {
                     } else if tx.accepted() > 0 && tx.bdat {
                         // RFC 3030 §4: without PIPELINING, chunks follow the RCPT replies.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true));
+                        let size = tx.envelope.size();
+                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true, size));
                         self.events.push_back(Event::SendBody(id));
                     } else if tx.accepted() > 0 {
                         next = Some((Command::Data, Expect::Data(id)));
