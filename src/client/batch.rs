@@ -280,9 +280,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let id = self
             .start_mail(sized)
             .map_err(|e| TransactionReport::failed(envelope, e))?;
-        let mut body = content;
         match self.wait_for_transaction(id).await {
-            Ok(None) => self.stream_body(id, &mut body).await,
+            Ok(None) => self.stream_body(id, &mut super::InMemory(content)).await,
             // Ended already (or the session failed): its report is kept for the window.
             Ok(Some(report)) => self.parked.push_back(Event::Transaction(id, report)),
             Err(_) => {}

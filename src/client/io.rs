@@ -6,11 +6,12 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
@@ -40,27 +41,52 @@ enum Progress {
 
 /// The write buffer. It may hold an AUTH line, so what is left in it is wiped when it is
 /// dropped (with the client); what leaves it is wiped as it goes when it held one.
+///
+/// Written bytes are not cut off the front of the `BytesMut` (which would hide its
+/// allocation behind a shrinking `capacity()`): a read position moves instead, and the
+/// buffer is cleared once all of it is written, so its capacity is its allocation.
 #[derive(Default)]
-pub(crate) struct WriteBuf(BytesMut);
-
-impl std::ops::Deref for WriteBuf {
-    type Target = BytesMut;
-    fn deref(&self) -> &BytesMut {
-        &self.0
-    }
+pub(crate) struct WriteBuf {
+    buf: BytesMut,
+    /// Bytes of `buf` already written.
+    pos: usize,
 }
 
-impl std::ops::DerefMut for WriteBuf {
-    fn deref_mut(&mut self) -> &mut BytesMut {
-        &mut self.0
+impl WriteBuf {
+    /// The bytes still to write.
+    pub(crate) fn pending(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The allocation held.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn wipe(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.buf[..]);
     }
 }
 
 impl Drop for WriteBuf {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0[..]);
+        self.wipe();
     }
 }
+
+/// What an idle connection keeps of each buffer: a larger allocation (left by a big
+/// reply, a message block or an EHLO response) is let go once the buffer is empty, so an
+/// idle connection costs little; one at most this large is kept, so small messages
+/// allocate nothing.
+pub(crate) const IDLE_BUFFER: usize = 2 * 1024;
 
 /// The stream, its buffers and the deadline bookkeeping.
 pub(crate) struct Conn<S> {
@@ -74,6 +100,9 @@ pub(crate) struct Conn<S> {
     unreported: usize,
     /// `wbuf` holds (or held, since it was last empty) a credential: wipe what leaves it.
     secret: bool,
+    /// The largest write buffer so far, for tests of the idle bound.
+    #[cfg(test)]
+    peak_write: usize,
 }
 
 impl<S> fmt::Debug for Conn<S> {
@@ -96,13 +125,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(crate) fn new(io: S) -> Self {
         Self {
             io,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: WriteBuf(BytesMut::with_capacity(READ_CHUNK)),
+            rbuf: BytesMut::new(),
+            wbuf: WriteBuf::default(),
             need_flush: false,
             write_failed: None,
             deadline: None,
             unreported: 0,
             secret: false,
+            #[cfg(test)]
+            peak_write: 0,
         }
     }
 
@@ -111,7 +142,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if session.transmit_holds_secret() {
             self.secret = true;
         }
-        session.poll_transmit(&mut self.wbuf);
+        if self.wbuf.is_empty() {
+            // Never appended behind written bytes: the session may hand over its
+            // buffer whole.
+            self.wbuf.buf.clear();
+            self.wbuf.pos = 0;
+        }
+        session.poll_transmit(&mut self.wbuf.buf);
+        #[cfg(test)]
+        {
+            self.peak_write = self.peak_write.max(self.wbuf.capacity());
+        }
         if !self.wbuf.is_empty() {
             self.need_flush = true;
         }
@@ -193,7 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         let mut wrote = false;
         while !self.wbuf.is_empty() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+            match Pin::new(&mut self.io).poll_write(cx, self.wbuf.pending()) {
                 Poll::Ready(Ok(0)) => {
                     self.fail_write(io::ErrorKind::WriteZero.into());
                 }
@@ -227,27 +268,59 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// `n` bytes at the front of the write buffer were written.
     fn consume(&mut self, n: usize) {
         let n = n.min(self.wbuf.len());
-        if self.secret {
+        let end = self.wbuf.pos.saturating_add(n);
+        if self.secret
+            && let Some(done) = self.wbuf.buf.get_mut(self.wbuf.pos..end)
+        {
             // They may hold a credential: wipe them before letting go.
-            let mut done = self.wbuf.split_to(n);
-            zeroize::Zeroize::zeroize(&mut done[..]);
-        } else {
-            self.wbuf.advance(n);
+            zeroize::Zeroize::zeroize(done);
         }
+        self.wbuf.pos = end;
         self.unreported = self.unreported.saturating_add(n);
         if self.wbuf.is_empty() {
             self.secret = false;
+            self.wbuf.buf.clear();
+            self.wbuf.pos = 0;
         }
     }
 
     /// Drops what is buffered for writing (wiped when it may hold a credential).
     pub(crate) fn discard_output(&mut self) {
         if self.secret {
-            zeroize::Zeroize::zeroize(&mut self.wbuf[..]);
+            self.wbuf.wipe();
             self.secret = false;
         }
-        self.wbuf.clear();
+        self.wbuf.buf.clear();
+        self.wbuf.pos = 0;
         self.need_flush = false;
+    }
+
+    /// Lets go of buffer memory beyond [`IDLE_BUFFER`] while the buffers are empty: at
+    /// the end of every operation, so a connection between messages holds no message
+    /// block and no large reply.
+    pub(crate) fn release_idle(&mut self) {
+        if self.rbuf.is_empty() {
+            // Replies are split off its front, which hides the allocation from
+            // `capacity()`: an empty read buffer is let go whatever it reports.
+            self.rbuf = BytesMut::new();
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > IDLE_BUFFER {
+            // Empty, and wiped as it was written when it held a credential.
+            self.wbuf.buf = BytesMut::new();
+            self.wbuf.pos = 0;
+        }
+    }
+
+    /// The capacities of the read and write buffers, for tests of the idle bound.
+    #[cfg(test)]
+    pub(crate) fn capacities(&self) -> (usize, usize) {
+        (self.rbuf.capacity(), self.wbuf.capacity())
+    }
+
+    /// The largest write buffer so far.
+    #[cfg(test)]
+    pub(crate) fn peak_write_capacity(&self) -> usize {
+        self.peak_write
     }
 
     fn fail_write(&mut self, e: io::Error) {
@@ -260,15 +333,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Reads at most [`READ_CHUNK`] bytes onto the end of the read buffer. The buffer
     /// cannot grow without bound: the session consumes every complete line, and the reply
     /// parser refuses a line longer than its cap.
+    ///
+    /// The read lands in an uninitialised buffer on the stack and only what arrived is
+    /// copied into the read buffer: replies are short, so the read buffer stays as small
+    /// as the longest reply (nothing is zeroed or reserved for a read that brings a few
+    /// bytes, or none).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + READ_CHUNK, 0);
-        let mut rb = ReadBuf::new(&mut self.rbuf[start..]);
+        let mut space = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut rb = ReadBuf::uninit(&mut space);
         let res = Pin::new(&mut self.io).poll_read(cx, &mut rb);
-        let n = rb.filled().len();
-        self.rbuf.truncate(start + n);
+        let got = rb.filled();
+        self.rbuf.extend_from_slice(got);
         match res {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(n)),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(got.len())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }

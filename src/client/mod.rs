@@ -3,6 +3,8 @@
 //! It moves bytes and enforces deadlines; every protocol decision is the session's.
 
 mod batch;
+#[cfg(test)]
+mod buffer_tests;
 mod config;
 mod io;
 #[cfg(feature = "tls")]
@@ -363,6 +365,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.op = OpState::Running;
         let result = op(self).await;
         self.op = OpState::Idle;
+        // Between operations the connection is idle: no message block or large reply is
+        // kept (see `io::IDLE_BUFFER`).
+        self.conn.release_idle();
         result
     }
 
@@ -453,14 +458,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 )),
             };
         }
-        self.send_one_op(envelope, body).await
+        self.send_one_op(envelope, &mut Reader::new(body)).await
     }
 
     /// One transaction for `envelope`, its content streamed from `body`.
-    async fn send_one_op<R: AsyncRead + Unpin>(
+    async fn send_one_op(
         &mut self,
         envelope: &Envelope,
-        mut body: R,
+        body: &mut impl BodySource,
     ) -> Result<TransactionReport, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
@@ -478,7 +483,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         };
         loop {
             match self.wait_for_transaction(id).await? {
-                None => self.stream_body(id, &mut body).await,
+                None => self.stream_body(id, body).await,
                 Some(report) => return Ok(report),
             }
         }
@@ -550,7 +555,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
         let envelope = &batch::sized(envelope, message);
-        self.send_one_op(envelope, message).await
+        self.send_one_op(envelope, &mut InMemory(message)).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -698,12 +703,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     ///
     /// With [`Timeouts::data_transfer`](crate::proto::Timeouts::data_transfer) set, reading
     /// the body and writing every block must end before that deadline.
-    async fn stream_body<R: AsyncRead + Unpin>(&mut self, id: TxId, body: &mut R) {
+    async fn stream_body(&mut self, id: TxId, body: &mut impl BodySource) {
         let transfer = self
             .timeouts
             .data_transfer
             .and_then(|d| tokio::time::Instant::now().checked_add(d));
-        let mut chunk = vec![0u8; BODY_BLOCK];
         loop {
             match self.session.body_capacity(id) {
                 // Complete, or the transaction failed (RFC 3030 §2: no further chunk).
@@ -718,13 +722,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 }
                 Some(_) => {}
             }
-            let read = body.read(&mut chunk);
+            let read = body.next_block();
             let read = match transfer {
                 Some(at) => tokio::time::timeout_at(at, read).await,
                 None => Ok(read.await),
             };
-            let n = match read {
-                Ok(Ok(n)) => n,
+            let data = match read {
+                Ok(Ok(data)) => data,
                 Ok(Err(e)) => {
                     self.session.handle_io_error(e);
                     return self.abandon_data().await;
@@ -734,8 +738,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                     return self.abandon_data().await;
                 }
             };
-            let Some(data) = chunk.get(..n) else { return };
-            if n == 0 {
+            if data.is_empty() {
                 let _ = self.session.finish_body(id);
                 return;
             }
@@ -763,6 +766,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         // a little, not a whole command timeout.
         let limit = self.timeouts.get(Phase::Command).min(ABANDON_LIMIT);
         let _ = tokio::time::timeout(limit, self.conn.io.shutdown()).await;
+    }
+}
+
+/// Where the content of a message comes from: blocks of at most [`BODY_BLOCK`] octets.
+pub(crate) trait BodySource {
+    /// The next block; empty at the end of the content.
+    async fn next_block(&mut self) -> std::io::Result<&[u8]>;
+}
+
+/// Content read from a stream, a block at a time, into a buffer allocated for this
+/// message only (and never zeroed: the reader fills it).
+struct Reader<R> {
+    io: R,
+    buf: bytes::BytesMut,
+}
+
+impl<R> Reader<R> {
+    fn new(io: R) -> Self {
+        Self {
+            io,
+            buf: bytes::BytesMut::new(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> BodySource for Reader<R> {
+    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        self.buf.clear();
+        self.buf.reserve(BODY_BLOCK);
+        self.io.read_buf(&mut self.buf).await?;
+        Ok(&self.buf)
+    }
+}
+
+/// Content already in memory: handed to the session in place, never copied first.
+pub(crate) struct InMemory<'a>(pub(crate) &'a [u8]);
+
+impl BodySource for InMemory<'_> {
+    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        let (block, rest) = self.0.split_at(self.0.len().min(BODY_BLOCK));
+        self.0 = rest;
+        Ok(block)
     }
 }
 

@@ -40,8 +40,29 @@ impl Command {
     /// Appends the command and its CRLF to `dst`.
     pub fn encode(&self, dst: &mut BytesMut) {
         use std::fmt::Write as _;
-        // Writing into a BytesMut cannot fail.
-        let _ = write!(Wire(dst), "{self}");
+        // MAIL and RCPT, once or more per message, are put together without the
+        // formatting machinery; the bytes are the same as `Display`'s.
+        let (verb, path, params): (&[u8], &str, &[EsmtpParam]) = match self {
+            Self::Mail(from, params) => (b"MAIL FROM:<", from.as_str(), params),
+            Self::Rcpt(to, params) => (b"RCPT TO:<", to.as_str(), params),
+            _ => {
+                // Writing into a BytesMut cannot fail.
+                let _ = write!(Wire(dst), "{self}");
+                dst.extend_from_slice(b"\r\n");
+                return;
+            }
+        };
+        dst.extend_from_slice(verb);
+        dst.extend_from_slice(path.as_bytes());
+        dst.extend_from_slice(b">");
+        for p in params {
+            dst.extend_from_slice(b" ");
+            dst.extend_from_slice(p.keyword().as_bytes());
+            if let Some(v) = p.value() {
+                dst.extend_from_slice(b"=");
+                dst.extend_from_slice(v.as_bytes());
+            }
+        }
         dst.extend_from_slice(b"\r\n");
     }
 

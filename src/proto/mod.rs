@@ -50,6 +50,6 @@ pub use code::{EnhancedCode, ReplyClass, ReplyCode};
 pub use command::{Command, CommandKind};
 pub use dsn::{DsnError, EnvId, Notify, NotifyOn, Orcpt, Ret};
 pub use reply::{Reply, ReplyParser, escape_text};
-pub use session::{Direction, Event, Session, SessionConfig, Transcript};
+pub use session::{Direction, Event, OUT_IDLE_CAPACITY, Session, SessionConfig, Transcript};
 pub use timeouts::{Phase, Timeouts};
 pub use transaction::{Envelope, RecipientResult, RecipientStatus, TransactionReport, TxId};

@@ -16,6 +16,11 @@ use super::reply::{Reply, ReplyParser, push_escaped};
 use super::timeouts::Phase;
 use super::transaction::{TransactionReport, TxId};
 
+/// The largest output buffer the session keeps once its bytes are handed out: enough for
+/// a pipelined group of commands with a small message; a larger one (a message block) is
+/// let go, so an idle session holds no message data's worth of memory.
+pub const OUT_IDLE_CAPACITY: usize = 2 * 1024;
+
 /// What the session reports to its driver.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -105,8 +110,6 @@ pub struct Session {
     /// The transactions in flight, oldest first: their replies come back in this order.
     txs: VecDeque<Tx>,
     next_tx: u64,
-    /// Always [`body_flow::Framing::Closed`]: where content for an ended transaction goes.
-    ended: body_flow::Framing,
     tls: bool,
     tls_verified: bool,
     replies: u64,
@@ -146,7 +149,6 @@ impl Session {
             need_rset: false,
             txs: VecDeque::new(),
             next_tx: 0,
-            ended: body_flow::Framing::Closed,
             tls: false,
             tls_verified: false,
             replies: 0,
@@ -266,14 +268,37 @@ impl Session {
 
     /// Moves the bytes to send into `dst`. Call [`Session::handle_written`] as they are
     /// written: a reply is paired with a command only once the command was written.
+    ///
+    /// When `dst` is empty the session's buffer is handed over whole (no copy) and `dst`'s
+    /// allocation is kept in exchange, unless it is larger than an idle session keeps
+    /// ([`OUT_IDLE_CAPACITY`]).
     pub fn poll_transmit(&mut self, dst: &mut BytesMut) {
-        dst.extend_from_slice(&self.out);
         self.emitted = self.emitted.saturating_add(len_u64(self.out.len()));
-        if std::mem::take(&mut self.out_secret) {
-            // An AUTH line or SASL response: do not leave it in our buffer's memory.
-            zeroize::Zeroize::zeroize(&mut self.out[..]);
+        if dst.is_empty() {
+            dst.clear();
+            std::mem::swap(dst, &mut self.out);
+            // What came back held bytes already written (wiped by the driver when they
+            // were a credential): nothing to send.
+            self.out.clear();
+            self.out_secret = false;
+        } else {
+            dst.extend_from_slice(&self.out);
+            if std::mem::take(&mut self.out_secret) {
+                // An AUTH line or SASL response: do not leave it in our buffer's memory.
+                zeroize::Zeroize::zeroize(&mut self.out[..]);
+            }
+            self.out.clear();
         }
-        self.out.clear();
+        if self.out.capacity() > OUT_IDLE_CAPACITY {
+            // A message block's worth: let it go rather than keep it between messages.
+            self.out = BytesMut::new();
+        }
+    }
+
+    /// The capacity of the output buffer, for tests of the idle bound.
+    #[cfg(test)]
+    pub(crate) fn out_capacity(&self) -> usize {
+        self.out.capacity()
     }
 
     /// True while the bytes [`Session::poll_transmit`] would hand out hold a credential
@@ -348,6 +373,12 @@ impl Session {
     /// handed out): it can be answered once everything up to here is written.
     fn expect_reply(&mut self, expect: Expect) {
         let end = self.emitted.saturating_add(len_u64(self.out.len()));
+        self.expect.push(expect, end);
+    }
+
+    /// Awaits a reply to a command that ends at offset `end` of `out`.
+    fn expect_reply_at(&mut self, expect: Expect, end: usize) {
+        let end = self.emitted.saturating_add(len_u64(end));
         self.expect.push(expect, end);
     }
 

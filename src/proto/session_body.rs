@@ -43,29 +43,72 @@ pub(super) struct Chunker {
     lock_step: bool,
     /// A lock-step chunk's reply is awaited.
     awaiting: bool,
+    /// Chunks [`Chunker::push_into`] just framed into the transmit queue: the end of
+    /// each (an offset from where that call started) and whether it is the `LAST` one.
+    framed: Vec<(usize, bool)>,
 }
 
 impl Chunker {
     /// `binary` for BINARYMIME (RFC 3030 §3): bytes exactly as given.
-    pub(super) fn new(max: usize, lines: Option<LineEndings>, lock_step: bool) -> Self {
+    /// `size`: the message's declared size, if any, to set the chunk buffer aside at once.
+    pub(super) fn new(
+        max: usize,
+        lines: Option<LineEndings>,
+        lock_step: bool,
+        size: Option<u64>,
+    ) -> Self {
         let enc = match lines {
             Some(mode) => BdatChunker::new(mode),
             None => BdatChunker::binary(),
         };
         let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
+        let mut enc = enc.with_max_chunk(max);
+        if let Some(size) = size {
+            enc.reserve_for(size);
+        }
         Self {
-            enc: enc.with_max_chunk(max),
+            enc,
             held: VecDeque::new(),
             finishing: false,
             lock_step,
             awaiting: false,
+            framed: Vec::new(),
         }
     }
 
-    /// The framed length of a full (not last) chunk.
+    /// The framed length of a full (not last) chunk: `BDAT n\r\n` and `n` octets.
     fn full_len(&self) -> usize {
         let max = self.enc.max_chunk().get();
-        format!("BDAT {max}\r\n").len().saturating_add(max)
+        let digits = max
+            .checked_ilog10()
+            .map_or(1, |d| (d as usize).saturating_add(1));
+        "BDAT \r\n".len().saturating_add(digits).saturating_add(max)
+    }
+
+    /// Frames `input` (and with `last`, the end) straight into `out`, where every chunk may
+    /// leave at once (PIPELINING, RFC 3030 §4), noting where each chunk ends.
+    fn push_into(&mut self, input: &[u8], out: &mut BytesMut, last: bool) -> Result<(), BodyError> {
+        let start = out.len();
+        let before = self.enc.chunks();
+        if last {
+            self.enc.finish(out)?;
+            self.finishing = true;
+        } else {
+            self.enc.encode(input, out)?;
+        }
+        let new = self.enc.chunks().saturating_sub(before);
+        let full = self.full_len();
+        let mut end = 0usize;
+        for i in 0..new {
+            let is_last = last && i.saturating_add(1) == new;
+            end = if is_last {
+                out.len().saturating_sub(start)
+            } else {
+                end.saturating_add(full)
+            };
+            self.framed.push((end, is_last));
+        }
+        Ok(())
     }
 
     /// Splits what the chunker appended to `framed` into its chunks.
@@ -127,20 +170,36 @@ impl Session {
     /// drops the connection without the terminator, so the server discards the partial
     /// message).
     pub fn send_body(&mut self, id: TxId, content: &[u8]) -> Result<(), Error> {
-        let framing = self.framing_mut(id)?;
-        let mut out = BytesMut::new();
-        let res = match framing {
-            Framing::Data(stuffer) => stuffer.encode(content, &mut out),
-            Framing::Bdat(chunker) => chunker.push(content),
-            Framing::Closed => return Ok(()),
-            Framing::NotYet => return Err(not_in_data_phase()),
+        self.check_body(id)?;
+        let direct = self.may_send(Expect::Bdat { id, last: false });
+        let start = self.out.len();
+        // Framed straight into the transmit queue: no copy on the way.
+        let res = match self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.framing)
+        {
+            Some(Framing::Data(stuffer)) => stuffer.encode(content, &mut self.out),
+            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.push(content),
+            Some(Framing::Bdat(chunker)) => chunker.push_into(content, &mut self.out, false),
+            None | Some(Framing::Closed) => return Ok(()),
+            Some(Framing::NotYet) => return Err(not_in_data_phase()),
         };
-        self.out.extend_from_slice(&out);
         if let Err(e) = res {
+            if self
+                .txs
+                .iter()
+                .any(|t| t.id == id && matches!(t.framing, Framing::Bdat(_)))
+            {
+                // RFC 3030 §2: the chunks of this call never leave (the data is abandoned).
+                self.out.truncate(start);
+            }
             let err = Error::Body(e);
             self.abort(err.clone());
             return Err(err);
         }
+        self.release_framed(id, start);
         self.pump_chunks(id);
         Ok(())
     }
@@ -152,31 +211,95 @@ impl Session {
     /// # Errors
     /// As for [`Session::send_body`].
     pub fn finish_body(&mut self, id: TxId) -> Result<(), Error> {
-        let framing = self.framing_mut(id)?;
-        let mut out = BytesMut::new();
+        self.check_body(id)?;
+        let direct = self.may_send(Expect::Bdat { id, last: true });
+        let start = self.out.len();
+        let framing = self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.framing);
+        let data = matches!(framing, Some(Framing::Data(_)));
         let res = match framing {
-            Framing::Data(stuffer) => stuffer.finish(&mut out),
-            Framing::Bdat(chunker) => chunker.finish(),
-            Framing::Closed => return Ok(()),
-            Framing::NotYet => return Err(not_in_data_phase()),
+            Some(Framing::Data(stuffer)) => stuffer.finish(&mut self.out),
+            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.finish(),
+            Some(Framing::Bdat(chunker)) => chunker.push_into(&[], &mut self.out, true),
+            None | Some(Framing::Closed) => return Ok(()),
+            Some(Framing::NotYet) => return Err(not_in_data_phase()),
         };
         if let Err(e) = res {
+            if !data {
+                self.out.truncate(start);
+            }
             let err = Error::Body(e);
             self.abort(err.clone());
             return Err(err);
         }
-        if matches!(framing, Framing::Data(_)) {
-            *framing = Framing::Closed;
-            self.out.extend_from_slice(&out);
+        if data {
+            if let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) {
+                tx.framing = Framing::Closed;
+            }
             if let Some(t) = &self.config.transcript {
                 t(Direction::Client, "<message data>");
                 t(Direction::Client, ".");
             }
             self.expect_reply(Expect::DataEnd { id, discard: false });
         } else {
+            self.release_framed(id, start);
             self.pump_chunks(id);
         }
         Ok(())
+    }
+
+    /// The chunks [`Chunker::push_into`] framed into `out` from offset `start` on: each
+    /// awaits its reply once its last octet is written, and the `LAST` one closes the
+    /// content.
+    fn release_framed(&mut self, id: TxId, start: usize) {
+        let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
+        let Framing::Bdat(chunker) = &mut tx.framing else {
+            return;
+        };
+        let framed = std::mem::take(&mut chunker.framed);
+        if framed.is_empty() {
+            chunker.framed = framed;
+            return;
+        }
+        if chunker.finishing && framed.last().is_some_and(|&(_, last)| last) {
+            tx.framing = Framing::Closed;
+        }
+        let mut from = start;
+        for &(end, last) in &framed {
+            let end = start.saturating_add(end);
+            if let Some(t) = &self.config.transcript {
+                // The command line is the chunk up to its first CRLF (`BDAT n [LAST]`).
+                let chunk = self.out.get(from..end).unwrap_or_default();
+                let line_len = chunk.iter().position(|&b| b == b'\r').unwrap_or(0);
+                let line = chunk.get(..line_len).unwrap_or_default();
+                t(Direction::Client, &String::from_utf8_lossy(line));
+            }
+            #[cfg(feature = "tracing")]
+            {
+                let chunk = self.out.get(from..end).unwrap_or_default();
+                let line_len = chunk.iter().position(|&b| b == b'\r').unwrap_or(0);
+                let line = chunk.get(..line_len).unwrap_or_default();
+                tracing::debug!(target: "smtp_courier::transcript", "C: {}", String::from_utf8_lossy(line));
+            }
+            self.expect_reply_at(Expect::Bdat { id, last }, end);
+            from = end;
+        }
+        if let Some(Framing::Bdat(chunker)) = self
+            .txs
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.framing)
+        {
+            // Keep the list's allocation for the next call.
+            let mut framed = framed;
+            framed.clear();
+            chunker.framed = framed;
+        }
     }
 
     /// How much more content transaction `id` takes before the driver must let replies
@@ -193,7 +316,8 @@ impl Session {
         }
     }
 
-    fn framing_mut(&mut self, id: TxId) -> Result<&mut Framing, Error> {
+    /// Content for `id` can be taken (or discarded, for an ended transaction).
+    fn check_body(&self, id: TxId) -> Result<(), Error> {
         if let Some(e) = self.error() {
             return Err(e.clone());
         }
@@ -202,11 +326,7 @@ impl Session {
         }
         // A transaction that already ended (it failed while its content was streamed)
         // takes no more content: it is discarded.
-        Ok(self
-            .txs
-            .iter_mut()
-            .find(|t| t.id == id)
-            .map_or(&mut self.ended, |t| &mut t.framing))
+        Ok(())
     }
 
     /// Moves every chunk of `id` that may leave now into the transmit queue.

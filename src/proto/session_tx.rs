@@ -213,7 +213,12 @@ impl Session {
         // The first chunk rides with MAIL only once this server state accepted a MAIL.
         let body_now = bdat && pipelining && self.mail_accepted;
         let framing = if body_now {
-            Framing::Bdat(Chunker::new(self.config.chunk_size, lines, false))
+            Framing::Bdat(Chunker::new(
+                self.config.chunk_size,
+                lines,
+                false,
+                envelope.size(),
+            ))
         } else {
             Framing::NotYet
         };
@@ -265,7 +270,8 @@ impl Session {
 
     /// The MAIL parameters for `envelope`, after checking it against the server.
     fn mail_params(&self, envelope: &Envelope) -> Result<Vec<EsmtpParam>, Error> {
-        let caps = self.caps.clone().unwrap_or_default();
+        let no_caps = Capabilities::default();
+        let caps = self.caps.as_ref().unwrap_or(&no_caps);
         let mut params = Vec::new();
         if let (Some(size), Some(limit)) = (envelope.size(), caps.size()) {
             if let Some(limit) = limit.filter(|l| size > *l) {
@@ -476,7 +482,8 @@ impl Session {
                         // The first transaction in this server state: MAIL and a
                         // recipient were accepted, so the content may go now.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, false));
+                        let size = tx.envelope.size();
+                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, false, size));
                         self.events.push_back(Event::SendBody(id));
                     }
                 } else {
@@ -486,7 +493,8 @@ impl Session {
                     } else if tx.accepted() > 0 && tx.bdat {
                         // RFC 3030 §4: without PIPELINING, chunks follow the RCPT replies.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true));
+                        let size = tx.envelope.size();
+                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true, size));
                         self.events.push_back(Event::SendBody(id));
                     } else if tx.accepted() > 0 {
                         next = Some((Command::Data, Expect::Data(id)));

@@ -331,12 +331,17 @@ impl TlsConfig {
             .map_err(|e| TlsError::Config(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier));
-        let config = match &self.client_auth {
+        let mut config = match &self.client_auth {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain.clone(), key.clone_key())
                 .map_err(|e| TlsError::Config(e.to_string()))?,
             None => builder.with_no_client_auth(),
         };
+        // This configuration serves one connection (its verifier records that
+        // connection's outcome), so its session cache could never resume another one: it
+        // would only hold memory per connection (a 256-entry map, and the tickets the
+        // server sends after the handshake).
+        config.resumption = rustls::client::Resumption::disabled();
         Ok(Arc::new(config))
     }
 

@@ -101,6 +101,17 @@ impl BdatChunker {
         self
     }
 
+    /// Sets aside room for a message of `octets` octets (its declared `SIZE`), up to one
+    /// chunk, so the octets waiting for a chunk to fill are never moved as the buffer
+    /// grows. A hint only: a message of another size is framed all the same.
+    pub fn reserve_for(&mut self, octets: u64) {
+        let want = usize::try_from(octets)
+            .unwrap_or(usize::MAX)
+            .min(self.out.max.get());
+        let pending = &mut self.out.pending;
+        pending.reserve_exact(want.saturating_sub(pending.len()));
+    }
+
     /// The largest chunk, in octets.
     pub fn max_chunk(&self) -> NonZeroUsize {
         self.out.max

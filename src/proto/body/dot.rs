@@ -108,15 +108,24 @@ impl DotStuffer {
     }
 }
 
-/// RFC 5321 §4.5.2: a line that starts with `.` gets one more `.` in front.
+/// RFC 5321 §4.5.2: a line that starts with `.` gets one more `.` in front. A text piece
+/// may hold many lines (its CRLFs inside): a `.` after each of its LFs is doubled too.
 fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
     match piece {
         Piece::Text(text) => {
             if *line_start && text.first() == Some(&b'.') {
                 dst.extend_from_slice(b".");
             }
-            dst.extend_from_slice(text);
-            *line_start = false;
+            let mut from = 0;
+            for pos in memchr::memmem::find_iter(text, b"\n.") {
+                // The LF (of a CRLF) and the line's `.`, then the doubled `.`.
+                let upto = pos.saturating_add(2);
+                dst.extend_from_slice(text.get(from..upto).unwrap_or_default());
+                dst.extend_from_slice(b".");
+                from = upto;
+            }
+            dst.extend_from_slice(text.get(from..).unwrap_or_default());
+            *line_start = text.last() == Some(&b'\n');
         }
         Piece::Crlf => {
             dst.extend_from_slice(b"\r\n");
@@ -133,15 +142,22 @@ fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
 /// ```
 pub fn normalized_len(data: &[u8]) -> u64 {
     let mut extra: u64 = 0;
-    for pos in memchr::memchr2_iter(b'\r', b'\n', data) {
-        let bare = if data.get(pos) == Some(&b'\r') {
-            data.get(pos.saturating_add(1)) != Some(&b'\n')
-        } else {
-            pos.checked_sub(1).and_then(|p| data.get(p)) != Some(&b'\r')
+    let mut at = 0;
+    // One search per line end: a CR followed by LF is skipped as a pair.
+    while let Some(pos) = data
+        .get(at..)
+        .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
+        .map(|p| p.saturating_add(at))
+    {
+        let next = pos.saturating_add(1);
+        at = match (data.get(pos), data.get(next)) {
+            (Some(b'\r'), Some(b'\n')) => next.saturating_add(1),
+            // A bare CR or LF becomes CRLF: one octet more.
+            _ => {
+                extra = extra.saturating_add(1);
+                next
+            }
         };
-        if bare {
-            extra = extra.saturating_add(1);
-        }
     }
     let ends_with_eol = matches!(data.last(), Some(b'\n' | b'\r'));
     if !data.is_empty() && !ends_with_eol {

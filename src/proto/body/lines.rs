@@ -10,9 +10,12 @@ use super::dot::{BodyError, LineEndings};
 /// One piece of normalised output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Piece<'a> {
-    /// Octets with no CR or LF; never empty.
+    /// Input octets that go out as they are: every CR and LF in them is part of a CRLF
+    /// pair (CRLF-clean text is one piece per input chunk, however many lines it holds).
+    /// Never empty.
     Text(&'a [u8]),
-    /// One line end, written as CRLF.
+    /// One bare line end of the input (or a CR and LF split across chunks), written as
+    /// CRLF.
     Crlf,
 }
 
@@ -59,43 +62,58 @@ impl LineNormalizer {
             } else {
                 self.bare_cr()?;
             }
+            self.mid_line = false;
             out(Piece::Crlf);
         }
-        while !rest.is_empty() {
-            let Some(pos) = memchr::memchr2(b'\r', b'\n', rest) else {
+        // `rest[..at]` is CRLF-clean text not handed out yet, and the search goes on from
+        // `at`: a CRLF pair only extends it, so a whole clean chunk is one piece.
+        let mut at = 0;
+        loop {
+            let Some(pos) = rest
+                .get(at..)
+                .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
+                .map(|p| p.saturating_add(at))
+            else {
                 self.text(rest, &mut out);
-                break;
+                return Ok(());
             };
+            let after = pos.saturating_add(1);
+            let eol = rest.get(pos).copied();
+            if eol == Some(b'\r') {
+                match rest.get(after) {
+                    Some(b'\n') => {
+                        // CRLF: part of the text.
+                        at = after.saturating_add(1);
+                        continue;
+                    }
+                    None => {
+                        // The LF may start the next chunk.
+                        let (text, _) = rest.split_at(pos);
+                        self.text(text, &mut out);
+                        self.advance(1);
+                        self.pending_cr = true;
+                        self.mid_line = false;
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                }
+            }
+            // A bare CR or LF at `pos`: the clean text before it goes first.
             let (text, from_eol) = rest.split_at(pos);
             self.text(text, &mut out);
-            let Some((&eol, after)) = from_eol.split_first() else {
-                break;
-            };
             self.advance(1);
-            rest = after;
-            if eol == b'\n' {
+            if eol == Some(b'\n') {
                 if self.mode == LineEndings::Strict {
                     return Err(BodyError::BareLf(self.last_offset()));
                 }
             } else {
-                match after.split_first() {
-                    Some((b'\n', tail)) => {
-                        self.advance(1);
-                        rest = tail;
-                    }
-                    Some(_) => self.bare_cr()?,
-                    None => {
-                        // The LF may start the next chunk.
-                        self.pending_cr = true;
-                        self.mid_line = false;
-                        break;
-                    }
-                }
+                self.bare_cr()?;
             }
             self.mid_line = false;
             out(Piece::Crlf);
+            rest = from_eol.get(1..).unwrap_or_default();
+            at = 0;
         }
-        Ok(())
     }
 
     /// Ends the message: a pending CR becomes CRLF and a missing final CRLF is added. The
@@ -127,9 +145,10 @@ impl LineNormalizer {
     }
 
     fn text<'a>(&mut self, text: &'a [u8], out: &mut impl FnMut(Piece<'a>)) {
-        if !text.is_empty() {
+        if let Some(&last) = text.last() {
             self.advance(text.len());
-            self.mid_line = true;
+            // Clean text ends mid-line unless its last octets are a CRLF.
+            self.mid_line = last != b'\n';
             out(Piece::Text(text));
         }
     }
@@ -174,7 +193,9 @@ mod tests {
     #[test]
     fn pieces_and_split_cr_lf() {
         let norm = LineEndings::Normalize;
-        assert_eq!(pieces(norm, &[b"ab\r\ncd"]).unwrap(), "ab|CRLF|cd|CRLF");
+        // CRLF-clean text is one piece, its CRLFs inside.
+        assert_eq!(pieces(norm, &[b"ab\r\ncd"]).unwrap(), "ab\r\ncd|CRLF");
+        assert_eq!(pieces(norm, &[b"ab\r\ncd\r\n"]).unwrap(), "ab\r\ncd\r\n");
         // A CR ending one chunk and a LF starting the next are one line end.
         assert_eq!(
             pieces(norm, &[b"ab\r", b"\ncd"]).unwrap(),
@@ -186,6 +207,8 @@ mod tests {
         assert_eq!(pieces(norm, &[b""]).unwrap(), "");
         let strict = LineEndings::Strict;
         assert_eq!(pieces(strict, &[b"ab\r", b"\n"]).unwrap(), "ab|CRLF");
+        assert_eq!(pieces(strict, &[b"a\r\nb\nc"]), Err(BodyError::BareLf(4)));
+        assert_eq!(pieces(strict, &[b"a\r\nb\rc"]), Err(BodyError::BareCr(4)));
         assert_eq!(pieces(strict, &[b"ab\r", b"x"]), Err(BodyError::BareCr(2)));
         assert_eq!(pieces(strict, &[b"ab", b"\n"]), Err(BodyError::BareLf(2)));
         assert_eq!(pieces(strict, &[b"ab\r"]), Err(BodyError::BareCr(2)));
