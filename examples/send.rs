@@ -30,8 +30,11 @@
 //! the extension, or, for REQUIRETLS, without verified TLS. A server offering CHUNKING
 //! gets the message by BDAT (RFC 3030) in chunks of at most `--chunk-size` octets unless
 //! `--no-chunking`; `--binarymime` sends it by BDAT byte for byte. `--lmtp` speaks LMTP
-//! (RFC 2033, port 24 by default). A flag of the contract whose feature has not landed is
-//! a usage error (DSN: see `not_available`).
+//! (RFC 2033, port 24 by default). `--dsn-notify`, `--dsn-ret`, `--dsn-envid` and
+//! `--dsn-orcpt` set the DSN parameters (RFC 3461) through
+//! [`Envelope::with_notify`](smtp_courier::Envelope::with_notify) and its siblings; their
+//! values are checked before connecting, and the library refuses the message (kind
+//! `extension`) when the server lacks DSN.
 //!
 //! Connections: `--socks5` goes through a
 //! [`Socks5Connector`](smtp_courier::connect::Socks5Connector) (RFC 1928, RFC 1929 with
@@ -59,7 +62,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
 use smtp_courier::connect::Socks5Connector;
-use smtp_courier::proto::{Domain, EsmtpParam, Mailbox, ReversePath, Timeouts};
+use smtp_courier::proto::{Domain, EnvId, EsmtpParam, Mailbox, Notify, Ret, ReversePath, Timeouts};
 use smtp_courier::tls::{CertVerification, TlsConfig};
 use smtp_courier::{ClientConfig, Envelope};
 
@@ -219,11 +222,10 @@ struct Args {
     #[arg(long, help_heading = "Message")]
     no_chunking: bool,
 
-    /// NOTIFY= on every RCPT: NEVER, or a comma list of SUCCESS, FAILURE, DELAY. Not
-    /// available yet: a usage error.
+    /// NOTIFY= on every RCPT: NEVER, or a comma list of SUCCESS, FAILURE, DELAY.
     #[arg(long, value_name = "LIST", help_heading = "DSN")]
     dsn_notify: Option<String>,
-    /// RET= on MAIL. Not available yet: a usage error.
+    /// RET= on MAIL: the whole message or only its headers in a failure DSN.
     #[arg(
         long,
         value_enum,
@@ -232,10 +234,10 @@ struct Args {
         help_heading = "DSN"
     )]
     dsn_ret: Option<DsnRet>,
-    /// ENVID= on MAIL, xtext-encoded. Not available yet: a usage error.
+    /// ENVID= on MAIL, xtext-encoded: printable ASCII, at most 100 characters encoded.
     #[arg(long, value_name = "ID", help_heading = "DSN")]
     dsn_envid: Option<String>,
-    /// ORCPT=rfc822;ADDR on every RCPT. Not available yet: a usage error.
+    /// ORCPT=rfc822;ADDR on every RCPT, ADDR (the recipient) xtext-encoded.
     #[arg(long, help_heading = "DSN")]
     dsn_orcpt: bool,
 
@@ -422,11 +424,6 @@ fn usage_exit(json: bool, server: Option<&str>, msg: &str, print: bool) -> ExitC
 
 /// Checks every flag and reads the message; nothing touches the network.
 fn plan(args: &Args) -> Result<Plan, UsageError> {
-    // The contract's flags whose features have not landed: a usage error naming the flag
-    // rather than a run that silently ignores it.
-    if let Some(flag) = not_available(args) {
-        return Err(UsageError(format!("{flag} is not available yet")));
-    }
     // MX mode's own usage errors (SEND-CONTRACT-MX.md): nothing is sent.
     mx::check_flags(args)?;
     // The TLS settings first: a contradiction is a mistake whatever else is given.
@@ -469,6 +466,7 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
         // (kind `extension`) before sending when CHUNKING or BINARYMIME is missing.
         envelope = envelope.with_binarymime();
     }
+    let envelope = dsn_settings(args, envelope)?;
 
     let (target, mx) = match &args.server {
         Some(server) => {
@@ -519,17 +517,38 @@ fn plan(args: &Args) -> Result<Plan, UsageError> {
     })
 }
 
-/// The first flag given whose feature the library does not have yet, in the contract's
-/// order. Remove a flag from here when its feature lands.
-fn not_available(args: &Args) -> Option<&'static str> {
-    [
-        (args.dsn_notify.is_some(), "--dsn-notify"),
-        (args.dsn_ret.is_some(), "--dsn-ret"),
-        (args.dsn_envid.is_some(), "--dsn-envid"),
-        (args.dsn_orcpt, "--dsn-orcpt"),
-    ]
-    .into_iter()
-    .find_map(|(given, flag)| given.then_some(flag))
+/// The DSN flags (RFC 3461) on `envelope`, each value checked here so that a bad one is a
+/// usage error before connecting. Whether the server offers DSN is the library's check:
+/// without it the message fails with kind `extension` before anything is sent (§4).
+fn dsn_settings(args: &Args, mut envelope: Envelope) -> Result<Envelope, UsageError> {
+    if let Some(list) = &args.dsn_notify {
+        // RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE and DELAY; no empty
+        // element, no other word.
+        let notify = Notify::parse(list).map_err(|_| {
+            UsageError(format!(
+                "--dsn-notify {list:?}: not NEVER or a comma list of SUCCESS, FAILURE, DELAY"
+            ))
+        })?;
+        envelope = envelope.with_notify(notify);
+    }
+    if let Some(ret) = args.dsn_ret {
+        envelope = envelope.with_dsn_ret(match ret {
+            DsnRet::Full => Ret::Full,
+            DsnRet::Hdrs => Ret::Hdrs,
+        });
+    }
+    if let Some(id) = &args.dsn_envid {
+        // RFC 3461 §4.4: printable US-ASCII, at most 100 characters as xtext.
+        let envid =
+            EnvId::new(id.as_str()).map_err(|e| UsageError(format!("--dsn-envid {id:?}: {e}")))?;
+        envelope = envelope.with_dsn_envid(envid);
+    }
+    if args.dsn_orcpt {
+        envelope = envelope
+            .with_orcpt()
+            .map_err(|e| UsageError(format!("--dsn-orcpt: {e}")))?;
+    }
+    Ok(envelope)
 }
 
 /// The TLS mode after `--level` (MX mode's default level included) and the default.

@@ -370,3 +370,41 @@ async fn the_address_filter_refuses_loopback_before_anything_is_contacted() {
     let logs = finish(srv).await;
     assert_eq!(logs[0].len(), 1);
 }
+
+#[tokio::test]
+async fn a_recipient_delivered_by_bdat_reports_bdat_and_by_data_data() {
+    // RFC 3030 §2: with CHUNKING the reply to `BDAT n LAST` decides the recipient, and its
+    // command is Bdat, as the transaction report says; the twin without CHUNKING is DATA.
+    let bdat = Script::greeting()
+        .ehlo(&["CHUNKING"])
+        .reply("250 2.1.0 ok")
+        .reply("250 2.1.5 ok")
+        // BDAT 18 LAST, then the chunk's three lines.
+        .reply_raw(b"")
+        .reply_raw(b"")
+        .reply_raw(b"")
+        .reply("250 2.0.0 queued as B1")
+        .quit();
+    let (port, srv) = servers(vec![
+        ("127.0.10.2", Some(vec![bdat])),
+        ("127.0.10.3", Some(vec![accepting(1)])),
+    ])
+    .await;
+    let dns = MockResolver::new()
+        .mx("bdat.test", &[(10, "mx.bdat.test")])
+        .a("mx.bdat.test", &["127.0.10.2"])
+        .mx("data.test", &[(10, "mx.data.test")])
+        .a("mx.data.test", &["127.0.10.3"]);
+    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(1500))).port(port);
+    let env = Envelope::new("a@example.org", ["b@bdat.test", "c@data.test"]).unwrap();
+    let report = mx.deliver(&env, MSG).await.unwrap();
+    let logs = finish(srv).await;
+    let by_bdat = &report.domains()[0].recipients()[0];
+    assert_eq!(by_bdat.status(), RecipientStatus::Delivered);
+    assert_eq!(by_bdat.command(), Some(CommandKind::Bdat));
+    let by_data = &report.domains()[1].recipients()[0];
+    assert_eq!(by_data.status(), RecipientStatus::Delivered);
+    assert_eq!(by_data.command(), Some(CommandKind::DataEnd));
+    let sent: Vec<&str> = logs.iter().flatten().flat_map(plain).collect();
+    assert!(sent.contains(&"BDAT 18 LAST"), "{sent:?}");
+}

@@ -20,12 +20,14 @@ mod socks5_proxy;
 // Kept apart so that this file stays readable.
 #[path = "send_example/bdat.rs"]
 mod bdat;
+#[path = "send_example/dsn.rs"]
+mod dsn;
 #[path = "send_example/escaping.rs"]
 mod escaping;
+#[path = "send_example/help.rs"]
+mod help;
 #[path = "send_example/lmtp.rs"]
 mod lmtp;
-#[path = "send_example/not_landed.rs"]
-mod not_landed;
 #[path = "send_example/script.rs"]
 mod script;
 #[path = "send_example/submit.rs"]

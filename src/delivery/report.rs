@@ -240,6 +240,8 @@ pub struct RecipientDelivery {
     address: Mailbox,
     result: Result<Reply, DeliveryError>,
     status: RecipientStatus,
+    /// What carried the content (`DataEnd` or `Bdat`): the command of a success.
+    content_command: CommandKind,
 }
 
 impl RecipientDelivery {
@@ -252,16 +254,21 @@ impl RecipientDelivery {
             address,
             result,
             status,
+            content_command: CommandKind::DataEnd,
         }
     }
 
-    /// From one recipient of a transaction report.
+    /// From one recipient of a transaction report, keeping whether DATA or BDAT carried
+    /// the content (RFC 3030 §2: the reply to the last BDAT decides it).
     fn from_smtp(r: &crate::RecipientResult) -> Self {
-        Self::new(
-            r.address.clone(),
-            r.result.clone().map_err(DeliveryError::Smtp),
-            r.status(),
-        )
+        Self {
+            content_command: r.content_command,
+            ..Self::new(
+                r.address.clone(),
+                r.result.clone().map_err(DeliveryError::Smtp),
+                r.status(),
+            )
+        }
     }
 
     /// The recipient.
@@ -294,10 +301,12 @@ impl RecipientDelivery {
         }
     }
 
-    /// The command whose reply decided this recipient.
+    /// The command whose reply decided this recipient, as
+    /// [`RecipientResult::command`](crate::RecipientResult::command) says: for a delivered
+    /// one, `DataEnd` or `Bdat`, whichever carried the content.
     pub fn command(&self) -> Option<CommandKind> {
         match &self.result {
-            Ok(_) => Some(CommandKind::DataEnd),
+            Ok(_) => Some(self.content_command),
             Err(e) => e.command(),
         }
     }
