@@ -181,7 +181,7 @@
 //!
 //! # Delivering mail
 //!
-//! [`delivery`] (features `mx` and `tls`) sends a message to every recipient, not to one
+//! [`delivery`] (feature `mx`) sends a message to every recipient, not to one
 //! server: [`delivery::MxDelivery`] groups the recipients by domain, looks up each
 //! domain's mail exchangers (RFC 5321 §5.1, null MX per RFC 7505) and walks them until
 //! one host decides, with one result per recipient saying which host and address carried
@@ -318,7 +318,7 @@
 //! |---|---|---|
 //! | `tokio` | yes | [`Client`], the async driver; [`connect`]: TCP and SOCKS5 connectors |
 //! | `tls` | yes | STARTTLS and implicit TLS with rustls (ring provider) |
-//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver; with `tls`, MX delivery and relaying |
+//! | `mx` | yes | [`delivery`]: MX routing (RFC 5321 §5.1, RFC 7505) over hickory-resolver, MX delivery, relaying, the connection pool; implies `tls` |
 //! | `aws-lc-rs` | no | rustls with aws-lc-rs instead of ring |
 //! | `tracing` | no | the transcript at debug level, credentials redacted |
 //!

@@ -1,5 +1,5 @@
 //! Delivering mail: directly to each recipient domain's mail exchangers, or through a
-//! relay (smarthost), under one TLS policy (feature `mx`; delivery also needs `tls`).
+//! relay (smarthost), under one TLS policy (feature `mx`, which implies `tls`).
 //!
 //! - [`MxDelivery`] routes each recipient domain (the DNS half, below) and walks its hosts
 //!   until one decides ([Direct MX delivery](#direct-mx-delivery)).
@@ -194,28 +194,20 @@
 //! a truncated answer, is bounded ([`HickoryResolver`]'s deadline). A route makes the MX
 //! lookup, then all the hosts' address lookups at once: at most two deadlines.
 
-#[cfg(feature = "tls")]
 mod direct;
 mod domain;
 mod join;
 mod mock;
 mod mx;
-#[cfg(feature = "tls")]
 mod policy;
 pub mod pool;
-#[cfg(feature = "tls")]
 mod relay;
-#[cfg(feature = "tls")]
 mod report;
 mod resolver;
 
-#[cfg(feature = "tls")]
 pub use direct::{MxDelivery, SMTP_PORT};
-#[cfg(feature = "tls")]
 pub use policy::{DeliveryPolicy, SecurityHook, SecurityLevel};
-#[cfg(feature = "tls")]
 pub use relay::{Relay, RelayReport, SUBMISSION_PORT, SUBMISSIONS_PORT};
-#[cfg(feature = "tls")]
 pub use report::{
     Attempt, Connection, DeliveryError, DeliveryReport, DomainReport, PolicyRefusal,
     RecipientDelivery,

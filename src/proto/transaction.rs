@@ -334,7 +334,7 @@ impl Envelope {
 
     /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
     /// one domain's share of it, for MX delivery.
-    #[cfg_attr(not(all(feature = "mx", feature = "tls")), allow(dead_code))]
+    #[cfg_attr(not(feature = "mx"), allow(dead_code))]
     pub(crate) fn with_recipients(&self, to: Vec<Mailbox>) -> Self {
         Self { to, ..self.clone() }
     }
