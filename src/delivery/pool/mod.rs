@@ -126,6 +126,7 @@
 //! # }
 //! ```
 
+mod batch;
 mod guard;
 mod key;
 
@@ -141,6 +142,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+pub(crate) use batch::Unsent;
 pub use guard::PooledClient;
 pub use key::{Destination, TlsPolicy};
 
@@ -342,25 +344,21 @@ pub(super) struct Pooled<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pooled<S> {
-    /// The connection's transaction limit: the pool's (0 = none) and MAILMAX.
-    pub(super) fn limit(&self, pool_limit: u32) -> Option<u32> {
-        let pool = (pool_limit > 0).then_some(pool_limit);
+    /// What is left of the connection's limits: the pool's (0 = none, counted in
+    /// messages) and the server's MAILMAX (counted by the client in transactions).
+    pub(super) fn remaining(&self, pool_limit: u32) -> Option<u32> {
+        let pool = (pool_limit > 0).then(|| pool_limit.saturating_sub(self.transactions));
         // RFC 9422 §4.1: MAILMAX is the most transactions the server accepts on one
         // connection.
-        let mailmax = self
-            .client
-            .capabilities()
-            .and_then(|c| c.limits())
-            .and_then(|l| l.mail_max);
-        match (pool, mailmax) {
+        let server = self.client.transactions_left();
+        match (pool, server) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     fn exhausted(&self, pool_limit: u32) -> bool {
-        self.limit(pool_limit)
-            .is_some_and(|l| self.transactions >= l)
+        self.remaining(pool_limit) == Some(0)
     }
 }
 
