@@ -69,6 +69,7 @@ async fn submission_with_starttls_and_auth_plain() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let report = relay.send(&env(), MSG).await.unwrap();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(report.transaction().all_delivered());
@@ -99,6 +100,7 @@ async fn implicit_tls_then_auth() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let report = relay.send(&env(), MSG).await.unwrap();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(report.transaction().all_delivered());
@@ -121,6 +123,7 @@ async fn verify_defers_on_a_bad_certificate_and_sends_no_credentials() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let err = relay.send(&env(), MSG).await.unwrap_err();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(
@@ -154,6 +157,7 @@ async fn mx_delivery_never_sends_auth_to_a_host_that_dns_chose() {
         .port(server.port())
         .policy(policy());
     let report = mx.deliver(&env(), MSG).await.unwrap();
+    mx.close().await;
     let logs = server.finish().await;
 
     let d = &report.domains()[0];
