@@ -333,6 +333,7 @@ struct Plan {
 }
 
 /// Where `--server` points.
+#[derive(Clone)]
 pub(crate) struct Target {
     host: String,
     port: u16,

@@ -161,6 +161,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
                 // Usable but carried nothing (MAILMAX left is below the next message's
                 // parts): not to be handed out again.
                 conn.discard();
+            } else if conn.is_exhausted() || !usable {
+                // Done with: QUIT it before the next connection, so that the server sees
+                // one end before the next begins.
+                conn.quit().await;
             } else {
                 drop(conn);
             }

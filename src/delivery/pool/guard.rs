@@ -136,6 +136,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> PooledClient<S> {
         self.fresh
     }
 
+    /// QUITs the connection now, waiting for the reply (within the client's command
+    /// timeout), instead of returning it; its places under the caps are then free.
+    pub async fn quit(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.quit_now(conn).await;
+        }
+    }
+
+    /// True when the connection may carry no more transactions under the pool's or the
+    /// server's limits: returned, it would be QUIT.
+    pub fn is_exhausted(&self) -> bool {
+        self.remaining_transactions() == Some(0)
+    }
+
     /// Closes the connection (QUIT, in the background) instead of returning it.
     pub fn discard(mut self) {
         if let Some(conn) = self.conn.take() {

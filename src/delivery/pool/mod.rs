@@ -314,6 +314,10 @@ pub(super) struct Inner<S> {
     /// make room.
     idle_added: Notify,
     counters: Counters,
+    /// Connections being QUIT in the background, and the signal that one finished:
+    /// [`Pool::close`] waits for them.
+    retiring: AtomicU64,
+    retired: Notify,
 }
 
 struct State<S> {
@@ -381,6 +385,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
                 }),
                 idle_added: Notify::new(),
                 counters: Counters::default(),
+                retiring: AtomicU64::new(0),
+                retired: Notify::new(),
             }),
         }
     }
@@ -499,7 +505,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
     }
 
     /// QUITs every idle connection and waits for each to finish (within the clients'
-    /// command timeout); connections in use are QUIT when returned. Later
+    /// command timeout), and for those being QUIT in the background (over their limits,
+    /// failed); connections in use are QUIT when returned. Later
     /// [`Pool::get`] and [`Pool::send`] calls fail.
     pub async fn close(&self) {
         let idle: Vec<Pooled<S>> = {
@@ -516,6 +523,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
         for conn in idle {
             let _ = conn.client.quit().await;
         }
+        // And those already on their way out (over their limits, failed, discarded).
+        self.inner.wait_retired().await;
     }
 
     /// The counters so far.
@@ -691,20 +700,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Inner<S> {
             return;
         };
         let weak = Arc::downgrade(self);
+        self.retiring.fetch_add(1, Ordering::SeqCst);
         rt.spawn(async move {
-            let Pooled {
-                client,
-                destination,
-                _places,
-                ..
-            } = conn;
-            // Refused, or already closed: either way the connection is gone.
-            let _ = client.quit().await;
-            drop(_places);
+            let destination = conn.destination.clone();
+            Self::quit(conn).await;
             if let Some(inner) = weak.upgrade() {
                 inner.forget_unused(&destination);
+                inner.retiring.fetch_sub(1, Ordering::SeqCst);
+                inner.retired.notify_waiters();
             }
         });
+    }
+
+    /// QUITs a connection now (within the client's command timeout), then frees its
+    /// places.
+    pub(super) async fn quit_now(self: &Arc<Self>, conn: Pooled<S>) {
+        let destination = conn.destination.clone();
+        Self::quit(conn).await;
+        self.forget_unused(&destination);
+    }
+
+    async fn quit(conn: Pooled<S>) {
+        let Pooled {
+            client, _places, ..
+        } = conn;
+        // Refused, or already closed: either way the connection is gone.
+        let _ = client.quit().await;
+        drop(_places);
+    }
+
+    /// Waits until every connection QUIT in the background is closed.
+    async fn wait_retired(&self) {
+        loop {
+            let mut notified = pin!(self.retired.notified());
+            notified.as_mut().enable();
+            if self.retiring.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Drops the bookkeeping of a destination that has no idle connection and no
