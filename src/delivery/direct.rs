@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use super::domain::{RouteDomain, group_by_domain};
 use super::mx::{DnsError, Route, Router};
 use super::policy::{DeliveryPolicy, SecurityLevel};
+use super::pool::{Destination, Dial, DialFuture, Pool, PoolConfig, PoolStats, TlsPolicy, Unsent};
 use super::report::{
     Attempt, Connection, DeliveryError, DeliveryReport, DomainReport, PolicyRefusal,
 };
-use super::pool::{Destination, Dial, DialFuture, Pool, PoolConfig, PoolStats, TlsPolicy, Unsent};
 use super::resolver::Resolver;
 use crate::client::{Client, ClientConfig};
 use crate::connect::{Connector, Host, Target, TcpConnector};
@@ -217,7 +217,9 @@ where
         message: &[u8],
     ) -> Result<DeliveryReport, DomainError> {
         let mut reports = self.deliver_batch([(envelope, message)]).await?;
-        Ok(reports.pop().unwrap_or_else(|| DeliveryReport::new(Vec::new())))
+        Ok(reports
+            .pop()
+            .unwrap_or_else(|| DeliveryReport::new(Vec::new())))
     }
 
     /// Delivers several messages, each with its own envelope, and returns one
@@ -466,7 +468,11 @@ where
     /// name; RFC 8689 §4.1: a REQUIRETLS message never falls back to plaintext.
     fn tls(&self, requiretls: bool) -> TlsConfig {
         let tls = self.policy.tls().clone().without_server_name();
-        if requiretls { tls.confidential(true) } else { tls }
+        if requiretls {
+            tls.confidential(true)
+        } else {
+            tls
+        }
     }
 
     fn connections(&self) -> &Pool<MaybeTls<C::Stream>> {

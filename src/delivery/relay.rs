@@ -423,8 +423,14 @@ where
                 Some(REQUIRETLS_TAG) => &self.tls_requiretls,
                 _ => &self.tls,
             };
-            let mut client =
-                open(&*self.connector, &self.target, &self.config, tls, &self.name).await?;
+            let mut client = open(
+                &*self.connector,
+                &self.target,
+                &self.config,
+                tls,
+                &self.name,
+            )
+            .await?;
             let level = SecurityLevel::of(client.tls_report());
             if !self.policy.accepts(&self.name, level) {
                 let _ = client.quit().await;
