@@ -30,6 +30,8 @@ pub struct Behaviour {
     pub data_delay: Duration,
     /// Hang up, without a reply, on this MAIL (1-based) of the first connection.
     pub hang_up_on_mail: Option<usize>,
+    /// 250 to every RCPT, `perm@` and `grey@` too.
+    pub lenient: bool,
 }
 
 #[derive(Default)]
@@ -189,6 +191,7 @@ async fn converse(
                 }
                 "250 2.1.0 ok\r\n".into()
             }
+            "RCPT" if b.lenient => "250 ok\r\n".into(),
             "RCPT" if line.contains("<perm@") => "550 5.1.1 no such user\r\n".into(),
             "RCPT" if line.contains("<grey@") => "451 4.7.1 greylisted\r\n".into(),
             "RCPT" | "RSET" | "NOOP" => "250 ok\r\n".into(),
