@@ -177,3 +177,49 @@ async fn mx_delivery_never_sends_auth_to_a_host_that_dns_chose() {
             .any(|l| l.starts_with("AUTH"))
     );
 }
+
+/// A submission server for `n` messages on one connection, QUIT after.
+fn submission_for(n: usize) -> Script {
+    let mut script = Script::greeting()
+        .ehlo(&["STARTTLS"])
+        .starttls(TlsSetup::good())
+        .ehlo(&["AUTH PLAIN LOGIN"])
+        .reply("235 2.7.0 authenticated");
+    for _ in 0..n {
+        script = script.transaction();
+    }
+    script.quit()
+}
+
+// Mailman's sessions per connection = 2 through the relay's pool: three messages on two
+// connections, AUTH once on each new connection and never on reuse, no NOOP before a
+// reuse, and every report with the connection's TLS and the AUTH mechanism.
+#[tokio::test]
+async fn the_relay_reuses_connections_and_authenticates_each_new_one() {
+    let server = Server::start(vec![submission_for(2), submission_for(1)]).await;
+    let relay = Relay::submission("127.0.0.1", config(Duration::from_secs(5)))
+        .unwrap()
+        .port(server.port())
+        .policy(policy())
+        .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]))
+        .pool(smtp_courier::delivery::pool::PoolConfig::default().transactions_per_connection(2));
+    for _ in 0..3 {
+        let report = relay.send(&env(), MSG).await.unwrap();
+        assert!(report.transaction().all_delivered());
+        assert_eq!(report.mechanism(), Some(Mechanism::Plain));
+        assert_eq!(report.connection().security(), SecurityLevel::TlsVerified);
+    }
+    relay.close().await;
+    let logs = server.finish().await;
+    assert_eq!(logs.len(), 2);
+    let tx = &TX[..TX.len() - 1];
+    let mut first = vec![EHLO, AUTH_PLAIN];
+    first.extend(tx);
+    first.extend(tx);
+    first.push("QUIT");
+    assert_eq!(logs[0].tls, first);
+    let mut second = vec![EHLO, AUTH_PLAIN];
+    second.extend(TX);
+    assert_eq!(logs[1].tls, second);
+    assert_eq!(relay.pool_stats().connections_opened, 2);
+}

@@ -32,6 +32,9 @@ pub struct Behaviour {
     pub hang_up_on_mail: Option<usize>,
     /// 250 to every RCPT, `perm@` and `grey@` too.
     pub lenient: bool,
+    /// The greeting of each connection, in order (`220 mx.pool.test ESMTP` for those
+    /// beyond); a 4yz or 5yz one is followed only by QUIT.
+    pub greetings: &'static [&'static str],
 }
 
 #[derive(Default)]
@@ -148,7 +151,12 @@ async fn converse(
     let (read, mut w) = stream.into_split();
     let mut r = BufReader::new(read);
     let log = |line: &str| lock(shared).logs[index].push(line.to_owned());
-    w.write_all(b"220 mx.pool.test ESMTP\r\n").await?;
+    let greeting = b
+        .greetings
+        .get(index)
+        .copied()
+        .unwrap_or("220 mx.pool.test ESMTP");
+    w.write_all(format!("{greeting}\r\n").as_bytes()).await?;
     let (mut mails, mut queued) = (0, 0);
     // A line read (and logged) while a reply was held.
     let mut next: Option<String> = None;
