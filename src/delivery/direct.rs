@@ -156,7 +156,7 @@ enum Tried {
     /// Before MAIL: the next address or host gets the recipients.
     Failed(DeliveryError),
     /// A transaction ran on this connection.
-    Ran(Connection, TransactionReport),
+    Ran(Box<(Connection, TransactionReport)>),
 }
 
 /// A recipient as `group_by_domain` wants it.
@@ -360,7 +360,8 @@ where
                             w.last_run = None;
                             still.push(i);
                         }
-                        Tried::Ran(connection, report) => {
+                        Tried::Ran(carried) => {
+                            let (connection, report) = *carried;
                             let all_transient = report
                                 .recipients
                                 .iter()
@@ -449,7 +450,7 @@ where
                             .unwrap_or(Error::Closed { command: None })
                             .into(),
                     ),
-                    Ok((connection, report)) => Tried::Ran(connection, report),
+                    Ok(carried) => Tried::Ran(Box::new(carried)),
                     Err(Unsent::Error(e)) => Tried::Failed(e.into()),
                     Err(Unsent::Refused(refusal)) => Tried::Failed(DeliveryError::Policy(refusal)),
                 };

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   Pool::send(dest, envelope, message)        Pool::get(dest) ─▶ PooledClient
+//!   Pool::send_batch(dest, messages)
 //!        │                                            │ (Deref to Client; back on drop)
 //!        ▼                                            ▼
 //!   idle connection for dest? ── yes ─▶ probe it (a read that does not wait) ─▶ use it
@@ -55,22 +56,34 @@
 //!
 //! # Shutdown
 //!
-//! [`Pool::close`] QUITs every idle connection and waits for the replies; connections in
-//! use are QUIT when their guard is dropped. After `close`, [`Pool::get`] and
-//! [`Pool::send`] fail.
+//! [`Pool::close`] QUITs every idle connection and waits for the replies, and for the
+//! connections being QUIT in the background; connections in use are QUIT when their
+//! guard is dropped. After `close`, [`Pool::get`], [`Pool::send`] and
+//! [`Pool::send_batch`] fail.
+//!
+//! [`MxDelivery`](super::MxDelivery) and [`Relay`](super::Relay) each keep a pool, with
+//! their own dialers (connect, TLS under the policy, the policy hook, AUTH for the relay).
 //!
 //! # Batches
 //!
-//! The pool hands out one connection at a time, so a batch fits on top of it: a
-//! `send_many(dest, messages)` would [`get`](Pool::get) a connection, ask
-//! [`PooledClient::remaining_transactions`] how many transactions it may still carry,
-//! give that many messages (all of them when `None`) to [`Client::send_batch`] on that
-//! connection in one go, add them to the count, and `get` again for the rest. This is
-//! not built yet: [`PooledClient`] has no `send_batch`, and the pool depends on nothing
-//! but [`Client::send`]. The closed-while-idle rule would hold for the batch as a whole:
-//! `get` has already dropped a connection whose 421 or EOF arrived; since `send_batch`
-//! returns reports rather than an `Err`, a closure found later is in the reports, and
-//! retrying is safe only for messages whose reports show that nothing of them was sent.
+//! [`Pool::send_batch`] sends several messages to one destination: it checks out a
+//! connection, gives it as many as [`PooledClient::remaining_transactions`] allows (all
+//! of them when unlimited) in one [`Client::send_batch`], so that they ride the client's
+//! window of transactions in flight, and checks out again for the rest. Each message
+//! that started counts towards its connection's limits ([`PooledClient::send_batch`]).
+//!
+//! A message goes on the next connection only when nothing of it was written, so none
+//! reaches a server twice:
+//!
+//! - it stopped at the server's MAILMAX ([`TransactionReport::not_sent`]);
+//! - its connection was lost before its MAIL was queued: an idle connection the server
+//!   had closed (as above, not an attempt), or one lost part-way through the batch. The
+//!   messages in flight when that happened keep their transient, unknown outcome (the
+//!   server may have them); the ones after them go on a fresh connection.
+//!
+//! A fresh connection that carried none of its messages ends the batch with its error,
+//! so a server failing every connection cannot make a batch loop; a dial that fails
+//! gives its error to every message still waiting.
 //!
 //! # Example
 //!
