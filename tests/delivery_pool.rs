@@ -301,3 +301,35 @@ async fn a_relay_batch_honours_the_transactions_per_connection() {
         assert_eq!(r.mechanism(), None);
     }
 }
+
+// The policy hook refuses the relay's plaintext connection: the send fails with the
+// refusal (transient) before MAIL, and the refused connection carried nothing.
+#[tokio::test]
+async fn the_relay_policy_hook_refuses_before_anything_is_sent() {
+    use smtp_courier::delivery::{DeliveryError, SecurityLevel};
+    let server = PlainServer::start(Behaviour::default()).await;
+    let policy = DeliveryPolicy::from_level(Level::None)
+        .min_security(|_, level| level >= SecurityLevel::TlsVerified);
+    let relay = plain_relay(server.addr.port(), PoolConfig::default()).policy(policy);
+    let err = relay.send(&env(&["b@one.test"]), MSG).await.unwrap_err();
+    relay.close().await;
+    let DeliveryError::Policy(refusal) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(refusal.level(), SecurityLevel::Plain);
+    assert_eq!(refusal.domain(), "127.0.0.1");
+    assert!(err.is_transient());
+    server.wait_closed().await;
+    assert_eq!(server.logs(), [["EHLO client.test", "QUIT"]]);
+    // The twin: without the hook the same relay delivers.
+    let relay = plain_relay(server.addr.port(), PoolConfig::default());
+    assert!(
+        relay
+            .send(&env(&["b@one.test"]), MSG)
+            .await
+            .unwrap()
+            .transaction()
+            .all_delivered()
+    );
+    relay.close().await;
+}

@@ -33,9 +33,10 @@
 //!   them to make room.
 //! - **Transactions per connection**: the smaller of
 //!   [`PoolConfig::transactions_per_connection`] (0 is unlimited, as in Mailman's
-//!   `SMTP_MAX_SESSIONS_PER_CONNECTION`) and the server's LIMITS MAILMAX (RFC 9422 §4.1,
-//!   from the EHLO reply). Once a connection has carried that many it is QUIT, and the next
-//!   message goes on a new one.
+//!   `SMTP_MAX_SESSIONS_PER_CONNECTION`, counted in messages) and the server's LIMITS
+//!   MAILMAX (RFC 9422 §4.1, from the EHLO reply, counted in transactions by the client).
+//!   Once a connection has carried that many it is QUIT, and the next message goes on a
+//!   new one.
 //! - **Idle timeout** ([`PoolConfig::idle_timeout`]): a connection idle longer is QUIT and
 //!   dropped, by a timer, whether or not the pool is used meanwhile.
 //!
@@ -249,8 +250,9 @@ impl PoolConfig {
         self
     }
 
-    /// The most transactions per connection; 0 is unlimited. The server's MAILMAX
-    /// applies as well, whichever is smaller.
+    /// The most messages per connection (Mailman's sessions per connection); 0 is
+    /// unlimited. The server's MAILMAX applies as well, counted as the server counts it
+    /// (each transaction of a message split by RCPTMAX), whichever leaves less.
     #[must_use]
     pub fn transactions_per_connection(mut self, n: u32) -> Self {
         self.transactions_per_connection = n;
@@ -278,7 +280,8 @@ pub struct PoolStats {
     pub closed_while_idle: u64,
     /// Idle connections QUIT by the idle timeout.
     pub idle_expired: u64,
-    /// Transactions run (reports returned).
+    /// Messages that started on a pooled connection (their MAIL was queued), by
+    /// [`Pool::send`], [`Pool::send_batch`] or a [`PooledClient`].
     pub transactions: u64,
 }
 
