@@ -22,7 +22,10 @@ pub const SUBMISSION_PORT: u16 = 587;
 /// The submission port with implicit TLS (RFC 8314 §3.3).
 pub const SUBMISSIONS_PORT: u16 = 465;
 
-/// A smarthost: every message goes to this one server, which relays it.
+/// A smarthost: every message goes to this one server, which relays it, over pooled
+/// connections: one stays open after its message for the next (AUTH once per new
+/// connection), until the pool's limits or idle timeout end it, or [`Relay::close`].
+/// The delivery module has a [runnable example](super#relay).
 ///
 /// The credentials, if any, only ever go to this host, and only over TLS: the session is
 /// [`confidential`](crate::tls::TlsConfig::confidential), so no plaintext fallback happens
@@ -45,6 +48,7 @@ pub const SUBMISSIONS_PORT: u16 = 465;
 /// println!("via {} ({}), AUTH {:?}", report.connection().host(),
 ///          report.connection().security(), report.mechanism().map(|m| m.name()));
 /// assert!(report.transaction().all_delivered());
+/// relay.close().await; // QUIT the pooled connection
 /// # Ok(())
 /// # }
 /// ```

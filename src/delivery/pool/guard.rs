@@ -14,8 +14,9 @@ use crate::proto::{Envelope, TransactionReport};
 /// [`Pool::get`](super::Pool::get).
 ///
 /// It dereferences to the [`Client`] for inspection (capabilities, TLS report). Send
-/// through the guard's own [`PooledClient::send`] and [`PooledClient::send_bytes`]: they
-/// count transactions towards the per-connection limits.
+/// through the guard's own [`PooledClient::send`], [`PooledClient::send_bytes`] and
+/// [`PooledClient::send_batch`]: they count transactions towards the per-connection
+/// limits.
 ///
 /// Dropped, the guard hands the connection back: to the idle list when it is usable and
 /// under its limits, otherwise (it failed, reached its limit, the pool is closed, or
