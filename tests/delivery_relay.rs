@@ -1,7 +1,9 @@
 #![cfg(all(feature = "mx", feature = "tls"))]
 //! Relaying through a smarthost against a scripted TLS server: submission with STARTTLS
-//! and AUTH PLAIN, implicit TLS on "465", `verify` deferring on a bad certificate, and MX
-//! delivery to the same kind of server never sending AUTH.
+//! and AUTH PLAIN, implicit TLS on "465", `verify` deferring on a bad certificate, MX
+//! delivery to the same kind of server never sending AUTH; through the pool, AUTH on
+//! every new relay connection and never on reuse, and REQUIRETLS messages on MX
+//! connections of their own.
 
 #[path = "delivery_support/mod.rs"]
 mod support;
@@ -222,4 +224,41 @@ async fn the_relay_reuses_connections_and_authenticates_each_new_one() {
     second.extend(TX);
     assert_eq!(logs[1].tls, second);
     assert_eq!(relay.pool_stats().connections_opened, 2);
+}
+
+// A REQUIRETLS message (RFC 8689) never rides a connection opened for messages that may
+// fall back to plaintext: in one batch to one MX, the two kinds get a connection each,
+// under the same verified TLS.
+#[tokio::test]
+async fn requiretls_messages_get_their_own_mx_connection() {
+    let script = || {
+        Script::greeting()
+            .ehlo(&["STARTTLS", "REQUIRETLS"])
+            .starttls(TlsSetup::good())
+            .ehlo(&["REQUIRETLS"])
+            .transaction()
+            .quit()
+    };
+    let server = Server::start(vec![script(), script()]).await;
+    let dns = MockResolver::new()
+        .mx("example.net", &[(10, support::MX)])
+        .a(support::MX, &["127.0.0.1"]);
+    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_secs(5)))
+        .port(server.port())
+        .policy(policy());
+    let (plain_env, strict_env) = (env(), env().with_requiretls());
+    let reports = mx
+        .deliver_batch([(&plain_env, MSG), (&strict_env, MSG)])
+        .await
+        .unwrap();
+    mx.close().await;
+    let logs = server.finish().await;
+    assert!(reports.iter().all(|r| r.all_delivered()), "{reports:?}");
+    assert_eq!(logs.len(), 2);
+    let mut want = vec![EHLO];
+    want.extend(TX);
+    assert_eq!(logs[0].tls, want);
+    want[1] = "MAIL FROM:<a@example.org> REQUIRETLS";
+    assert_eq!(logs[1].tls, want);
+    assert_eq!(mx.pool_stats().connections_opened, 2);
 }
