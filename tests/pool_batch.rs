@@ -304,3 +304,27 @@ async fn a_failed_dial_is_the_error_of_every_message_still_waiting() {
     assert_eq!(server.mails(), [2]);
     assert_eq!(pool.stats().dial_failures, 1);
 }
+
+// RCPTMAX=1 splits each two-recipient message into two transactions, and MAILMAX=3
+// counts them as the server does: a message never starts on a connection that cannot
+// take all of its parts (it is not written there), so each connection carries one
+// message, and each message still gets one report.
+#[tokio::test]
+async fn mailmax_counts_the_transactions_of_split_messages() {
+    let server = PlainServer::start(Behaviour {
+        ehlo: &["LIMITS RCPTMAX=1 MAILMAX=3"],
+        ..Behaviour::default()
+    })
+    .await;
+    let (pool, dials) = make_pool(PoolConfig::default(), server.addr);
+    let env = Envelope::new("a@example.org", ["x@pool.test", "y@pool.test"]).unwrap();
+    let results = pool.send_batch(&dest(), (0..3).map(|_| (&env, MSG))).await;
+    pool.close().await;
+    assert_eq!(results.len(), 3);
+    assert!(delivered(&results), "{results:?}");
+    assert_eq!(server.mails(), [2, 2, 2]);
+    assert_eq!(dials.load(Ordering::SeqCst), 3);
+    for log in server.logs() {
+        assert_eq!(log.last().map(String::as_str), Some("QUIT"), "{log:?}");
+    }
+}

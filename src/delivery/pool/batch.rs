@@ -161,8 +161,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
                 // Usable but carried nothing (MAILMAX left is below the next message's
                 // parts): not to be handed out again.
                 conn.discard();
-            } else if conn.is_exhausted() || !usable {
-                // Done with: QUIT it before the next connection, so that the server sees
+            } else if conn.is_exhausted() || !usable || !moved.is_empty() {
+                // Done with (spent, lost, or MAILMAX leaves too little for the next
+                // message): QUIT it before the next connection, so that the server sees
                 // one end before the next begins.
                 conn.quit().await;
             } else {
