@@ -45,6 +45,8 @@
 //! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`).
 //! Filter by module: `bash tests/interop/run.sh postfix::`.
 
+#[path = "dns_support/mod.rs"]
+mod dns_support;
 #[path = "interop/raw.rs"]
 mod raw;
 #[path = "interop/support.rs"]
@@ -60,6 +62,10 @@ mod dsn;
 mod lmtp;
 #[path = "interop/lmtp_client.rs"]
 mod lmtp_client;
+#[path = "interop/mx_delivery.rs"]
+mod mx_delivery;
+#[path = "interop/pool.rs"]
+mod pool;
 #[path = "interop/postfix.rs"]
 mod postfix;
 #[path = "interop/postfix_batch.rs"]
@@ -68,6 +74,8 @@ mod postfix_batch;
 mod postfix_bdat;
 #[path = "interop/postfix_raw.rs"]
 mod postfix_raw;
+#[path = "interop/relay.rs"]
+mod relay;
 #[path = "interop/send_example.rs"]
 mod send_example;
 #[path = "interop/send_tls.rs"]
