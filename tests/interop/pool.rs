@@ -20,19 +20,22 @@ use crate::tls::{local_port, verified};
 
 const SENDER: &str = "sender@test.example";
 
+/// The local ports of the connections a dialer made, in order.
+type Dialled = Arc<Mutex<Vec<u16>>>;
+
 /// A pool whose dialer opens verified STARTTLS sessions to the destination and
 /// authenticates with its credentials; the local port of each connection it made is
 /// pushed to the returned list.
 fn submission_pool(
     env: &Env,
     config: PoolConfig,
-) -> (Pool<MaybeTls<TcpStream>>, Destination, Arc<Mutex<Vec<u16>>>) {
+) -> (Pool<MaybeTls<TcpStream>>, Destination, Dialled) {
     let tls = verified(env, TlsMode::RequiredStartTls);
     let dest = Destination::new(&env.host, env.submission_port)
         .unwrap()
         .tls(TlsPolicy::from(&tls))
         .credentials(Credentials::new(env.user.clone(), env.password.clone()));
-    let dialled = Arc::new(Mutex::new(Vec::new()));
+    let dialled = Dialled::default();
     let d = dialled.clone();
     let pool = Pool::new(config, move |dest: &Destination| {
         let target = dest.target();
