@@ -31,6 +31,16 @@
 //! BDAT and after DATA, a batch over LMTP). The library's DSN parameters and the 452 of a
 //! recipient limit: `dsn` (what it sends, read back from Postfix's hold queue).
 //!
+//! Delivery (`smtp_courier::delivery`): `mx_delivery` (`MxDelivery` over `HickoryResolver`
+//! asking the scripted DNS server of `tests/dns_support` on loopback, where
+//! `test.example`'s MX hosts are a dead 127.0.0.2 then Postfix 2525: the walk, the `may`
+//! verdict and `verify`/`secure` trusting the test CA, each host verified under its MX
+//! name, per-recipient results, null MX and NXDOMAIN contacting nothing, the `send`
+//! example in MX mode), `relay` (`Relay::submission` on 2587 and `Relay::implicit_tls`
+//! on 2465 with every mechanism Dovecot offers, a wrong password, channel binding,
+//! credentials refused over smtp-sink's plaintext) and `pool` (`Pool` with a dialer
+//! that authenticates on 2587: reuse and one AUTH per connection, from Postfix's log).
+//!
 //! TODO(interop): aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a
 //! restart); RFC 9422 LIMITS needs a server that advertises it (Postfix 3.7 does not).
 //!
@@ -42,7 +52,9 @@
 //! (raw sessions, the Postfix hold queue), then one module per server: `postfix`,
 //! `postfix_raw`, `postfix_bdat`, `postfix_batch`, `dsn`, `lmtp`, `lmtp_client`, `aiosmtpd`,
 //! `sink`, and `send_example` for the CLI;
-//! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`).
+//! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`);
+//! `mx_delivery`, `relay` and `pool` for the delivery layer, with `dns_support` (shared
+//! with tests/mx_dns.rs) for DNS.
 //! Filter by module: `bash tests/interop/run.sh postfix::`.
 
 #[path = "dns_support/mod.rs"]

@@ -56,16 +56,18 @@ fn submission_pool(
 /// For each message token, the client port Postfix logged for its queue id; and each
 /// message's stored copy, checked byte for byte.
 async fn carried_by(env: &Env, sent: &[(String, Vec<u8>, String)]) -> Vec<u16> {
+    let tokens: Vec<&str> = sent.iter().map(|(t, _, _)| t.as_str()).collect();
+    let copies = postfix_each_once(env, &tokens).await;
     let mut ports = Vec::new();
-    for (t, msg, qid) in sent {
+    for ((_, msg, qid), copy) in sent.iter().zip(copies) {
         let (port, record) = postfix_queued_client(env, qid).await;
         assert!(
             record.contains(&format!("sasl_username={}", env.user)),
             "{record}"
         );
-        let (_, stored) = postfix_stored(env, t).await;
+        let (_, stored) = split_postfix_headers(&copy);
         assert_bytes_eq(
-            &stored,
+            stored,
             &crlf_to_lf(&crlf_normalised(msg)),
             "Postfix maildir copy",
         );

@@ -842,3 +842,36 @@ pub fn queued_as(reply: &smtp_courier::proto::Reply) -> String {
         .unwrap_or_else(|| panic!("no queue id in {text:?}"))
         .to_owned()
 }
+
+/// Exactly one stored copy of each message, by token, in `tokens` order: waits (up to
+/// 10 s) until all have arrived, then once (300 ms) for duplicates, where
+/// [`postfix_one`] per message would wait that long for each.
+pub async fn postfix_each_once(env: &Env, tokens: &[&str]) -> Vec<Vec<u8>> {
+    let dir = env.postfix_maildir.join("new");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let missing: Vec<&&str> = tokens
+            .iter()
+            .filter(|t| files_with(&dir, t, "").is_empty())
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing:?} not in {} within 10 s (log: {})",
+            dir.display(),
+            env.postfix_log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokens
+        .iter()
+        .map(|t| {
+            let mut copies = files_with(&dir, t, "");
+            assert_eq!(copies.len(), 1, "expected exactly one copy of {t}");
+            copies.remove(0).1
+        })
+        .collect()
+}
