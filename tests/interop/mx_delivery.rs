@@ -48,13 +48,20 @@ impl World {
     /// The zone of the module docs, with `exchange` (A: Postfix's address) as the second
     /// MX host of test.example.
     async fn start(exchange: &str) -> Self {
+        Self::with_zone(|env| {
+            Zone::new()
+                .mx(&env.domain, &[(20, exchange), (10, DEAD)])
+                .a(DEAD, &[DEAD_IP])
+                .a(exchange, &[&env.host])
+                .mx(NULL_MX, &[(0, ".")])
+        })
+        .await
+    }
+
+    /// Another zone.
+    async fn with_zone(zone: impl FnOnce(&Env) -> Zone) -> Self {
         let env = Env::get();
-        let zone = Zone::new()
-            .mx(&env.domain, &[(20, exchange), (10, DEAD)])
-            .a(DEAD, &[DEAD_IP])
-            .a(exchange, &[&env.host])
-            .mx(NULL_MX, &[(0, ".")]);
-        let dns = DnsServer::start(zone).await;
+        let dns = DnsServer::start(zone(&env)).await;
         Self {
             env,
             dns,
@@ -111,7 +118,7 @@ impl World {
     }
 }
 
-/// `verify`-style policy: TLS required and PKIX-verified against the test CA only.
+/// The policy of `level` with the test CA as the only root.
 fn trusting_ca(env: &Env, level: Level) -> DeliveryPolicy {
     DeliveryPolicy::new(
         TlsConfig::from_level(level)
@@ -372,13 +379,11 @@ async fn each_host_is_verified_under_its_own_mx_name() {
     // Twin: `may` with the same roots delivers, and reports why it is unverified.
     let t = token("mx-wrong-name-may");
     let msg = message(&t, &ok, b"unverified but encrypted\r\n");
-    let policy = DeliveryPolicy::new(
-        TlsConfig::from_level(Level::May)
-            .platform_roots(false)
-            .add_roots_pem(&ca_pem(env))
-            .unwrap(),
-    );
-    let report = w.delivery(policy).deliver(&envelope, &msg).await.unwrap();
+    let report = w
+        .delivery(trusting_ca(env, Level::May))
+        .deliver(&envelope, &msg)
+        .await
+        .unwrap();
     let d = only_domain(&report);
     assert!(d.all_delivered(), "{d:#?}");
     assert_eq!(d.host(), Some(WRONG));
@@ -481,6 +486,111 @@ async fn null_mx_and_nxdomain_contact_nothing() {
     assert!(ok_d.all_delivered(), "{ok_d:#?}");
     // The only connections were test.example's.
     w.assert_dialled_dead_then_postfix();
+    let (_, stored) = postfix_stored(env, &t).await;
+    assert_bytes_eq(&stored, &as_stored(&msg), "Postfix maildir copy");
+}
+
+#[tokio::test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
+async fn every_address_of_a_host_before_the_next_and_ipv6_first() {
+    // One MX host with two A records, the dead one first: the host's next address
+    // carries the message (the attempt names the same host). With an AAAA as well,
+    // IPv6 is tried first (RFC 8305 §4) and Postfix on ::1 takes the message.
+    let w = World::with_zone(|env| {
+        let z = Zone::new()
+            .mx(&env.domain, &[(10, MX)])
+            .a(MX, &[DEAD_IP, &env.host]);
+        if env.host6.is_empty() {
+            z
+        } else {
+            z.aaaa(MX, &[&env.host6])
+        }
+    })
+    .await;
+    let env = &w.env;
+    let t = token("mx-addresses");
+    let ok = env.ok_rcpt("mx-addresses");
+    let msg = message(&t, &ok, b"addresses in order\r\n");
+    let report = w
+        .delivery(DeliveryPolicy::default())
+        .deliver(&Envelope::new(SENDER, [&ok]).unwrap(), &msg)
+        .await
+        .unwrap();
+    let d = only_domain(&report);
+    assert!(d.all_delivered(), "{d:#?}");
+    assert_eq!(d.host(), Some(MX));
+    let (_, stored) = postfix_stored(env, &t).await;
+    assert_bytes_eq(&stored, &as_stored(&msg), "Postfix maildir copy");
+    let targets: Vec<String> = w.conns.opened().into_iter().map(|o| o.target).collect();
+    if env.host6.is_empty() {
+        eprintln!("no IPv6 loopback: the AAAA half is not checked");
+        assert_eq!(d.attempts().len(), 1, "{d:#?}");
+        assert_eq!(d.attempts()[0].host(), MX);
+        assert_eq!(d.attempts()[0].address(), Some(w.dead_addr()));
+        assert_eq!(d.address(), Some(w.postfix_addr()));
+        assert_eq!(
+            targets,
+            [w.dead_addr().to_string(), w.postfix_addr().to_string()]
+        );
+    } else {
+        let v6 = SocketAddr::new(env.host6.parse().unwrap(), env.postfix_port);
+        assert!(d.attempts().is_empty(), "{d:#?}");
+        assert_eq!(d.address(), Some(v6));
+        assert_eq!(targets, [format!("[{}]:{}", env.host6, env.postfix_port)]);
+        let port = w.conns.opened()[0].local_port.unwrap();
+        let stats = postfix_disconnect_stats(env, &env.host6, port).await;
+        assert!(stats.contains(" mail=1 "), "{stats}");
+        // Without the AAAA: the dead A first, then Postfix's.
+        let w4 = World::with_zone(|env| {
+            Zone::new()
+                .mx(&env.domain, &[(10, MX)])
+                .a(MX, &[DEAD_IP, &env.host])
+        })
+        .await;
+        let t = token("mx-addresses-v4");
+        let msg = message(&t, &ok, b"addresses in order\r\n");
+        let report = w4
+            .delivery(DeliveryPolicy::default())
+            .deliver(&Envelope::new(SENDER, [&ok]).unwrap(), &msg)
+            .await
+            .unwrap();
+        let d = only_domain(&report);
+        assert!(d.all_delivered(), "{d:#?}");
+        assert_eq!(d.attempts().len(), 1, "{d:#?}");
+        assert_eq!(d.attempts()[0].host(), MX);
+        assert_eq!(d.attempts()[0].address(), Some(w4.dead_addr()));
+        assert_eq!(d.address(), Some(w4.postfix_addr()));
+        w4.assert_dialled_dead_then_postfix();
+        postfix_one(env, &t).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
+async fn implicit_mx_is_the_domain_itself() {
+    // No MX records, an A record: the domain is its own host (RFC 5321 §5.1), verified
+    // (for the report, trusting the test CA) under the domain's name, which the
+    // certificate (mx.test.example) lacks.
+    let w = World::with_zone(|env| Zone::new().a(&env.domain, &[&env.host])).await;
+    let env = &w.env;
+    let t = token("mx-implicit");
+    let ok = env.ok_rcpt("mx-implicit");
+    let msg = message(&t, &ok, b"implicit MX\r\n");
+    let report = w
+        .delivery(trusting_ca(env, Level::May))
+        .deliver(&Envelope::new(SENDER, [&ok]).unwrap(), &msg)
+        .await
+        .unwrap();
+    let d = only_domain(&report);
+    assert!(d.all_delivered(), "{d:#?}");
+    assert_eq!(d.host(), Some(env.domain.as_str()));
+    assert_eq!(d.address(), Some(w.postfix_addr()));
+    assert!(d.attempts().is_empty(), "{d:#?}");
+    let c = d.connection().unwrap();
+    assert_eq!(c.security(), SecurityLevel::TlsUnverified);
+    eprintln!("implicit MX: {:?}", c.verify_error());
+    assert!(w.dns.asked(&env.domain, RecordType::MX));
+    assert!(w.dns.asked(&env.domain, RecordType::A));
     let (_, stored) = postfix_stored(env, &t).await;
     assert_bytes_eq(&stored, &as_stored(&msg), "Postfix maildir copy");
 }

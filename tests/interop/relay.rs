@@ -312,6 +312,78 @@ async fn credentials_never_go_in_the_clear() {
     assert!(sent.iter().any(|l| l.starts_with("MAIL FROM:")), "{sent:?}");
 }
 
+#[tokio::test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
+async fn unverified_tls_keeps_the_password_back() {
+    // `encrypt` on 2587 with the platform roots: TLS, unverified. A man in the middle
+    // could be at the other end, so no mechanism goes (SCRAM's proof could be attacked
+    // offline, PLAIN would hand over the password) unless the caller allows it.
+    let env = Env::get();
+    let rcpt = env.ok_rcpt("relay-encrypt");
+    let envelope = Envelope::new(SENDER, [&rcpt]).unwrap();
+    let encrypt = || {
+        DeliveryPolicy::new(
+            smtp_courier::tls::TlsConfig::from_level(Level::Encrypt)
+                .server_name(env.tls_server_name.clone()),
+        )
+    };
+    let refused = token("relay-encrypt-refused");
+    for (options, mechanism, cleartext) in [
+        (AuthOptions::new(), Mechanism::ScramSha256, false),
+        (
+            AuthOptions::new().mechanisms([Mechanism::Plain]),
+            Mechanism::Plain,
+            true,
+        ),
+    ] {
+        let conns = Recording::default();
+        let e = Relay::submission(&env.host, config())
+            .unwrap()
+            .port(env.submission_port)
+            .policy(encrypt())
+            .connector(conns.clone())
+            .credentials(creds(&env), options)
+            .send(&envelope, &message(&refused, &rcpt, b"never sent\r\n"))
+            .await
+            .expect_err("no AUTH over unverified TLS");
+        match e {
+            DeliveryError::Smtp(Error::Auth(AuthError::CleartextRefused { mechanism: m, tls }))
+                if cleartext =>
+            {
+                assert_eq!((m, tls), (mechanism, true))
+            }
+            DeliveryError::Smtp(Error::Auth(AuthError::UnverifiedTlsRefused {
+                mechanism: m,
+                tls,
+            })) if !cleartext => assert_eq!((m, tls), (mechanism, true)),
+            other => panic!("{mechanism:?}: {other:?}"),
+        }
+        let port = conns.opened()[0].local_port.expect("connected");
+        assert_eq!(
+            postfix_disconnect_stats(&env, &env.host, port).await,
+            "ehlo=2 starttls=1 quit=1 commands=4"
+        );
+    }
+    // Twin: the caller allows challenge-response over unverified TLS.
+    let t = token("relay-encrypt-allowed");
+    let report = Relay::submission(&env.host, config())
+        .unwrap()
+        .port(env.submission_port)
+        .policy(encrypt())
+        .credentials(
+            creds(&env),
+            AuthOptions::new().allow_unverified_challenge_response(true),
+        )
+        .send(&envelope, &message(&t, &rcpt, b"allowed\r\n"))
+        .await
+        .unwrap();
+    assert_eq!(report.mechanism(), Some(Mechanism::ScramSha256));
+    assert_eq!(report.connection().security(), SecurityLevel::TlsUnverified);
+    assert_delivered(report.transaction());
+    postfix_one(&env, &t).await;
+    assert_eq!(postfix_count_now(&env, &refused), 0);
+}
+
 /// Client settings that record the client's side of the transcript.
 fn transcript() -> (
     smtp_courier::ClientConfig,
