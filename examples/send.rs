@@ -65,6 +65,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
+use mail_builder::headers::date::Date;
 use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
 use smtp_courier::connect::Socks5Connector;
 use smtp_courier::proto::{Domain, EnvId, EsmtpParam, Mailbox, Notify, Ret, ReversePath, Timeouts};
@@ -759,36 +760,9 @@ fn generated_message(envelope: &Envelope, helo: &Domain) -> Vec<u8> {
     format!(
         "Date: {}\r\nMessage-ID: <{id}>\r\nFrom: {from}\r\nTo: {}\r\nSubject: test message from smtp-courier\r\n\
          \r\nThis is a test message sent by the smtp-courier send example.\r\n",
-        rfc5322_date(now.as_secs()),
+        // RFC 5322 §3.3, in UTC.
+        Date::new(i64::try_from(now.as_secs()).unwrap_or(i64::MAX)).to_rfc822(),
         to.join(",\r\n "),
     )
     .into_bytes()
-}
-
-/// `Thu, 01 Jan 1970 00:00:00 +0000` (RFC 5322 §3.3), in UTC.
-fn rfc5322_date(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar in 400-year eras).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    )
 }

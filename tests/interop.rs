@@ -31,6 +31,16 @@
 //! BDAT and after DATA, a batch over LMTP). The library's DSN parameters and the 452 of a
 //! recipient limit: `dsn` (what it sends, read back from Postfix's hold queue).
 //!
+//! Delivery (`smtp_courier::delivery`): `mx_delivery` (`MxDelivery` over `HickoryResolver`
+//! asking the scripted DNS server of `tests/dns_support` on loopback, where
+//! `test.example`'s MX hosts are a dead 127.0.0.2 then Postfix 2525: the walk, the `may`
+//! verdict and `verify`/`secure` trusting the test CA, each host verified under its MX
+//! name, per-recipient results, null MX and NXDOMAIN contacting nothing, the `send`
+//! example in MX mode), `relay` (`Relay::submission` on 2587 and `Relay::implicit_tls`
+//! on 2465 with every mechanism Dovecot offers, a wrong password, channel binding,
+//! credentials refused over smtp-sink's plaintext) and `pool` (`Pool` with a dialer
+//! that authenticates on 2587: reuse and one AUTH per connection, from Postfix's log).
+//!
 //! TODO(interop): aiosmtpd with `SMTP_REAL_AIOSMTPD_AUTH_REQUIRE_TLS=1` (needs a
 //! restart); RFC 9422 LIMITS needs a server that advertises it (Postfix 3.7 does not).
 //!
@@ -42,9 +52,13 @@
 //! (raw sessions, the Postfix hold queue), then one module per server: `postfix`,
 //! `postfix_raw`, `postfix_bdat`, `postfix_batch`, `dsn`, `lmtp`, `lmtp_client`, `aiosmtpd`,
 //! `sink`, and `send_example` for the CLI;
-//! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`).
+//! `tls`, `auth` and `send_tls` across the servers (the TLS helpers live in `tls`);
+//! `mx_delivery`, `relay` and `pool` for the delivery layer, with `dns_support` (shared
+//! with tests/mx_dns.rs) for DNS.
 //! Filter by module: `bash tests/interop/run.sh postfix::`.
 
+#[path = "dns_support/mod.rs"]
+mod dns_support;
 #[path = "interop/raw.rs"]
 mod raw;
 #[path = "interop/support.rs"]
@@ -60,6 +74,10 @@ mod dsn;
 mod lmtp;
 #[path = "interop/lmtp_client.rs"]
 mod lmtp_client;
+#[path = "interop/mx_delivery.rs"]
+mod mx_delivery;
+#[path = "interop/pool.rs"]
+mod pool;
 #[path = "interop/postfix.rs"]
 mod postfix;
 #[path = "interop/postfix_batch.rs"]
@@ -68,6 +86,8 @@ mod postfix_batch;
 mod postfix_bdat;
 #[path = "interop/postfix_raw.rs"]
 mod postfix_raw;
+#[path = "interop/relay.rs"]
+mod relay;
 #[path = "interop/send_example.rs"]
 mod send_example;
 #[path = "interop/send_tls.rs"]

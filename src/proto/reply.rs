@@ -104,8 +104,10 @@ impl Reply {
         self
     }
 
-    /// Encodes the reply as it goes on the wire (for servers and tests).
-    pub fn encode(&self, dst: &mut BytesMut) {
+    /// Encodes the reply as it goes on the wire: a server's job, so only for the unit
+    /// tests and the fuzz targets.
+    #[cfg(any(fuzzing, test, feature = "__fuzzing"))]
+    pub(crate) fn encode(&self, dst: &mut BytesMut) {
         let last = self.lines.len().saturating_sub(1);
         if self.lines.is_empty() {
             dst.extend_from_slice(format!("{}\r\n", self.code).as_bytes());
