@@ -321,7 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> std::fmt::Debug for Poo
     }
 }
 
-pub(super) struct Inner<S> {
+pub(super) struct Inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
     dialer: Box<dyn Dial<S>>,
     pub(super) config: PoolConfig,
     total: Arc<Semaphore>,
@@ -334,6 +334,23 @@ pub(super) struct Inner<S> {
     /// [`Pool::close`] waits for them.
     retiring: AtomicU64,
     retired: Notify,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Inner<S> {
+    /// The pool is gone (the last clone, and every guard, dropped) without
+    /// [`Pool::close`]: its idle connections are QUIT in the background when a runtime is
+    /// at hand, so that a server sees a clean end; `close` is the way to wait for that.
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for dest in state.dests.values_mut() {
+            for idle in dest.idle.drain(..) {
+                rt.spawn(Self::quit(idle.conn));
+            }
+        }
+    }
 }
 
 struct State<S> {
