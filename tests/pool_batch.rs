@@ -328,3 +328,16 @@ async fn mailmax_counts_the_transactions_of_split_messages() {
         assert_eq!(log.last().map(String::as_str), Some("QUIT"), "{log:?}");
     }
 }
+
+// A pool dropped without close: its idle connection is still QUIT (in the background).
+#[tokio::test]
+async fn a_pool_dropped_without_close_quits_its_idle_connections() {
+    let server = PlainServer::start(Behaviour::default()).await;
+    let (pool, _) = make_pool(PoolConfig::default(), server.addr);
+    assert!(delivered(&batch(&pool, 1).await));
+    assert_eq!(server.live(), 1, "idle in the pool");
+    drop(pool);
+    server.wait_closed().await;
+    let logs = server.logs();
+    assert_eq!(logs[0].last().map(String::as_str), Some("QUIT"), "{logs:?}");
+}

@@ -60,7 +60,9 @@
 //! [`Pool::close`] QUITs every idle connection and waits for the replies, and for the
 //! connections being QUIT in the background; connections in use are QUIT when their
 //! guard is dropped. After `close`, [`Pool::get`], [`Pool::send`] and
-//! [`Pool::send_batch`] fail.
+//! [`Pool::send_batch`] fail. A pool dropped without `close` (its last clone and every
+//! guard gone) QUITs its idle connections in background tasks, if a tokio runtime is at
+//! hand; nothing waits for them.
 //!
 //! [`MxDelivery`](super::MxDelivery) and [`Relay`](super::Relay) each keep a pool, with
 //! their own dialers (connect, TLS under the policy, the policy hook, AUTH for the relay).
