@@ -6,9 +6,9 @@
 //! It shows the library from the outside: validating addresses before connecting, reading
 //! the greeting and capabilities, per-recipient outcomes from a
 //! [`TransactionReport`](smtp_courier::TransactionReport),
-//! several transactions over one connection (`--repeat`, through
-//! [`Client::send_batch`](smtp_courier::Client::send_batch): up to `--window` of them in
-//! flight, RSET after a failed one), lock-step commands (`--no-pipelining`) and the
+//! several transactions over pooled connections (`--repeat`, through
+//! [`Client::send_batch`](smtp_courier::Client::send_batch) on each: up to `--window` of
+//! them in flight, RSET after a failed one), lock-step commands (`--no-pipelining`) and the
 //! transcript hook (`-v`).
 //!
 //! ```text
@@ -39,12 +39,17 @@
 //! Connections: `--socks5` goes through a
 //! [`Socks5Connector`](smtp_courier::connect::Socks5Connector) (RFC 1928, RFC 1929 with
 //! `--socks5-user`/`--socks5-pass`), the plaintext fallback's redial too.
-//! `--max-per-connection` and the server's LIMITS MAILMAX end a connection with QUIT
-//! part-way through `--repeat`; the rest go over a new one. That is a plain loop over
-//! connections rather than the library's connection pool: the pool hands out a
-//! connection per transaction (`--window` needs [`Client::send_batch`](smtp_courier::Client::send_batch)
-//! on one connection), would redial after a lost connection (the contract has the rest
-//! carry its error), and would hide the greeting and TLS of a dial that failed.
+//! `--repeat` goes through the library's connection pool,
+//! [`Pool::send_batch`](smtp_courier::delivery::pool::Pool::send_batch): each connection
+//! carries as many messages as `--max-per-connection` (the pool's transactions per
+//! connection) and the server's LIMITS MAILMAX allow, in one
+//! [`Client::send_batch`](smtp_courier::Client::send_batch) with up to `--window` in
+//! flight, then QUIT and a new connection for the rest. The pool's dialer is `send`'s
+//! own (`send/session.rs`): it records the greeting, capabilities, TLS and AUTH of the
+//! first connection for the report, and how a dial failed (a DNS failure too), so that
+//! the messages it could not carry report the failure as the contract says. A
+//! connection lost part-way sends nothing twice: the message in flight keeps its
+//! transient outcome, the ones never written go on a new connection.
 //!
 //! Without `--server` (MX mode, `send/mx.rs`) the message goes to each recipient
 //! domain's MX hosts through [`MxDelivery`](smtp_courier::delivery::MxDelivery), one
@@ -334,6 +339,7 @@ struct Plan {
 }
 
 /// Where `--server` points.
+#[derive(Clone)]
 pub(crate) struct Target {
     host: String,
     port: u16,

@@ -189,8 +189,12 @@
 //! everything to a smarthost on 587 (STARTTLS) or 465 (implicit TLS) with AUTH. Both read
 //! one [`delivery::DeliveryPolicy`] (a Postfix level, `may` by default for MX delivery,
 //! and a hook for a per-domain minimum [`delivery::SecurityLevel`]) and open their
-//! connections through a [`connect::Connector`], such as a SOCKS5 proxy. Connection reuse
-//! is the pool's, another module's. The module docs have runnable examples.
+//! connections through a [`connect::Connector`], such as a SOCKS5 proxy. Both keep their
+//! connections in a [`delivery::pool`]: successive messages to one host share a
+//! connection (AUTH once per new connection, no NOOP before reuse, MAILMAX and a
+//! per-connection limit honoured), and batches ride one connection's window. See
+//! the [`delivery`] module docs, with a runnable
+//! example for each: MX, relay, connection reuse, proxy.
 //!
 //! # Pipelining
 //!

@@ -74,6 +74,7 @@ async fn refused_silent_and_421_move_on_until_a_host_delivers() {
     let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(1500))).port(port);
     let env = Envelope::new("a@example.org", ["b@walk.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let d = &report.domains()[0];
@@ -151,6 +152,7 @@ async fn a_5yz_greeting_is_quit_and_the_next_host_tried_and_mixed_failures_stay_
     let mx = MxDelivery::new(Router::new(dns), config(Duration::from_secs(5))).port(port);
     let env = Envelope::new("a@example.org", ["b@skip.test", "c@mixed.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let [skip, mixed] = report.domains() else {
@@ -203,6 +205,7 @@ async fn every_recipient_transient_moves_all_of_them_to_the_next_host() {
     let mx = MxDelivery::new(Router::new(dns), config(Duration::from_secs(5))).port(port);
     let env = Envelope::new("a@example.org", ["b@grey.test", "c@grey.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let d = &report.domains()[0];
@@ -260,6 +263,7 @@ async fn a_permanent_rcpt_or_mail_refusal_decides_and_stops_the_walk() {
     )
     .unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let [rcpt, mail] = report.domains() else {
@@ -301,6 +305,7 @@ async fn null_mx_contacts_nothing_and_domains_keep_the_caller_order() {
     )
     .unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let order: Vec<String> = report
@@ -367,6 +372,7 @@ async fn the_address_filter_refuses_loopback_before_anything_is_contacted() {
     let report = open.deliver(&env, MSG).await.unwrap();
     assert!(report.all_delivered());
     assert_eq!(counting.calls(), [format!("127.0.6.2:{port}")]);
+    open.close().await;
     let logs = finish(srv).await;
     assert_eq!(logs[0].len(), 1);
 }
@@ -398,6 +404,7 @@ async fn a_recipient_delivered_by_bdat_reports_bdat_and_by_data_data() {
     let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(1500))).port(port);
     let env = Envelope::new("a@example.org", ["b@bdat.test", "c@data.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
     let by_bdat = &report.domains()[0].recipients()[0];
     assert_eq!(by_bdat.status(), RecipientStatus::Delivered);

@@ -53,6 +53,7 @@ async fn may_redials_the_same_address_through_the_connector_after_a_failed_hands
         .connector(counting.clone());
     let env = Envelope::new("a@example.org", ["b@tls.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let d = &report.domains()[0];
@@ -108,6 +109,7 @@ async fn verify_moves_on_to_the_next_host_each_verified_under_its_own_name() {
         .connector(counting.clone());
     let env = Envelope::new("a@example.org", ["b@tls.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let d = &report.domains()[0];
@@ -174,6 +176,7 @@ async fn the_policy_hook_refuses_plaintext_for_one_domain_only() {
         .policy(policy);
     let env = Envelope::new("a@example.org", ["b@secure.test", "b@open.test"]).unwrap();
     let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
     let logs = finish(srv).await;
 
     let [secure, open] = report.domains() else {

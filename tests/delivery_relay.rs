@@ -1,7 +1,9 @@
 #![cfg(all(feature = "mx", feature = "tls"))]
 //! Relaying through a smarthost against a scripted TLS server: submission with STARTTLS
-//! and AUTH PLAIN, implicit TLS on "465", `verify` deferring on a bad certificate, and MX
-//! delivery to the same kind of server never sending AUTH.
+//! and AUTH PLAIN, implicit TLS on "465", `verify` deferring on a bad certificate, MX
+//! delivery to the same kind of server never sending AUTH; through the pool, AUTH on
+//! every new relay connection and never on reuse, and REQUIRETLS messages on MX
+//! connections of their own.
 
 #[path = "delivery_support/mod.rs"]
 mod support;
@@ -69,6 +71,7 @@ async fn submission_with_starttls_and_auth_plain() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let report = relay.send(&env(), MSG).await.unwrap();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(report.transaction().all_delivered());
@@ -99,6 +102,7 @@ async fn implicit_tls_then_auth() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let report = relay.send(&env(), MSG).await.unwrap();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(report.transaction().all_delivered());
@@ -121,6 +125,7 @@ async fn verify_defers_on_a_bad_certificate_and_sends_no_credentials() {
         .policy(policy())
         .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]));
     let err = relay.send(&env(), MSG).await.unwrap_err();
+    relay.close().await;
     let logs = server.finish().await;
 
     assert!(
@@ -154,6 +159,7 @@ async fn mx_delivery_never_sends_auth_to_a_host_that_dns_chose() {
         .port(server.port())
         .policy(policy());
     let report = mx.deliver(&env(), MSG).await.unwrap();
+    mx.close().await;
     let logs = server.finish().await;
 
     let d = &report.domains()[0];
@@ -172,4 +178,87 @@ async fn mx_delivery_never_sends_auth_to_a_host_that_dns_chose() {
             .chain(&logs[0].tls)
             .any(|l| l.starts_with("AUTH"))
     );
+}
+
+/// A submission server for `n` messages on one connection, QUIT after.
+fn submission_for(n: usize) -> Script {
+    let mut script = Script::greeting()
+        .ehlo(&["STARTTLS"])
+        .starttls(TlsSetup::good())
+        .ehlo(&["AUTH PLAIN LOGIN"])
+        .reply("235 2.7.0 authenticated");
+    for _ in 0..n {
+        script = script.transaction();
+    }
+    script.quit()
+}
+
+// Mailman's sessions per connection = 2 through the relay's pool: three messages on two
+// connections, AUTH once on each new connection and never on reuse, no NOOP before a
+// reuse, and every report with the connection's TLS and the AUTH mechanism.
+#[tokio::test]
+async fn the_relay_reuses_connections_and_authenticates_each_new_one() {
+    let server = Server::start(vec![submission_for(2), submission_for(1)]).await;
+    let relay = Relay::submission("127.0.0.1", config(Duration::from_secs(5)))
+        .unwrap()
+        .port(server.port())
+        .policy(policy())
+        .credentials(alice(), AuthOptions::new().mechanisms([Mechanism::Plain]))
+        .pool(smtp_courier::delivery::pool::PoolConfig::default().transactions_per_connection(2));
+    for _ in 0..3 {
+        let report = relay.send(&env(), MSG).await.unwrap();
+        assert!(report.transaction().all_delivered());
+        assert_eq!(report.mechanism(), Some(Mechanism::Plain));
+        assert_eq!(report.connection().security(), SecurityLevel::TlsVerified);
+    }
+    relay.close().await;
+    let logs = server.finish().await;
+    assert_eq!(logs.len(), 2);
+    let tx = &TX[..TX.len() - 1];
+    let mut first = vec![EHLO, AUTH_PLAIN];
+    first.extend(tx);
+    first.extend(tx);
+    first.push("QUIT");
+    assert_eq!(logs[0].tls, first);
+    let mut second = vec![EHLO, AUTH_PLAIN];
+    second.extend(TX);
+    assert_eq!(logs[1].tls, second);
+    assert_eq!(relay.pool_stats().connections_opened, 2);
+}
+
+// A REQUIRETLS message (RFC 8689) never rides a connection opened for messages that may
+// fall back to plaintext: in one batch to one MX, the two kinds get a connection each,
+// under the same verified TLS.
+#[tokio::test]
+async fn requiretls_messages_get_their_own_mx_connection() {
+    let script = || {
+        Script::greeting()
+            .ehlo(&["STARTTLS", "REQUIRETLS"])
+            .starttls(TlsSetup::good())
+            .ehlo(&["REQUIRETLS"])
+            .transaction()
+            .quit()
+    };
+    let server = Server::start(vec![script(), script()]).await;
+    let dns = MockResolver::new()
+        .mx("example.net", &[(10, support::MX)])
+        .a(support::MX, &["127.0.0.1"]);
+    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_secs(5)))
+        .port(server.port())
+        .policy(policy());
+    let (plain_env, strict_env) = (env(), env().with_requiretls());
+    let reports = mx
+        .deliver_batch([(&plain_env, MSG), (&strict_env, MSG)])
+        .await
+        .unwrap();
+    mx.close().await;
+    let logs = server.finish().await;
+    assert!(reports.iter().all(|r| r.all_delivered()), "{reports:?}");
+    assert_eq!(logs.len(), 2);
+    let mut want = vec![EHLO];
+    want.extend(TX);
+    assert_eq!(logs[0].tls, want);
+    want[1] = "MAIL FROM:<a@example.org> REQUIRETLS";
+    assert_eq!(logs[1].tls, want);
+    assert_eq!(mx.pool_stats().connections_opened, 2);
 }

@@ -72,10 +72,22 @@ fn parse_split(input: &[u8], cuts: &[usize]) -> (Vec<Reply>, Option<ReplyError>)
     (replies, None)
 }
 
+/// The replies as a server writes them (RFC 5321 §4.2.1: `code-text` on every line but
+/// the last, `code text` on the last). `Reply::encode` is crate-private.
 fn encode_all(replies: &[Reply]) -> Vec<u8> {
     let mut wire = BytesMut::new();
     for r in replies {
-        r.encode(&mut wire);
+        let code = r.code();
+        let lines = r.lines();
+        if lines.is_empty() {
+            wire.extend_from_slice(format!("{code}\r\n").as_bytes());
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            wire.extend_from_slice(format!("{code}{sep}").as_bytes());
+            wire.extend_from_slice(line);
+            wire.extend_from_slice(b"\r\n");
+        }
     }
     wire.to_vec()
 }

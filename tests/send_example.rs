@@ -12,6 +12,10 @@ mod dns_support;
 mod mta;
 #[path = "send_example/mx.rs"]
 mod mx;
+#[path = "pool_support/mod.rs"]
+mod pool_support;
+#[path = "send_example/pooled.rs"]
+mod pooled;
 #[path = "../examples/support/sink.rs"]
 mod sink;
 #[path = "socks5_proxy/mod.rs"]

@@ -222,6 +222,8 @@ pub(crate) async fn run(plan: &Plan) -> Outcome {
         // Checked in `plan` already; kept as a usage error should the rules differ.
         Err(e) => outcome.error = Some(ErrorInfo::usage(format!("--to: {e}"))),
     }
+    // The connections stay in the library's pool after their transaction: QUIT them.
+    delivery.close().await;
     outcome
 }
 

@@ -1,12 +1,17 @@
-//! Talking to the server of `--server`: one connection after another for `--repeat`
-//! (a new one after `--max-per-connection` transactions or the server's MAILMAX), each
-//! set up directly or through `--socks5`, with TLS and AUTH as the flags say.
+//! Talking to the server of `--server`: `--repeat` goes through the library's connection
+//! pool ([`Pool::send_batch`]), whose dialer connects directly or through `--socks5`,
+//! sets TLS up and authenticates as the flags say, and records what each connection
+//! showed for the report. `--max-per-connection` is the pool's transactions per
+//! connection; the server's MAILMAX is honoured by the library.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use smtp_courier::connect::Connector;
-use smtp_courier::proto::Direction;
-use smtp_courier::tls::MaybeTls;
+use smtp_courier::auth::{AuthOptions, Credentials};
+use smtp_courier::connect::{Connector, Socks5Connector};
+use smtp_courier::delivery::pool::{Destination, Dial, DialFuture, Pool, PoolConfig};
+use smtp_courier::proto::{Direction, Timeouts};
+use smtp_courier::tls::{MaybeTls, TlsConfig};
 use smtp_courier::{Client, ClientConfig, Error, connect_tcp};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -16,138 +21,175 @@ use super::report::{ErrorInfo, Outcome, TransactionOutcome, shown};
 use super::{Plan, Target};
 
 pub(crate) async fn run(plan: &Plan, target: &Target) -> Outcome {
-    let mut outcome = Outcome::default();
-    // `--max-per-connection` and LIMITS MAILMAX (RFC 9422 §4.1): after that many
-    // transactions, QUIT and go on over a new connection to the same server. The
-    // greeting, capabilities, TLS and AUTH of the report are the first connection's.
-    while outcome.transactions.len() < plan.repeat as usize {
-        let mut info = Outcome::default();
-        let opened = open_session(plan, target, &mut info).await;
-        if outcome.transactions.is_empty() {
-            outcome.greeting = info.greeting;
-            outcome.capabilities = info.capabilities;
-            outcome.tls = info.tls;
-            outcome.auth = info.auth;
-        }
-        let left = plan.repeat as usize - outcome.transactions.len();
-        let mut client = match opened {
-            Ok(client) => client,
-            Err(err) => {
-                // Contract: every recipient of a message not sent carries the connection's
-                // error.
-                outcome
-                    .transactions
-                    .extend((0..left).map(|_| TransactionOutcome::not_sent(&plan.envelope, &err)));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let dialer = SessionDialer {
+        target: target.clone(),
+        socks5: plan.socks5.clone(),
+        tls: plan.tls.clone(),
+        timeouts: plan.timeouts,
+        auth: plan.auth.clone(),
+        config: client_config(plan),
+        seen: Arc::clone(&seen),
+    };
+    // One connection at a time, as on the command line: `--max-per-connection` (0 = no
+    // limit) transactions each, and LIMITS MAILMAX (RFC 9422 §4.1) when the server sets
+    // one; then QUIT and a new connection for the rest.
+    let config = PoolConfig::default()
+        .max_per_destination(1)
+        .max_total(1)
+        .transactions_per_connection(plan.max_per_connection);
+    let pool = Pool::new(config, dialer);
+    // Only a key here: the dialer knows where to go (a host the pool's parser refuses is
+    // still the dialer's to resolve, or the proxy's).
+    let destination = Destination::new(&target.host, target.port)
+        .or_else(|_| Destination::new("server.invalid", target.port))
+        .map(|d| d.tag(target.display()));
+    let messages = (0..plan.repeat).map(|_| (&plan.envelope, &plan.message[..]));
+    // One result per message, in order. Each connection carries as many as its limits
+    // allow in one `Client::send_batch`: up to `--window` transactions in flight when the
+    // server offers PIPELINING and CHUNKING (else one after another), RSET after a failed
+    // one. Messages never written (MAILMAX reached, the connection lost before their
+    // turn) go on the next connection; none is sent twice.
+    let results = match destination {
+        Ok(destination) => pool.send_batch(&destination, messages).await,
+        Err(e) => messages
+            .map(|_| Err(smtp_courier::Error::Usage(e.clone().into())))
+            .collect(),
+    };
+    // Every outcome is decided: QUIT what is left open.
+    pool.close().await;
+    let seen = std::mem::take(&mut *lock(&seen));
+    // The greeting, capabilities, TLS and AUTH of the report are the first connection's,
+    // also when its dial failed.
+    let mut outcome = seen.first.unwrap_or_default();
+    outcome.transactions = results
+        .iter()
+        .map(|r| match r {
+            Ok(report) => TransactionOutcome::from_report(report),
+            Err(e) => {
+                // Contract: a failed connection is the top-level error, and every
+                // recipient of a message not sent carries it.
+                let err = seen
+                    .failed
+                    .clone()
+                    .unwrap_or_else(|| ErrorInfo::from_error(e));
+                let not_sent = TransactionOutcome::not_sent(&plan.envelope, &err);
                 outcome.error.get_or_insert(err);
-                return outcome;
+                not_sent
             }
-        };
-        // `--max-per-connection` bounds the batch; the library stops at MAILMAX by itself
-        // (a message split by RCPTMAX counts once per part) and reports the messages it
-        // did not send as `not_sent`: those go over the next connection.
-        let batch = per_connection_limit(plan.max_per_connection).map_or(left, |l| left.min(l));
-        let messages = (0..batch).map(|_| (&plan.envelope, &plan.message[..]));
-        // One report per message, in order. The library keeps up to `--window`
-        // transactions in flight when the server offers PIPELINING and CHUNKING (else one
-        // after another), follows a failed transaction with RSET before the next MAIL, and
-        // gives the messages not sent after a lost connection its error.
-        let reports = client.send_batch(messages).await;
-        let carried = reports.iter().take_while(|r| !r.not_sent()).count();
-        // A connection that could carry none (MAILMAX below one message's parts) would
-        // loop for ever: its reports stand.
-        let keep = if carried == 0 { reports.len() } else { carried };
-        outcome
-            .transactions
-            .extend(reports[..keep].iter().map(TransactionOutcome::from_report));
-        if client.is_usable() {
-            // Every outcome is already decided; a failed QUIT changes none of them.
-            let _ = client.quit().await;
-        } else if outcome.transactions.len() < plan.repeat as usize {
-            // A lost connection is not redialled: the rest carry its error, as they would
-            // on one connection.
-            let err = client
-                .session()
-                .error()
-                .cloned()
-                .unwrap_or(Error::Closed { command: None });
-            let err = ErrorInfo::from_error(&err);
-            let left = plan.repeat as usize - outcome.transactions.len();
-            outcome
-                .transactions
-                .extend((0..left).map(|_| TransactionOutcome::not_sent(&plan.envelope, &err)));
-        }
-    }
+        })
+        .collect();
     outcome
 }
 
-/// `--max-per-connection` as a batch size: 0 is no limit.
-fn per_connection_limit(max: u32) -> Option<usize> {
-    (max > 0).then(|| usize::try_from(max).unwrap_or(usize::MAX))
+/// What the dials showed: the first connection's greeting, capabilities, TLS and AUTH,
+/// and how the last failed dial failed (a DNS failure is no library [`Error`]).
+#[derive(Default)]
+struct Seen {
+    first: Option<Outcome>,
+    failed: Option<ErrorInfo>,
 }
 
-/// Connects (directly, or through `--socks5`), reads the greeting, says EHLO (or HELO),
-/// sets TLS up as the flags say (implicit TLS before the greeting, or STARTTLS after EHLO,
-/// with the library's fallback rules), authenticates when credentials are given, and
-/// records what it learns in `outcome` as it goes, so a failure still reports the
-/// greeting, capabilities and TLS.
-async fn open_session(
-    plan: &Plan,
-    target: &Target,
-    outcome: &mut Outcome,
-) -> Result<Client<MaybeTls<TcpStream>>, ErrorInfo> {
-    let mut client = match &plan.socks5 {
-        None => {
-            // One deadline for the name lookup and the TCP connection together.
-            let deadline = Instant::now() + plan.timeouts.connect;
-            let addrs = resolve(target, deadline).await?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            let stream = connect_tcp(&addrs[..], left)
-                .await
-                .map_err(|e| ErrorInfo::from_error(&e))?;
-            // A plaintext fallback after a failed handshake dials the address that
-            // answered again; the name verified is the host given (unless --tls-name).
-            let peer = stream
-                .peer_addr()
-                .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
-            let redial_limit = plan.timeouts.connect;
-            let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
-            // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say (with
-            // the library's fallback rules).
-            let res = client
-                .establish_with(&plan.tls, &target.host, || connect_tcp(peer, redial_limit))
-                .await;
-            record(&client, outcome);
-            res.map_err(|e| ErrorInfo::from_error(&e))?;
-            client
-        }
-        Some(proxy) => {
-            // The proxy resolves a name itself (RFC 1928 §5, ATYP 3); its failures are
-            // `Error::Io` with the SOCKS reply in the text. A plaintext reconnection after
-            // a failed handshake goes through the proxy too.
-            let via = smtp_courier::connect::Target::new(&target.host, target.port)
-                .map_err(|e| ErrorInfo::usage(format!("--server: {e}")))?
-                .connect_timeout(plan.timeouts.connect);
-            let stream = proxy
-                .connect(&via)
-                .await
-                .map_err(|e| ErrorInfo::from_error(&e))?;
-            let mut client = Client::new(MaybeTls::Plain(stream), client_config(plan));
-            let res = client
-                .establish_with(&plan.tls, &target.host, || proxy.connect(&via))
-                .await;
-            record(&client, outcome);
-            res.map_err(|e| ErrorInfo::from_error(&e))?;
-            client
-        }
-    };
-    if let Some((credentials, options)) = &plan.auth {
-        let mechanism = client
-            .authenticate(credentials, options)
-            .await
-            .map_err(|e| ErrorInfo::from_error(&e))?;
-        outcome.auth = Some(mechanism.name().to_owned());
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    // A panic elsewhere leaves usable data: it is only reported.
+    seen.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The pool's dialer: everything `open_session` needs, owned.
+struct SessionDialer {
+    target: Target,
+    socks5: Option<Socks5Connector>,
+    tls: TlsConfig,
+    timeouts: Timeouts,
+    auth: Option<(Credentials, AuthOptions)>,
+    config: ClientConfig,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Dial<MaybeTls<TcpStream>> for SessionDialer {
+    fn dial<'a>(&'a self, _: &'a Destination) -> DialFuture<'a, MaybeTls<TcpStream>> {
+        Box::pin(async move {
+            let mut info = Outcome::default();
+            let opened = self.open_session(&mut info).await;
+            let mut seen = lock(&self.seen);
+            seen.first.get_or_insert(info);
+            match opened {
+                Ok(client) => Ok(client),
+                Err(err) => {
+                    seen.failed = Some(err);
+                    // What the pool hands back; the report uses `seen.failed`.
+                    Err(Error::Closed { command: None })
+                }
+            }
+        })
     }
-    Ok(client)
+}
+
+impl SessionDialer {
+    /// Connects (directly, or through `--socks5`), reads the greeting, says EHLO (or
+    /// HELO), sets TLS up as the flags say (implicit TLS before the greeting, or STARTTLS
+    /// after EHLO, with the library's fallback rules), authenticates when credentials are
+    /// given, and records what it learns in `outcome` as it goes, so a failure still
+    /// reports the greeting, capabilities and TLS.
+    async fn open_session(
+        &self,
+        outcome: &mut Outcome,
+    ) -> Result<Client<MaybeTls<TcpStream>>, ErrorInfo> {
+        let target = &self.target;
+        let mut client = match &self.socks5 {
+            None => {
+                // One deadline for the name lookup and the TCP connection together.
+                let deadline = Instant::now() + self.timeouts.connect;
+                let addrs = resolve(target, deadline).await?;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let stream = connect_tcp(&addrs[..], left)
+                    .await
+                    .map_err(|e| ErrorInfo::from_error(&e))?;
+                // A plaintext fallback after a failed handshake dials the address that
+                // answered again; the name verified is the host given (unless --tls-name).
+                let peer = stream
+                    .peer_addr()
+                    .map_err(|e| ErrorInfo::from_error(&Error::io(None, e)))?;
+                let redial_limit = self.timeouts.connect;
+                let mut client = Client::new(MaybeTls::Plain(stream), self.config.clone());
+                // Greeting, EHLO, and STARTTLS or implicit TLS as the TLS settings say
+                // (with the library's fallback rules).
+                let res = client
+                    .establish_with(&self.tls, &target.host, || connect_tcp(peer, redial_limit))
+                    .await;
+                record(&client, outcome);
+                res.map_err(|e| ErrorInfo::from_error(&e))?;
+                client
+            }
+            Some(proxy) => {
+                // The proxy resolves a name itself (RFC 1928 §5, ATYP 3); its failures are
+                // `Error::Io` with the SOCKS reply in the text. A plaintext reconnection
+                // after a failed handshake goes through the proxy too.
+                let via = smtp_courier::connect::Target::new(&target.host, target.port)
+                    .map_err(|e| ErrorInfo::usage(format!("--server: {e}")))?
+                    .connect_timeout(self.timeouts.connect);
+                let stream = proxy
+                    .connect(&via)
+                    .await
+                    .map_err(|e| ErrorInfo::from_error(&e))?;
+                let mut client = Client::new(MaybeTls::Plain(stream), self.config.clone());
+                let res = client
+                    .establish_with(&self.tls, &target.host, || proxy.connect(&via))
+                    .await;
+                record(&client, outcome);
+                res.map_err(|e| ErrorInfo::from_error(&e))?;
+                client
+            }
+        };
+        if let Some((credentials, options)) = &self.auth {
+            let mechanism = client
+                .authenticate(credentials, options)
+                .await
+                .map_err(|e| ErrorInfo::from_error(&e))?;
+            outcome.auth = Some(mechanism.name().to_owned());
+        }
+        Ok(client)
+    }
 }
 
 /// The greeting, capabilities and TLS report of a session, for the report.

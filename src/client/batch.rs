@@ -239,7 +239,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             let envelope = parts.get(oldest.index).map(|p| &p.envelope);
             let report = match (report, envelope) {
                 (Ok(r), _) => r,
-                (Err(e), Some(env)) => TransactionReport::failed(env, e),
+                // It was queued, so its MAIL may have been written: the report says so
+                // with its id (a pool sends again only what was never queued).
+                (Err(e), Some(env)) => TransactionReport {
+                    id: Some(id),
+                    ..TransactionReport::failed(env, e)
+                },
                 (Err(_), None) => continue,
             };
             if report.error.is_some() {

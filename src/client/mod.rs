@@ -95,6 +95,8 @@ pub struct Client<S> {
     /// Transactions started on this connection (MAIL commands queued), for the server's
     /// LIMITS `MAILMAX` (RFC 9422 §4.1).
     mails: u32,
+    /// The mechanism of the AUTH that succeeded on this connection.
+    mechanism: Option<crate::auth::Mechanism>,
 }
 
 /// Where the client is between public operations.
@@ -124,6 +126,7 @@ impl<S> std::fmt::Debug for Client<S> {
             .field("window", &self.window)
             .field("parked", &self.parked.len())
             .field("mails", &self.mails)
+            .field("mechanism", &self.mechanism)
             .finish()
     }
 }
@@ -169,6 +172,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             window: config.window,
             parked: VecDeque::new(),
             mails: 0,
+            mechanism: None,
         }
     }
 
@@ -870,7 +874,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             e => Continue(e),
         })
         .await?
-        .map(|()| mechanism)
+        .map(|()| {
+            self.mechanism = Some(mechanism);
+            mechanism
+        })
+    }
+
+    /// The mechanism [`Client::authenticate`] succeeded with on this connection; `None`
+    /// before (or without) a successful AUTH.
+    pub fn authenticated_mechanism(&self) -> Option<crate::auth::Mechanism> {
+        self.mechanism
     }
 
     /// Records the RFC 9266 `tls-exporter` channel binding value (label

@@ -2,17 +2,19 @@
 //! and addresses until one host decides. The rules are in the [module docs](super).
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
 use super::domain::{RouteDomain, group_by_domain};
 use super::mx::{DnsError, Route, Router};
 use super::policy::{DeliveryPolicy, SecurityLevel};
+use super::pool::{Destination, Dial, DialFuture, Pool, PoolConfig, PoolStats, TlsPolicy, Unsent};
 use super::report::{
     Attempt, Connection, DeliveryError, DeliveryReport, DomainReport, PolicyRefusal,
 };
 use super::resolver::Resolver;
 use crate::client::{Client, ClientConfig};
-use crate::connect::{Connector, Target, TcpConnector};
-use crate::error::Error;
+use crate::connect::{Connector, Host, Target, TcpConnector};
+use crate::error::{Error, UsageError};
 use crate::proto::address::Mailbox;
 use crate::tls::{MaybeTls, TlsConfig};
 use crate::{Envelope, RecipientStatus, TransactionReport};
@@ -26,63 +28,104 @@ pub const SMTP_PORT: u16 = 25;
 /// with a [`Router`], and walks its hosts over a [`Connector`] under one
 /// [`DeliveryPolicy`]. It holds no credentials: hosts that DNS chose never see any.
 ///
+/// Connections are pooled: one to an MX host stays open after its transaction and
+/// carries the next message for that host (a later [`MxDelivery::deliver`], or the
+/// other messages of a [`MxDelivery::deliver_batch`]), until the pool's limits or idle
+/// timeout QUIT it, or [`MxDelivery::close`]. A connection is only reused for the same
+/// host name, address, port and TLS settings.
+///
 /// See the [module docs](super#direct-mx-delivery) for the walk and an example.
-pub struct MxDelivery<R, C = TcpConnector> {
+pub struct MxDelivery<R, C: Connector = TcpConnector>
+where
+    C::Stream: 'static,
+{
     router: Router<R>,
-    connector: C,
+    connector: Arc<C>,
     config: ClientConfig,
     policy: DeliveryPolicy,
     port: u16,
+    pool_config: PoolConfig,
+    /// Made at the first delivery, from the settings then.
+    pool: OnceLock<Pool<MaybeTls<C::Stream>>>,
 }
 
-impl<R, C> std::fmt::Debug for MxDelivery<R, C> {
+impl<R, C: Connector> std::fmt::Debug for MxDelivery<R, C>
+where
+    C::Stream: 'static,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MxDelivery")
             .field("router", &self.router)
             .field("config", &self.config)
             .field("policy", &self.policy)
             .field("port", &self.port)
+            .field("pool", &self.pool_config)
             .finish_non_exhaustive()
     }
 }
 
 impl<R: Resolver> MxDelivery<R> {
     /// Delivery over `router` with the client settings `config` (EHLO name, timeouts,
-    /// transcript), over TCP to port 25, under [`DeliveryPolicy::default`] (`may`).
+    /// transcript, window), over TCP to port 25, under [`DeliveryPolicy::default`]
+    /// (`may`), with [`PoolConfig::default`].
     pub fn new(router: Router<R>, config: ClientConfig) -> Self {
         Self {
             router,
-            connector: TcpConnector::new(),
+            connector: Arc::new(TcpConnector::new()),
             config,
             policy: DeliveryPolicy::default(),
             port: SMTP_PORT,
+            pool_config: PoolConfig::default(),
+            pool: OnceLock::new(),
         }
     }
 }
 
-impl<R, C> MxDelivery<R, C> {
+impl<R, C: Connector> MxDelivery<R, C>
+where
+    C::Stream: 'static,
+{
     /// Opens every connection, the plaintext reconnection after a failed handshake
     /// included, through `connector` (a [`Socks5Connector`](crate::connect::Socks5Connector),
     /// an `Arc<dyn Connector<Stream = …>>`, a test's).
-    pub fn connector<D: Connector>(self, connector: D) -> MxDelivery<R, D> {
+    pub fn connector<D: Connector>(self, connector: D) -> MxDelivery<R, D>
+    where
+        D::Stream: 'static,
+    {
         MxDelivery {
             router: self.router,
-            connector,
+            connector: Arc::new(connector),
             config: self.config,
             policy: self.policy,
             port: self.port,
+            pool_config: self.pool_config,
+            pool: OnceLock::new(),
         }
     }
 
     /// The TLS policy of every connection.
+    ///
+    /// Like every setting, give it before the first delivery: a setting changed later
+    /// starts a new pool (the old one's connections are dropped without QUIT).
     pub fn policy(mut self, policy: DeliveryPolicy) -> Self {
         self.policy = policy;
+        self.pool = OnceLock::new();
         self
     }
 
     /// The port of every connection to an MX host (default [`SMTP_PORT`]); for tests.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self.pool = OnceLock::new();
+        self
+    }
+
+    /// The connection pool's settings: transactions per connection (the server's
+    /// MAILMAX applies too), idle timeout, how many connections at once per MX address
+    /// and in all. Default: [`PoolConfig::default`].
+    pub fn pool(mut self, config: PoolConfig) -> Self {
+        self.pool_config = config;
+        self.pool = OnceLock::new();
         self
     }
 
@@ -100,14 +143,20 @@ impl<R, C> MxDelivery<R, C> {
     pub fn get_port(&self) -> u16 {
         self.port
     }
+
+    /// The pool's counters: connections opened, dials failed, connections found closed
+    /// while idle, transactions.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.get().map(Pool::stats).unwrap_or_default()
+    }
 }
 
-/// How one connection ended.
-enum Tried<S> {
+/// How one message fared at one address.
+enum Tried {
     /// Before MAIL: the next address or host gets the recipients.
     Failed(DeliveryError),
     /// A transaction ran on this connection.
-    Ran(Box<Client<MaybeTls<S>>>, TransactionReport),
+    Ran(Box<(Connection, TransactionReport)>),
 }
 
 /// A recipient as `group_by_domain` wants it.
@@ -119,7 +168,24 @@ impl AsRef<str> for Rcpt<'_> {
     }
 }
 
-impl<R: Resolver, C: Connector> MxDelivery<R, C> {
+/// One message's walk over a domain's hosts.
+struct Walk<'a> {
+    /// The message's envelope with this domain's recipients.
+    envelope: Envelope,
+    message: &'a [u8],
+    attempts: Vec<Attempt>,
+    last_run: Option<TransactionReport>,
+    done: Option<DomainReport>,
+}
+
+/// The tag suffix of a destination for REQUIRETLS messages (RFC 8689 §4.1: never in
+/// plaintext, so never on a connection that may have fallen back).
+const REQUIRETLS_SUFFIX: &str = " (REQUIRETLS)";
+
+impl<R: Resolver, C: Connector + 'static> MxDelivery<R, C>
+where
+    C::Stream: 'static,
+{
     /// Delivers `message` to every recipient of `envelope`, domain by domain in the order
     /// the domains first appear.
     ///
@@ -131,6 +197,10 @@ impl<R: Resolver, C: Connector> MxDelivery<R, C> {
     /// then that is an attempt too and the next host gets all of them. A 5yz to MAIL, RCPT
     /// or the data is final. The message may so reach two hosts, as with any MTA.
     ///
+    /// An idle pooled connection to the address is used when there is one; one the
+    /// server closed while idle (its 421 or EOF) is replaced by a fresh one, and that is
+    /// not an attempt.
+    ///
     /// Deadlines are per lookup (the resolver's) and per connection (the [`ClientConfig`]'s
     /// timeouts, `connect` included), not for the whole walk.
     ///
@@ -139,133 +209,316 @@ impl<R: Resolver, C: Connector> MxDelivery<R, C> {
     /// no A-label form. Everything else is in the report.
     ///
     /// # Cancel safety
-    /// Dropping the future abandons the connection in progress; what the servers got is
+    /// Dropping the future closes the connection in use; what the servers got is
     /// unknown.
     pub async fn deliver(
         &self,
         envelope: &Envelope,
         message: &[u8],
     ) -> Result<DeliveryReport, DomainError> {
-        let groups = group_by_domain(envelope.recipients().iter().map(Rcpt))?;
-        let mut domains = Vec::with_capacity(groups.len());
-        for group in groups {
-            let to: Vec<Mailbox> = group.recipients.iter().map(|r| r.0.clone()).collect();
-            domains.push(
-                self.deliver_domain(group.domain, envelope, to, message)
-                    .await,
-            );
-        }
-        Ok(DeliveryReport::new(domains))
+        let mut reports = self.deliver_batch([(envelope, message)]).await?;
+        Ok(reports
+            .pop()
+            .unwrap_or_else(|| DeliveryReport::new(Vec::new())))
     }
 
-    async fn deliver_domain(
+    /// Delivers several messages, each with its own envelope, and returns one
+    /// [`DeliveryReport`] per message, in order, each exactly what
+    /// [`MxDelivery::deliver`] would give that message alone.
+    ///
+    /// Each domain is routed once for the batch. At each address, the messages still
+    /// walking go on one pooled connection together, through
+    /// [`Client::send_batch`](crate::Client::send_batch) (with up to the
+    /// [`ClientConfig::window`] of transactions in flight); each then follows the walk
+    /// on its own: one the host decided is done, one that failed before MAIL goes on to
+    /// the next address, one whose recipients all came out transient to the next host.
+    /// Domains are delivered one after another, in the order they first appear.
+    ///
+    /// # Errors
+    /// [`DomainError`] before anything is looked up or sent, when a recipient's domain of
+    /// any message has no A-label form.
+    ///
+    /// # Cancel safety
+    /// As [`MxDelivery::deliver`].
+    pub async fn deliver_batch<'a, I>(
         &self,
-        domain: RouteDomain,
-        envelope: &Envelope,
-        to: Vec<Mailbox>,
-        message: &[u8],
-    ) -> DomainReport {
-        match self.router.route(&domain).await {
-            Err(e) => DomainReport::dns_failed(domain, &to, e),
-            Ok(route) => {
-                let envelope = envelope.with_recipients(to);
-                self.walk(route, &envelope, message).await
+        messages: I,
+    ) -> Result<Vec<DeliveryReport>, DomainError>
+    where
+        I: IntoIterator<Item = (&'a Envelope, &'a [u8])>,
+    {
+        let messages: Vec<(&Envelope, &[u8])> = messages.into_iter().collect();
+        // Every message's groups first: a bad domain anywhere sends nothing.
+        let mut groups = Vec::with_capacity(messages.len());
+        for (envelope, _) in &messages {
+            groups.push(group_by_domain(envelope.recipients().iter().map(Rcpt))?);
+        }
+        // The domains in the order they first appear, each with (message, position).
+        let mut domains: Vec<(RouteDomain, Vec<(usize, usize)>)> = Vec::new();
+        for (m, message_groups) in groups.iter().enumerate() {
+            for (k, group) in message_groups.iter().enumerate() {
+                match domains.iter_mut().find(|(d, _)| *d == group.domain) {
+                    Some((_, at)) => at.push((m, k)),
+                    None => domains.push((group.domain.clone(), vec![(m, k)])),
+                }
             }
         }
+        let mut slots: Vec<Vec<Option<DomainReport>>> = groups
+            .iter()
+            .map(|g| g.iter().map(|_| None).collect())
+            .collect();
+        for (domain, at) in domains {
+            let jobs: Vec<(Envelope, &[u8])> = at
+                .iter()
+                .filter_map(|&(m, k)| {
+                    let (envelope, message) = messages.get(m)?;
+                    let to: Vec<Mailbox> = groups
+                        .get(m)?
+                        .get(k)?
+                        .recipients
+                        .iter()
+                        .map(|r| r.0.clone())
+                        .collect();
+                    Some((envelope.with_recipients(to), *message))
+                })
+                .collect();
+            let reports = match self.router.route(&domain).await {
+                Err(e) => jobs
+                    .iter()
+                    .map(|(envelope, _)| {
+                        DomainReport::dns_failed(domain.clone(), envelope.recipients(), e.clone())
+                    })
+                    .collect(),
+                Ok(route) => self.walk(route, jobs).await,
+            };
+            for ((m, k), report) in at.into_iter().zip(reports) {
+                if let Some(slot) = slots.get_mut(m).and_then(|s| s.get_mut(k)) {
+                    *slot = Some(report);
+                }
+            }
+        }
+        Ok(slots
+            .into_iter()
+            .map(|s| DeliveryReport::new(s.into_iter().flatten().collect()))
+            .collect())
     }
 
-    async fn walk(&self, route: Route, envelope: &Envelope, message: &[u8]) -> DomainReport {
+    /// QUITs every idle connection and waits for the replies; later deliveries fail
+    /// (every recipient transient, with a usage error).
+    pub async fn close(&self) {
+        self.connections().close().await;
+    }
+
+    /// Every message's walk over `route`'s hosts, side by side; one report per job.
+    async fn walk(&self, route: Route, jobs: Vec<(Envelope, &[u8])>) -> Vec<DomainReport> {
         let domain_name = route.domain.to_string();
-        // RFC 8689 §4.1: a REQUIRETLS message never falls back to plaintext.
-        let mut tls = self.policy.tls().clone().without_server_name();
-        if envelope.requires_tls() {
-            tls = tls.confidential(true);
-        }
-        let mut attempts: Vec<Attempt> = Vec::new();
-        let mut last_run: Option<TransactionReport> = None;
+        let mut walks: Vec<Walk<'_>> = jobs
+            .into_iter()
+            .map(|(envelope, message)| Walk {
+                envelope,
+                message,
+                attempts: Vec::new(),
+                last_run: None,
+                done: None,
+            })
+            .collect();
         for host in &route.hosts {
             let addresses = match &host.addresses {
                 Ok(a) => a,
                 Err(e) => {
-                    attempts.push(Attempt::new(&host.name, None, e.clone().into()));
-                    last_run = None;
+                    for w in walks.iter_mut().filter(|w| w.done.is_none()) {
+                        w.attempts
+                            .push(Attempt::new(&host.name, None, e.clone().into()));
+                        w.last_run = None;
+                    }
                     continue;
                 }
             };
+            // The walks still at this host: not decided, and not moved on to the next
+            // host by an all-transient transaction here.
+            let mut here: Vec<usize> = (0..walks.len())
+                .filter(|&i| walks.get(i).is_some_and(|w| w.done.is_none()))
+                .collect();
             for ip in addresses {
+                if here.is_empty() {
+                    break;
+                }
                 let addr = SocketAddr::new(*ip, self.port);
-                match self
-                    .try_address(&host.name, addr, &domain_name, &tls, envelope, message)
-                    .await
-                {
-                    Tried::Failed(error) => {
-                        attempts.push(Attempt::new(&host.name, Some(addr), error));
-                        last_run = None;
-                    }
-                    Tried::Ran(client, report) => {
-                        let connection = Connection::of(&client, &host.name, Some(addr));
-                        // Every outcome is decided: a failed QUIT changes none of them.
-                        let _ = client.quit().await;
-                        let all_transient = report
-                            .recipients
-                            .iter()
-                            .all(|r| r.status() == RecipientStatus::Transient);
-                        if !all_transient {
-                            return DomainReport::decided(
-                                route.domain,
-                                connection,
-                                attempts,
-                                &report,
-                            );
+                let batch: Vec<(&Envelope, &[u8])> = here
+                    .iter()
+                    .filter_map(|&i| walks.get(i).map(|w| (&w.envelope, w.message)))
+                    .collect();
+                let outcomes = self
+                    .try_address(&host.name, addr, &domain_name, &batch)
+                    .await;
+                let mut still = Vec::new();
+                for (i, outcome) in here.into_iter().zip(outcomes) {
+                    let Some(w) = walks.get_mut(i) else { continue };
+                    match outcome {
+                        Tried::Failed(error) => {
+                            w.attempts.push(Attempt::new(&host.name, Some(addr), error));
+                            w.last_run = None;
+                            still.push(i);
                         }
-                        // Every recipient transient: the next host gets all of them.
-                        attempts.push(Attempt::new(
-                            &host.name,
-                            Some(addr),
-                            transaction_error(&report),
-                        ));
-                        last_run = Some(report);
-                        break;
+                        Tried::Ran(carried) => {
+                            let (connection, report) = *carried;
+                            let all_transient = report
+                                .recipients
+                                .iter()
+                                .all(|r| r.status() == RecipientStatus::Transient);
+                            if all_transient {
+                                // Every recipient transient: the next host gets all of them.
+                                w.attempts.push(Attempt::new(
+                                    &host.name,
+                                    Some(addr),
+                                    transaction_error(&report),
+                                ));
+                                w.last_run = Some(report);
+                            } else {
+                                w.done = Some(DomainReport::decided(
+                                    route.domain.clone(),
+                                    connection,
+                                    std::mem::take(&mut w.attempts),
+                                    &report,
+                                ));
+                            }
+                        }
                     }
                 }
+                here = still;
             }
         }
-        undecided(route.domain, envelope.recipients(), attempts, last_run)
+        walks
+            .into_iter()
+            .map(|w| match w.done {
+                Some(report) => report,
+                None => undecided(
+                    route.domain.clone(),
+                    w.envelope.recipients(),
+                    w.attempts,
+                    w.last_run,
+                ),
+            })
+            .collect()
     }
 
-    /// One connection: connect, set up TLS, check the policy, run the transaction.
+    /// The messages of `batch` at one address, on a pooled connection (REQUIRETLS ones on
+    /// their own): one outcome per message.
     async fn try_address(
         &self,
         host: &str,
         addr: SocketAddr,
         domain: &str,
-        tls: &TlsConfig,
-        envelope: &Envelope,
-        message: &[u8],
-    ) -> Tried<C::Stream> {
-        let target = Target::from(addr).connect_timeout(self.config.get_timeouts().connect);
-        let mut client = match open(&self.connector, &target, &self.config, tls, host).await {
-            Ok(c) => c,
-            Err(e) => return Tried::Failed(e.into()),
-        };
-        let level = SecurityLevel::of(client.tls_report());
-        if !self.policy.accepts(domain, level) {
-            let _ = client.quit().await;
-            return Tried::Failed(DeliveryError::Policy(PolicyRefusal::new(domain, level)));
-        }
-        let report = match client.send_bytes(envelope, message).await {
-            Ok(r) => r,
-            Err(e) => return Tried::Failed(e.into()),
-        };
-        match &report.error {
-            // Checked before MAIL was sent: the host's, like its capabilities.
-            Some(e @ (Error::TooLarge { .. } | Error::Extension(_) | Error::Body(_))) => {
-                let e = e.clone();
-                let _ = client.quit().await;
-                Tried::Failed(e.into())
+        batch: &[(&Envelope, &[u8])],
+    ) -> Vec<Tried> {
+        let mut outcomes: Vec<Option<Tried>> = batch.iter().map(|_| None).collect();
+        for requiretls in [false, true] {
+            let (indices, group): (Vec<usize>, Vec<(&Envelope, &[u8])>) = batch
+                .iter()
+                .enumerate()
+                .filter(|(_, (e, _))| e.requires_tls() == requiretls)
+                .map(|(i, m)| (i, *m))
+                .unzip();
+            if group.is_empty() {
+                continue;
             }
-            _ => Tried::Ran(Box::new(client), report),
+            let tls = self.tls(requiretls);
+            let tag = match requiretls {
+                true => format!("{host}{REQUIRETLS_SUFFIX}"),
+                false => host.to_owned(),
+            };
+            let destination = Destination::from_host(Host::Ip(addr.ip()), addr.port())
+                .tls(TlsPolicy::from(&tls))
+                .tag(tag);
+            let results = self
+                .connections()
+                .batch_with(&destination, &group, |c| {
+                    let level = SecurityLevel::of(c.tls_report());
+                    if !self.policy.accepts(domain, level) {
+                        return Err(PolicyRefusal::new(domain, level));
+                    }
+                    Ok(Connection::of(c, host, Some(addr)))
+                })
+                .await;
+            for (i, result) in indices.into_iter().zip(results) {
+                let tried = match result {
+                    // Never queued: nothing was sent (a check before MAIL, the connection
+                    // lost before it): the host's, like its capabilities.
+                    Ok((_, report)) if report.id().is_none() => Tried::Failed(
+                        report
+                            .error
+                            .unwrap_or(Error::Closed { command: None })
+                            .into(),
+                    ),
+                    Ok(carried) => Tried::Ran(Box::new(carried)),
+                    Err(Unsent::Error(e)) => Tried::Failed(e.into()),
+                    Err(Unsent::Refused(refusal)) => Tried::Failed(DeliveryError::Policy(refusal)),
+                };
+                if let Some(slot) = outcomes.get_mut(i) {
+                    *slot = Some(tried);
+                }
+            }
         }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Tried::Failed(Error::Closed { command: None }.into())))
+            .collect()
+    }
+
+    /// The TLS settings of a connection: the policy's, verified under each host's own
+    /// name; RFC 8689 §4.1: a REQUIRETLS message never falls back to plaintext.
+    fn tls(&self, requiretls: bool) -> TlsConfig {
+        let tls = self.policy.tls().clone().without_server_name();
+        if requiretls {
+            tls.confidential(true)
+        } else {
+            tls
+        }
+    }
+
+    fn connections(&self) -> &Pool<MaybeTls<C::Stream>> {
+        self.pool.get_or_init(|| {
+            let dialer = MxDialer {
+                connector: Arc::clone(&self.connector),
+                config: self.config.clone(),
+                tls: self.tls(false),
+                tls_requiretls: self.tls(true),
+            };
+            Pool::new(self.pool_config.clone(), dialer)
+        })
+    }
+}
+
+/// Makes each connection to an MX address: the destination's host is the address, its
+/// tag the MX name to verify the certificate under (with [`REQUIRETLS_SUFFIX`] for
+/// REQUIRETLS messages).
+struct MxDialer<C> {
+    connector: Arc<C>,
+    config: ClientConfig,
+    tls: TlsConfig,
+    tls_requiretls: TlsConfig,
+}
+
+impl<C: Connector + 'static> Dial<MaybeTls<C::Stream>> for MxDialer<C>
+where
+    C::Stream: 'static,
+{
+    fn dial<'a>(&'a self, destination: &'a Destination) -> DialFuture<'a, MaybeTls<C::Stream>> {
+        Box::pin(async move {
+            let tag = destination.get_tag().unwrap_or_default();
+            let (name, tls) = match tag.strip_suffix(REQUIRETLS_SUFFIX) {
+                Some(name) => (name, &self.tls_requiretls),
+                None => (tag, &self.tls),
+            };
+            let Host::Ip(ip) = destination.host() else {
+                return Err(Error::Usage(UsageError::InvalidState(
+                    "an MX destination is an address",
+                )));
+            };
+            let target = Target::from(SocketAddr::new(*ip, destination.port()))
+                .connect_timeout(self.config.get_timeouts().connect);
+            open(&*self.connector, &target, &self.config, tls, name).await
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Delivering mail: directly to each recipient domain's mail exchangers, or through a
-//! relay (smarthost), under one TLS policy (feature `mx`, which implies `tls`).
+//! relay (smarthost), under one TLS policy, over pooled connections, through a proxy if
+//! need be (feature `mx`, which implies `tls`).
 //!
 //! - [`MxDelivery`] routes each recipient domain (the DNS half, below) and walks its hosts
 //!   until one decides ([Direct MX delivery](#direct-mx-delivery)).
@@ -12,8 +13,9 @@
 //!   [`TcpConnector`](crate::connect::TcpConnector) by default, a
 //!   [`Socks5Connector`](crate::connect::Socks5Connector) or your own
 //!   ([Proxies](#proxies-and-custom-connectors)).
-//! - Reusing connections across messages is the connection pool's business, another
-//!   module's; [`MxDelivery`] and [`Relay`] open a connection per transaction and QUIT it.
+//! - Both keep their connections in a [`pool`]: a connection stays open after its
+//!   transaction and carries the next message to the same host, AUTH happens once per
+//!   new connection, and `close()` QUITs them ([Connection reuse](#connection-reuse)).
 //!
 //! # Direct MX delivery
 //!
@@ -92,6 +94,7 @@
 //! // RFC 7505: nothing was contacted for the null MX, and the recipient bounces.
 //! assert_eq!(null.host(), None);
 //! assert_eq!(null.recipients()[0].status(), RecipientStatus::Permanent);
+//! delivery.close().await; // QUIT the pooled connection
 //! # Ok(())
 //! # }
 //! ```
@@ -101,28 +104,251 @@
 //! [`Relay::submission`] (587, STARTTLS) and [`Relay::implicit_tls`] (465, RFC 8314)
 //! default to [`Level::Secure`](crate::tls::Level::Secure): TLS required, certificate
 //! verified against the relay's name. Credentials go only to the relay, only over TLS (the
-//! session is confidential: no fallback, whatever the level). See [`Relay`] for an
-//! example.
+//! session is confidential: no fallback, whatever the level), after the policy hook
+//! accepted the connection, once on every new connection. [`Relay::send_batch`] gives
+//! several messages to the relay's connections, each carrying as many as its limits
+//! allow in one window.
+//!
+//! Here the relay is an in-process submission server on loopback with STARTTLS under a
+//! certificate made for the example (rcgen), trusted as the only root:
+//!
+//! ```
+//! use smtp_courier::auth::{AuthOptions, Credentials, Mechanism};
+//! use smtp_courier::delivery::{DeliveryPolicy, Relay, SecurityLevel};
+//! use smtp_courier::tls::{Level, TlsConfig};
+//! use smtp_courier::{ClientConfig, Envelope};
+//! # use std::sync::Arc;
+//! # use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+//! #
+//! # /// Answers commands until STARTTLS (then hands the stream back) or QUIT.
+//! # async fn smtp<S: AsyncRead + AsyncWrite + Unpin>(io: S, ehlo: &str) -> std::io::Result<Option<S>> {
+//! #     let mut io = BufReader::new(io);
+//! #     let mut line = String::new();
+//! #     loop {
+//! #         line.clear();
+//! #         if io.read_line(&mut line).await? == 0 { return Ok(None); }
+//! #         let reply = match line.trim_end() {
+//! #             "STARTTLS" => { io.write_all(b"220 2.0.0 go ahead\r\n").await?; return Ok(Some(io.into_inner())); }
+//! #             "QUIT" => { io.write_all(b"221 2.0.0 bye\r\n").await?; return Ok(None); }
+//! #             l if l.starts_with("EHLO") => ehlo,
+//! #             l if l.starts_with("AUTH") => "235 2.7.0 authenticated\r\n",
+//! #             "DATA" => "354 go ahead\r\n",
+//! #             "." => "250 2.0.0 queued\r\n",
+//! #             l if l.starts_with("MAIL") || l.starts_with("RCPT") => "250 ok\r\n",
+//! #             _ => continue, // message content
+//! #         };
+//! #         io.write_all(reply.as_bytes()).await?;
+//! #     }
+//! # }
+//! #
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cert = rcgen::generate_simple_self_signed(vec!["relay.example.test".to_owned()])?;
+//! # let ca_pem = cert.cert.pem();
+//! # let provider = Arc::new(rustls::crypto::ring::default_provider());
+//! # let tls = rustls::ServerConfig::builder_with_provider(provider)
+//! #     .with_safe_default_protocol_versions()?
+//! #     .with_no_client_auth()
+//! #     .with_single_cert(
+//! #         vec![cert.cert.der().clone()],
+//! #         rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
+//! #     )?;
+//! # let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let port = listener.local_addr()?.port();
+//! # tokio::spawn(async move {
+//! #     let (mut tcp, _) = listener.accept().await?;
+//! #     tcp.write_all(b"220 relay.example.test ESMTP\r\n").await?;
+//! #     let ehlo = "250-relay.example.test\r\n250 STARTTLS\r\n";
+//! #     if let Some(tcp) = smtp(tcp, ehlo).await? {
+//! #         let tls = acceptor.accept(tcp).await?;
+//! #         smtp(tls, "250-relay.example.test\r\n250 AUTH PLAIN\r\n").await?;
+//! #     }
+//! #     Ok::<_, std::io::Error>(())
+//! # });
+//! // `secure`: STARTTLS with the certificate verified, here against the example's root
+//! // and under the relay's name.
+//! let tls = TlsConfig::from_level(Level::Secure)
+//!     .platform_roots(false)
+//!     .add_roots_pem(ca_pem.as_bytes())?
+//!     .server_name("relay.example.test");
+//! let relay = Relay::submission("127.0.0.1", ClientConfig::new("client.example.org")?)?
+//!     .port(port)
+//!     .policy(DeliveryPolicy::new(tls))
+//!     .credentials(Credentials::new("me", "secret"), AuthOptions::new());
+//! let envelope = Envelope::new("me@example.org", ["you@example.net"])?;
+//! for _ in 0..2 {
+//!     let report = relay.send(&envelope, b"Subject: hi\r\n\r\nHello\r\n").await?;
+//!     assert!(report.transaction().all_delivered());
+//!     assert_eq!(report.mechanism(), Some(Mechanism::Plain));
+//!     assert_eq!(report.connection().security(), SecurityLevel::TlsVerified);
+//! }
+//! // Both messages on one connection, authenticated once.
+//! assert_eq!(relay.pool_stats().connections_opened, 1);
+//! relay.close().await; // QUIT
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Connection reuse
+//!
+//! [`MxDelivery`] and [`Relay`] each hold a [`pool::Pool`] of connections, made at their
+//! first message from their settings (give [`MxDelivery::pool`] / [`Relay::pool`] a
+//! [`pool::PoolConfig`] for the limits: transactions per connection, as Mailman's
+//! sessions per connection, and the server's LIMITS MAILMAX; the idle timeout;
+//! connections per destination and in total, which truly bound concurrency).
+//!
+//! - **What may share a connection.** A relay connection carries messages to that relay
+//!   only. An MX connection is kept per MX name, address, port and TLS settings: a
+//!   connection is never reused for another MX name (its certificate was verified under
+//!   that name), and a REQUIRETLS message never rides a connection that may have fallen
+//!   back to plaintext.
+//! - **No probe before reuse.** No NOOP: the pool reads, without waiting, what the server
+//!   sent while the connection was idle. A connection the server closed meanwhile (a
+//!   `421`, an EOF) is dropped and the message goes on a fresh one; that is not an
+//!   [`Attempt`], and the walk's rules above are unchanged.
+//! - **Batches.** [`MxDelivery::deliver_batch`], [`Relay::send_batch`] and
+//!   [`pool::Pool::send_batch`] hand each connection as many messages as its limits
+//!   allow in one [`Client::send_batch`](crate::Client::send_batch), so that they ride
+//!   its window of transactions in flight. A message goes on another connection only when
+//!   nothing of it was written: one stopped at MAILMAX, or one whose connection was lost
+//!   before its MAIL. One in flight when its connection was lost keeps its transient,
+//!   unknown outcome and is never sent again.
+//! - **Shutdown.** `close()` QUITs the idle connections and waits for those being QUIT;
+//!   a connection also goes after the pool's idle timeout, or when its limits are
+//!   reached.
+//!
+//! Two deliveries to one domain, one connection:
+//!
+//! ```
+//! use smtp_courier::delivery::pool::PoolConfig;
+//! use smtp_courier::delivery::{MockResolver, MxDelivery, Router};
+//! use smtp_courier::{ClientConfig, Envelope};
+//! use std::time::Duration;
+//! # use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let port = listener.local_addr()?.port();
+//! # let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+//! # let counted = connections.clone();
+//! # tokio::spawn(async move {
+//! #     loop {
+//! #         let (stream, _) = listener.accept().await?;
+//! #         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+//! #         tokio::spawn(async move {
+//! #             let (read, mut write) = stream.into_split();
+//! #             let mut lines = BufReader::new(read).lines();
+//! #             write.write_all(b"220 mx.example.test ESMTP\r\n").await?;
+//! #             while let Some(line) = lines.next_line().await? {
+//! #                 let reply: &[u8] = match line.as_str() {
+//! #                     l if l.starts_with("EHLO") => b"250 mx.example.test\r\n",
+//! #                     "DATA" => b"354 go ahead\r\n",
+//! #                     "." => b"250 2.0.0 queued\r\n",
+//! #                     "QUIT" => b"221 bye\r\n",
+//! #                     l if l.starts_with("MAIL") || l.starts_with("RCPT") => b"250 ok\r\n",
+//! #                     _ => continue,
+//! #                 };
+//! #                 write.write_all(reply).await?;
+//! #             }
+//! #             Ok::<_, std::io::Error>(())
+//! #         });
+//! #     }
+//! #     #[allow(unreachable_code)]
+//! #     Ok::<_, std::io::Error>(())
+//! # });
+//! let dns = MockResolver::new()
+//!     .mx("example.test", &[(10, "mx.example.test")])
+//!     .a("mx.example.test", &["127.0.0.1"]);
+//! let pool = PoolConfig::default()
+//!     .transactions_per_connection(100)
+//!     .idle_timeout(Duration::from_secs(10));
+//! let delivery = MxDelivery::new(Router::new(dns), ClientConfig::new("client.example.org")?)
+//!     .port(port)
+//!     .pool(pool);
+//! let envelope = Envelope::new("me@example.org", ["you@example.test"])?;
+//! for _ in 0..2 {
+//!     let report = delivery.deliver(&envelope, b"Subject: hi\r\n\r\nHello\r\n").await?;
+//!     assert!(report.all_delivered());
+//! }
+//! // Three more in one batch, on the same connection.
+//! let batch = delivery
+//!     .deliver_batch((0..3).map(|_| (&envelope, &b"Subject: hi\r\n\r\nHello\r\n"[..])))
+//!     .await?;
+//! assert!(batch.iter().all(|r| r.all_delivered()));
+//! assert_eq!(delivery.pool_stats().connections_opened, 1);
+//! # assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+//! delivery.close().await; // QUIT
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Proxies and custom connectors
 //!
-//! ```no_run
-//! use std::sync::Arc;
-//! use smtp_courier::connect::{Connector, Socks5Connector};
-//! use smtp_courier::delivery::{HickoryResolver, MxDelivery, Relay, Router, DEFAULT_LOOKUP_DEADLINE};
-//! use smtp_courier::ClientConfig;
-//! use tokio::net::TcpStream;
+//! Every connection, and the plaintext reconnection after a failed handshake, goes
+//! through the [`Connector`](crate::connect::Connector) given to [`MxDelivery::connector`]
+//! or [`Relay::connector`]; one `Arc<dyn Connector<Stream = TcpStream>>` can serve both.
+//! The MX lookups do not go through it: they are the resolver's. Here a SOCKS5 proxy
+//! (RFC 1928) on loopback, in-process like the MX behind it, carries the delivery:
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let proxy: Arc<dyn Connector<Stream = TcpStream>> =
-//!     Arc::new(Socks5Connector::new("127.0.0.1", 1080)?);
-//! let config = ClientConfig::new("client.example.org")?;
-//! // Every connection, and the plaintext reconnection after a failed handshake, goes
-//! // through the proxy. (The MX lookups themselves do not: they are the resolver's.)
-//! let router = Router::new(HickoryResolver::system(DEFAULT_LOOKUP_DEADLINE)?);
-//! let mx = MxDelivery::new(router, config.clone()).connector(proxy.clone());
-//! let relay = Relay::submission("smtp.example.org", config)?.connector(proxy);
-//! # drop((mx, relay));
+//! ```
+//! use smtp_courier::connect::Socks5Connector;
+//! use smtp_courier::delivery::{MockResolver, MxDelivery, Router};
+//! use smtp_courier::{ClientConfig, Envelope};
+//! # use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mx = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let port = mx.local_addr()?.port();
+//! # tokio::spawn(async move {
+//! #     let (stream, _) = mx.accept().await?;
+//! #     let (read, mut write) = stream.into_split();
+//! #     let mut lines = BufReader::new(read).lines();
+//! #     write.write_all(b"220 mx.example.test ESMTP\r\n").await?;
+//! #     while let Some(line) = lines.next_line().await? {
+//! #         let reply: &[u8] = match line.as_str() {
+//! #             l if l.starts_with("EHLO") => b"250 mx.example.test\r\n",
+//! #             "DATA" => b"354 go ahead\r\n",
+//! #             "." => b"250 2.0.0 queued\r\n",
+//! #             "QUIT" => b"221 bye\r\n",
+//! #             l if l.starts_with("MAIL") || l.starts_with("RCPT") => b"250 ok\r\n",
+//! #             _ => continue,
+//! #         };
+//! #         write.write_all(reply).await?;
+//! #     }
+//! #     Ok::<_, std::io::Error>(())
+//! # });
+//! # // The proxy: no authentication, CONNECT to an IPv4 address (RFC 1928 §3, §4, §6).
+//! # let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let proxy_port = proxy.local_addr()?.port();
+//! # tokio::spawn(async move {
+//! #     let (mut client, _) = proxy.accept().await?;
+//! #     let mut hello = [0u8; 3];
+//! #     client.read_exact(&mut hello).await?;
+//! #     client.write_all(&[5, 0]).await?;
+//! #     let mut request = [0u8; 10];
+//! #     client.read_exact(&mut request).await?;
+//! #     let [_, _, _, _, a, b, c, d, p1, p2] = request;
+//! #     let target = std::net::SocketAddr::from(([a, b, c, d], u16::from_be_bytes([p1, p2])));
+//! #     let mut upstream = tokio::net::TcpStream::connect(target).await?;
+//! #     client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+//! #     tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+//! #     Ok::<_, std::io::Error>(())
+//! # });
+//! let dns = MockResolver::new()
+//!     .mx("example.test", &[(10, "mx.example.test")])
+//!     .a("mx.example.test", &["127.0.0.1"]);
+//! let delivery = MxDelivery::new(Router::new(dns), ClientConfig::new("client.example.org")?)
+//!     .port(port)
+//!     .connector(Socks5Connector::new("127.0.0.1", proxy_port)?);
+//! let envelope = Envelope::new("me@example.org", ["you@example.test"])?;
+//! let report = delivery.deliver(&envelope, b"Subject: hi\r\n\r\nHello\r\n").await?;
+//! // The report names the MX address the library chose; the proxy connected to it.
+//! assert_eq!(report.domains()[0].address(), Some(([127, 0, 0, 1], port).into()));
+//! assert!(report.all_delivered());
+//! delivery.close().await;
 //! # Ok(())
 //! # }
 //! ```

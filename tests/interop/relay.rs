@@ -7,11 +7,11 @@
 //! The mechanism a message went with is read from Postfix's own record: the
 //! `QUEUEID: client=…, sasl_method=NAME, sasl_username=USER` line of its queue id.
 //!
-//! Each `send` here is on a `Relay` of its own, which today opens a connection and
-//! QUITs it; the exact session counters asserted (`… quit=1 commands=8`) hold for that.
-//! TODO(interop): once `Relay` keeps its connections in the pool, add a test that two
-//! sends on one `Relay` share one session (`auth=1 mail=2`), as `pool.rs` shows for the
-//! pool itself.
+//! Most `send`s here are on a `Relay` of their own, dropped after it: its pooled
+//! connection is then QUIT in the background, so the exact session counters asserted
+//! (`… quit=1 commands=8`) hold for one message per session.
+//! `two_sends_share_one_session` keeps one `Relay` for two messages: one session, one
+//! AUTH, two MAILs, QUIT at `Relay::close`.
 
 use smtp_courier::auth::{AuthError, AuthOptions, Credentials, Mechanism};
 use smtp_courier::delivery::{DeliveryError, DeliveryPolicy, Relay, RelayReport, SecurityLevel};
@@ -156,6 +156,43 @@ async fn submission_every_mechanism() {
 #[ignore = "needs the real servers: run tests/interop/run.sh"]
 async fn implicit_tls_every_mechanism() {
     every_mechanism(Port::Submissions).await;
+}
+
+// The relay's pool: two messages on one `Relay` share one submission session,
+// authenticated once, no NOOP before the reuse; `close` QUITs it.
+#[tokio::test]
+#[ignore = "needs the real servers: run tests/interop/run.sh"]
+async fn two_sends_share_one_session() {
+    let env = Env::get();
+    let conns = Recording::default();
+    let rcpt = env.ok_rcpt("relay-pool");
+    let envelope = Envelope::new(SENDER, [&rcpt]).unwrap();
+    let relay = relay(&env, Port::Submission, &conns).credentials(
+        creds(&env),
+        AuthOptions::new().mechanisms([Mechanism::Plain]),
+    );
+    let mut tokens = Vec::new();
+    for i in 0..2 {
+        let t = token(&format!("relay-pool-{i}"));
+        let report = relay
+            .send(&envelope, &message(&t, &rcpt, b"pooled\r\n"))
+            .await
+            .unwrap_or_else(|e| panic!("message {i}: {e} ({e:?})"));
+        assert_eq!(report.mechanism(), Some(Mechanism::Plain));
+        assert_verified(&report, Port::Submission, &env);
+        assert_delivered(report.transaction());
+        tokens.push(t);
+    }
+    relay.close().await;
+    let opened = conns.opened();
+    assert_eq!(opened.len(), 1, "one connection for both messages");
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    postfix_each_once(&env, &tokens).await;
+    let port = opened[0].local_port.expect("local port");
+    assert_eq!(
+        postfix_disconnect_stats(&env, &env.host, port).await,
+        "ehlo=2 starttls=1 auth=1 mail=2 rcpt=2 bdat=2 quit=1 commands=11"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   Pool::send(dest, envelope, message)        Pool::get(dest) ─▶ PooledClient
+//!   Pool::send_batch(dest, messages)
 //!        │                                            │ (Deref to Client; back on drop)
 //!        ▼                                            ▼
 //!   idle connection for dest? ── yes ─▶ probe it (a read that does not wait) ─▶ use it
@@ -32,9 +33,10 @@
 //!   them to make room.
 //! - **Transactions per connection**: the smaller of
 //!   [`PoolConfig::transactions_per_connection`] (0 is unlimited, as in Mailman's
-//!   `SMTP_MAX_SESSIONS_PER_CONNECTION`) and the server's LIMITS MAILMAX (RFC 9422 §4.1,
-//!   from the EHLO reply). Once a connection has carried that many it is QUIT, and the next
-//!   message goes on a new one.
+//!   `SMTP_MAX_SESSIONS_PER_CONNECTION`, counted in messages) and the server's LIMITS
+//!   MAILMAX (RFC 9422 §4.1, from the EHLO reply, counted in transactions by the client).
+//!   Once a connection has carried that many it is QUIT, and the next message goes on a
+//!   new one.
 //! - **Idle timeout** ([`PoolConfig::idle_timeout`]): a connection idle longer is QUIT and
 //!   dropped, by a timer, whether or not the pool is used meanwhile.
 //!
@@ -55,22 +57,36 @@
 //!
 //! # Shutdown
 //!
-//! [`Pool::close`] QUITs every idle connection and waits for the replies; connections in
-//! use are QUIT when their guard is dropped. After `close`, [`Pool::get`] and
-//! [`Pool::send`] fail.
+//! [`Pool::close`] QUITs every idle connection and waits for the replies, and for the
+//! connections being QUIT in the background; connections in use are QUIT when their
+//! guard is dropped. After `close`, [`Pool::get`], [`Pool::send`] and
+//! [`Pool::send_batch`] fail. A pool dropped without `close` (its last clone and every
+//! guard gone) QUITs its idle connections in background tasks, if a tokio runtime is at
+//! hand; nothing waits for them.
+//!
+//! [`MxDelivery`](super::MxDelivery) and [`Relay`](super::Relay) each keep a pool, with
+//! their own dialers (connect, TLS under the policy, the policy hook, AUTH for the relay).
 //!
 //! # Batches
 //!
-//! The pool hands out one connection at a time, so a batch fits on top of it: a
-//! `send_many(dest, messages)` would [`get`](Pool::get) a connection, ask
-//! [`PooledClient::remaining_transactions`] how many transactions it may still carry,
-//! give that many messages (all of them when `None`) to [`Client::send_batch`] on that
-//! connection in one go, add them to the count, and `get` again for the rest. This is
-//! not built yet: [`PooledClient`] has no `send_batch`, and the pool depends on nothing
-//! but [`Client::send`]. The closed-while-idle rule would hold for the batch as a whole:
-//! `get` has already dropped a connection whose 421 or EOF arrived; since `send_batch`
-//! returns reports rather than an `Err`, a closure found later is in the reports, and
-//! retrying is safe only for messages whose reports show that nothing of them was sent.
+//! [`Pool::send_batch`] sends several messages to one destination: it checks out a
+//! connection, gives it as many as [`PooledClient::remaining_transactions`] allows (all
+//! of them when unlimited) in one [`Client::send_batch`], so that they ride the client's
+//! window of transactions in flight, and checks out again for the rest. Each message
+//! that started counts towards its connection's limits ([`PooledClient::send_batch`]).
+//!
+//! A message goes on the next connection only when nothing of it was written, so none
+//! reaches a server twice:
+//!
+//! - it stopped at the server's MAILMAX ([`TransactionReport::not_sent`]);
+//! - its connection was lost before its MAIL was queued: an idle connection the server
+//!   had closed (as above, not an attempt), or one lost part-way through the batch. The
+//!   messages in flight when that happened keep their transient, unknown outcome (the
+//!   server may have them); the ones after them go on a fresh connection.
+//!
+//! A fresh connection that carried none of its messages ends the batch with its error,
+//! so a server failing every connection cannot make a batch loop; a dial that fails
+//! gives its error to every message still waiting.
 //!
 //! # Example
 //!
@@ -126,6 +142,7 @@
 //! # }
 //! ```
 
+mod batch;
 mod guard;
 mod key;
 
@@ -141,6 +158,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+pub(crate) use batch::Unsent;
 pub use guard::PooledClient;
 pub use key::{Destination, TlsPolicy};
 
@@ -234,8 +252,9 @@ impl PoolConfig {
         self
     }
 
-    /// The most transactions per connection; 0 is unlimited. The server's MAILMAX
-    /// applies as well, whichever is smaller.
+    /// The most messages per connection (Mailman's sessions per connection); 0 is
+    /// unlimited. The server's MAILMAX applies as well, counted as the server counts it
+    /// (each transaction of a message split by RCPTMAX), whichever leaves less.
     #[must_use]
     pub fn transactions_per_connection(mut self, n: u32) -> Self {
         self.transactions_per_connection = n;
@@ -263,7 +282,8 @@ pub struct PoolStats {
     pub closed_while_idle: u64,
     /// Idle connections QUIT by the idle timeout.
     pub idle_expired: u64,
-    /// Transactions run (reports returned).
+    /// Messages that started on a pooled connection (their MAIL was queued), by
+    /// [`Pool::send`], [`Pool::send_batch`] or a [`PooledClient`].
     pub transactions: u64,
 }
 
@@ -303,7 +323,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> std::fmt::Debug for Poo
     }
 }
 
-pub(super) struct Inner<S> {
+pub(super) struct Inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
     dialer: Box<dyn Dial<S>>,
     pub(super) config: PoolConfig,
     total: Arc<Semaphore>,
@@ -312,6 +332,27 @@ pub(super) struct Inner<S> {
     /// make room.
     idle_added: Notify,
     counters: Counters,
+    /// Connections being QUIT in the background, and the signal that one finished:
+    /// [`Pool::close`] waits for them.
+    retiring: AtomicU64,
+    retired: Notify,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Inner<S> {
+    /// The pool is gone (the last clone, and every guard, dropped) without
+    /// [`Pool::close`]: its idle connections are QUIT in the background when a runtime is
+    /// at hand, so that a server sees a clean end; `close` is the way to wait for that.
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for dest in state.dests.values_mut() {
+            for idle in dest.idle.drain(..) {
+                rt.spawn(Self::quit(idle.conn));
+            }
+        }
+    }
 }
 
 struct State<S> {
@@ -342,25 +383,21 @@ pub(super) struct Pooled<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pooled<S> {
-    /// The connection's transaction limit: the pool's (0 = none) and MAILMAX.
-    pub(super) fn limit(&self, pool_limit: u32) -> Option<u32> {
-        let pool = (pool_limit > 0).then_some(pool_limit);
+    /// What is left of the connection's limits: the pool's (0 = none, counted in
+    /// messages) and the server's MAILMAX (counted by the client in transactions).
+    pub(super) fn remaining(&self, pool_limit: u32) -> Option<u32> {
+        let pool = (pool_limit > 0).then(|| pool_limit.saturating_sub(self.transactions));
         // RFC 9422 §4.1: MAILMAX is the most transactions the server accepts on one
         // connection.
-        let mailmax = self
-            .client
-            .capabilities()
-            .and_then(|c| c.limits())
-            .and_then(|l| l.mail_max);
-        match (pool, mailmax) {
+        let server = self.client.transactions_left();
+        match (pool, server) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     fn exhausted(&self, pool_limit: u32) -> bool {
-        self.limit(pool_limit)
-            .is_some_and(|l| self.transactions >= l)
+        self.remaining(pool_limit) == Some(0)
     }
 }
 
@@ -383,6 +420,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
                 }),
                 idle_added: Notify::new(),
                 counters: Counters::default(),
+                retiring: AtomicU64::new(0),
+                retired: Notify::new(),
             }),
         }
     }
@@ -501,7 +540,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
     }
 
     /// QUITs every idle connection and waits for each to finish (within the clients'
-    /// command timeout); connections in use are QUIT when returned. Later
+    /// command timeout), and for those being QUIT in the background (over their limits,
+    /// failed); connections in use are QUIT when returned. Later
     /// [`Pool::get`] and [`Pool::send`] calls fail.
     pub async fn close(&self) {
         let idle: Vec<Pooled<S>> = {
@@ -518,6 +558,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Pool<S> {
         for conn in idle {
             let _ = conn.client.quit().await;
         }
+        // And those already on their way out (over their limits, failed, discarded).
+        self.inner.wait_retired().await;
     }
 
     /// The counters so far.
@@ -693,20 +735,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Inner<S> {
             return;
         };
         let weak = Arc::downgrade(self);
+        self.retiring.fetch_add(1, Ordering::SeqCst);
         rt.spawn(async move {
-            let Pooled {
-                client,
-                destination,
-                _places,
-                ..
-            } = conn;
-            // Refused, or already closed: either way the connection is gone.
-            let _ = client.quit().await;
-            drop(_places);
+            let destination = conn.destination.clone();
+            Self::quit(conn).await;
             if let Some(inner) = weak.upgrade() {
                 inner.forget_unused(&destination);
+                inner.retiring.fetch_sub(1, Ordering::SeqCst);
+                inner.retired.notify_waiters();
             }
         });
+    }
+
+    /// QUITs a connection now (within the client's command timeout), then frees its
+    /// places.
+    pub(super) async fn quit_now(self: &Arc<Self>, conn: Pooled<S>) {
+        let destination = conn.destination.clone();
+        Self::quit(conn).await;
+        self.forget_unused(&destination);
+    }
+
+    async fn quit(conn: Pooled<S>) {
+        let Pooled {
+            client, _places, ..
+        } = conn;
+        // Refused, or already closed: either way the connection is gone.
+        let _ = client.quit().await;
+        drop(_places);
+    }
+
+    /// Waits until every connection QUIT in the background is closed.
+    async fn wait_retired(&self) {
+        loop {
+            let mut notified = pin!(self.retired.notified());
+            notified.as_mut().enable();
+            if self.retiring.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Drops the bookkeeping of a destination that has no idle connection and no
