@@ -117,7 +117,11 @@ fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
                 dst.extend_from_slice(b".");
             }
             let mut from = 0;
-            for pos in memchr::memmem::find_iter(text, b"\n.") {
+            while let Some(pos) = text
+                .get(from..)
+                .and_then(super::scan::find_lf_dot)
+                .map(|p| p.saturating_add(from))
+            {
                 // The LF (of a CRLF) and the line's `.`, then the doubled `.`.
                 let upto = pos.saturating_add(2);
                 dst.extend_from_slice(text.get(from..upto).unwrap_or_default());
@@ -143,12 +147,15 @@ fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
 pub fn normalized_len(data: &[u8]) -> u64 {
     let mut extra: u64 = 0;
     let mut at = 0;
-    // One search per line end: a CR followed by LF is skipped as a pair.
-    while let Some(pos) = data
-        .get(at..)
-        .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
-        .map(|p| p.saturating_add(at))
-    {
+    // Clean CRLF text is skipped a block at a time; the search stops at each bare CR or
+    // LF (and at a CR ending the data).
+    loop {
+        let tail = data.get(at..).unwrap_or_default();
+        let clean = super::scan::clean_prefix(tail);
+        if clean == tail.len() {
+            break;
+        }
+        let pos = at.saturating_add(clean);
         let next = pos.saturating_add(1);
         at = match (data.get(pos), data.get(next)) {
             (Some(b'\r'), Some(b'\n')) => next.saturating_add(1),

@@ -69,14 +69,14 @@ impl LineNormalizer {
         // `at`: a CRLF pair only extends it, so a whole clean chunk is one piece.
         let mut at = 0;
         loop {
-            let Some(pos) = rest
-                .get(at..)
-                .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
-                .map(|p| p.saturating_add(at))
-            else {
+            // The next CR or LF that is not inside a CRLF pair (or a CR ending the input).
+            let tail = rest.get(at..).unwrap_or_default();
+            let clean = super::scan::clean_prefix(tail);
+            if clean == tail.len() {
                 self.text(rest, &mut out);
                 return Ok(());
-            };
+            }
+            let pos = at.saturating_add(clean);
             let after = pos.saturating_add(1);
             let eol = rest.get(pos).copied();
             if eol == Some(b'\r') {
