@@ -458,19 +458,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 )),
             };
         }
-        self.send_one_op(envelope, &mut Reader::new(body)).await
+        self.send_one_op(envelope, None, &mut Reader::new(body))
+            .await
     }
 
-    /// One transaction for `envelope`, its content streamed from `body`.
+    /// One transaction for `envelope`, its content streamed from `body`. `owned`, when
+    /// given, is the envelope to queue (`envelope` with its size declared, say), taken
+    /// rather than copied; `envelope` names the recipients of a report when nothing
+    /// could be sent.
     async fn send_one_op(
         &mut self,
         envelope: &Envelope,
+        owned: Option<Envelope>,
         body: &mut impl BodySource,
     ) -> Result<TransactionReport, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
-        let id = match self.start_mail(envelope.clone()) {
+        let id = match self.start_mail(owned.unwrap_or_else(|| envelope.clone())) {
             Ok(id) => id,
             Err(
                 e @ (Error::TooLarge { .. }
@@ -554,8 +559,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
-        let envelope = &batch::sized(envelope, message);
-        self.send_one_op(envelope, &mut InMemory(message)).await
+        let sized = batch::sized(envelope, message);
+        self.send_one_op(envelope, Some(sized), &mut InMemory(message))
+            .await
     }
 
     fn session_line_endings(&self) -> LineEndings {

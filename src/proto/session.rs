@@ -560,8 +560,9 @@ impl Session {
                 // handled as any refusal, but nothing it would trigger is sent.
                 self.quit_only = true;
             }
-            self.handle_reply(front, reply.clone());
-            if closing {
+            let for_close = closing.then(|| reply.clone());
+            self.handle_reply(front, reply);
+            if let Some(reply) = for_close {
                 self.closed_by_server(front.command(), reply);
             }
             if matches!(
