@@ -301,5 +301,5 @@ pub(super) fn sized(envelope: &Envelope, content: &[u8]) -> Envelope {
     } else {
         normalized_len(content)
     };
-    envelope.clone().with_size(size)
+    envelope.clone().with_counted_size(size)
 }

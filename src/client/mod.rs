@@ -752,8 +752,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 // Strict line endings refused the content.
                 return self.abandon_data().await;
             }
-            self.conn.take_output(&mut self.session);
-            if self.conn.wbuf.len() >= BODY_BLOCK
+            // The content stays in the session's queue until a block is due (moved out
+            // whole then, not copied piece by piece); a BDAT chunk framed ahead goes
+            // once complete, as a chunk framed at once would.
+            let queued = self
+                .conn
+                .wbuf
+                .len()
+                .saturating_add(self.session.transmit_len());
+            if queued >= BODY_BLOCK
+                && !self.session.chunk_open(id)
                 && !self
                     .conn
                     .write_block(&mut self.session, &self.timeouts, transfer)

@@ -810,3 +810,7 @@ mod bdat_first_tests;
 #[cfg(test)]
 #[path = "session_dsn_tests.rs"]
 mod dsn_tests;
+
+#[cfg(test)]
+#[path = "session_ahead_tests.rs"]
+mod ahead_tests;

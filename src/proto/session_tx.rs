@@ -218,6 +218,7 @@ impl Session {
                 lines,
                 false,
                 envelope.size(),
+                envelope.size_is_exact(),
             ))
         } else {
             Framing::NotYet
@@ -483,7 +484,9 @@ impl Session {
                         // recipient were accepted, so the content may go now.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
                         let size = tx.envelope.size();
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, false, size));
+                        let exact = tx.envelope.size_is_exact();
+                        tx.framing =
+                            Framing::Bdat(Chunker::new(chunk_size, lines, false, size, exact));
                         self.events.push_back(Event::SendBody(id));
                     }
                 } else {
@@ -494,7 +497,8 @@ impl Session {
                         // RFC 3030 §4: without PIPELINING, chunks follow the RCPT replies.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
                         let size = tx.envelope.size();
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true, size));
+                        tx.framing =
+                            Framing::Bdat(Chunker::new(chunk_size, lines, true, size, false));
                         self.events.push_back(Event::SendBody(id));
                     } else if tx.accepted() > 0 {
                         next = Some((Command::Data, Expect::Data(id)));

@@ -29,6 +29,9 @@ pub struct Envelope {
     to: Vec<Mailbox>,
     params: Vec<EsmtpParam>,
     size: Option<u64>,
+    /// `size` was counted by the crate from the content it sends
+    /// ([`Envelope::with_counted_size`]), not declared by the caller.
+    size_counted: bool,
     smtputf8: bool,
     requiretls: bool,
     binarymime: bool,
@@ -80,6 +83,7 @@ impl Envelope {
             envid: None,
             params: Vec::new(),
             size: None,
+            size_counted: false,
             smtputf8: false,
             requiretls: false,
             binarymime: false,
@@ -91,7 +95,23 @@ impl Envelope {
     /// before dot-stuffing ([`crate::proto::body::normalized_len`]).
     pub fn with_size(mut self, size: u64) -> Self {
         self.size = Some(size);
+        self.size_counted = false;
         self
+    }
+
+    /// [`Envelope::with_size`] for a size the crate counted itself from the exact content
+    /// it is about to send (a message in memory): BDAT may then frame the chunks ahead of
+    /// their octets.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn with_counted_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
+        self.size_counted = true;
+        self
+    }
+
+    /// True when the size was counted by the crate ([`Envelope::with_counted_size`]).
+    pub(crate) fn size_is_exact(&self) -> bool {
+        self.size.is_some() && self.size_counted
     }
 
     /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `BODY=8BITMIME` is checked against
@@ -318,6 +338,7 @@ impl Envelope {
             to,
             params: self.params.clone(),
             size: self.size,
+            size_counted: self.size_counted,
             smtputf8: self.smtputf8,
             requiretls: self.requiretls,
             binarymime: self.binarymime,

@@ -35,6 +35,11 @@ pub enum BodyError {
     /// caller's mistake, never the peer's.
     #[error("message data after BDAT LAST")]
     AfterLast,
+    /// The content did not have the length its BDAT chunks were framed for ahead of it
+    /// (the crate frames ahead only a message in memory whose length it counted itself).
+    /// Never the peer's doing.
+    #[error("message data of another length than framed")]
+    LengthMismatch,
 }
 
 /// Encodes message content for DATA: CRLF line endings, a `.` doubled at the start of each
