@@ -20,7 +20,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::proto::body::{LineEndings, check_line_endings};
+use crate::proto::body::{CrlfText, LineEndings, check_line_endings};
 use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
@@ -559,9 +559,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
-        let sized = batch::sized(envelope, message);
-        self.send_one_op(envelope, Some(sized), &mut InMemory(message))
-            .await
+        let (sized, mut body) = batch::sized(envelope, message);
+        self.send_one_op(envelope, Some(sized), &mut body).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -748,7 +747,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 let _ = self.session.finish_body(id);
                 return;
             }
-            if self.session.send_body(id, data).is_err() {
+
+            let sent = match data {
+                Block::Raw(data) => self.session.send_body(id, data),
+                Block::Clean(part) => self.session.send_clean_body(id, part),
+            };
+            if sent.is_err() {
                 // Strict line endings refused the content.
                 return self.abandon_data().await;
             }
@@ -786,7 +790,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// Where the content of a message comes from: blocks of at most [`BODY_BLOCK`] octets.
 pub(crate) trait BodySource {
     /// The next block; empty at the end of the content.
-    async fn next_block(&mut self) -> std::io::Result<&[u8]>;
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>>;
+}
+
+/// A block of content for the session: octets as read, or a part of text already checked
+/// for bare line endings.
+pub(crate) enum Block<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl Block<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Raw(b) => b.is_empty(),
+            Self::Clean(part) => part.as_bytes().is_empty(),
+        }
+    }
 }
 
 /// Content read from a stream, a block at a time, into a buffer allocated for this
@@ -806,22 +826,46 @@ impl<R> Reader<R> {
 }
 
 impl<R: AsyncRead + Unpin> BodySource for Reader<R> {
-    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>> {
         self.buf.clear();
         self.buf.reserve(BODY_BLOCK);
         self.io.read_buf(&mut self.buf).await?;
-        Ok(&self.buf)
+        Ok(Block::Raw(&self.buf))
     }
 }
 
-/// Content already in memory: handed to the session in place, never copied first.
-pub(crate) struct InMemory<'a>(pub(crate) &'a [u8]);
+/// Content already in memory: handed to the session in place, never copied first; when
+/// it was checked for bare line endings ([`CrlfText`]), its blocks are handed as parts
+/// of that text, which the encoders need not search again.
+pub(crate) enum InMemory<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl<'a> InMemory<'a> {
+    /// `clean`, when given, is `content` checked.
+    pub(crate) fn new(content: &'a [u8], clean: Option<CrlfText<'a>>) -> Self {
+        match clean {
+            Some(text) if text.as_bytes().len() == content.len() => Self::Clean(text),
+            _ => Self::Raw(content),
+        }
+    }
+}
 
 impl BodySource for InMemory<'_> {
-    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
-        let (block, rest) = self.0.split_at(self.0.len().min(BODY_BLOCK));
-        self.0 = rest;
-        Ok(block)
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>> {
+        Ok(match self {
+            Self::Raw(rest) => {
+                let (block, tail) = rest.split_at(rest.len().min(BODY_BLOCK));
+                *rest = tail;
+                Block::Raw(block)
+            }
+            Self::Clean(rest) => {
+                let (part, tail) = rest.split_at(BODY_BLOCK);
+                *rest = tail;
+                Block::Clean(part)
+            }
+        })
     }
 }
 

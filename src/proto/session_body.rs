@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 
 use bytes::BytesMut;
 
-use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
+use crate::proto::body::{BdatChunker, BodyError, CrlfText, DotStuffer, LineEndings};
 use crate::proto::error::{Error, UsageError};
 
 use super::{Direction, Expect, Session, TxId};
@@ -94,12 +94,20 @@ impl Chunker {
 
     /// Frames `input` (and with `last`, the end) straight into `out`, where every chunk may
     /// leave at once (PIPELINING, RFC 3030 §4), noting where each chunk ends.
-    fn push_into(&mut self, input: &[u8], out: &mut BytesMut, last: bool) -> Result<(), BodyError> {
+    fn push_into(
+        &mut self,
+        input: Content<'_>,
+        out: &mut BytesMut,
+        last: bool,
+    ) -> Result<(), BodyError> {
         let start = out.len();
         let res = if last {
             self.enc.finish(out).map(|()| self.finishing = true)
         } else {
-            self.enc.encode(input, out)
+            match input {
+                Content::Raw(input) => self.enc.encode(input, out),
+                Content::Clean(part) => self.enc.encode_clean(part, out),
+            }
         };
         let first = self.framed.len();
         self.enc.drain_completed(&mut self.framed);
@@ -175,6 +183,23 @@ impl Chunker {
     }
 }
 
+/// Content handed to [`Session::send_body`]: octets as given, or a part of a message the
+/// crate already checked for bare line endings.
+#[derive(Clone, Copy)]
+enum Content<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl<'a> Content<'a> {
+    fn as_bytes(self) -> &'a [u8] {
+        match self {
+            Self::Raw(b) => b,
+            Self::Clean(part) => part.as_bytes(),
+        }
+    }
+}
+
 impl Session {
     /// Hands message content to the transaction `id`, after [`super::Event::SendBody`]. It
     /// is framed into the transmit queue: dot-stuffed with CRLF line endings after DATA,
@@ -191,6 +216,17 @@ impl Session {
     /// drops the connection without the terminator, so the server discards the partial
     /// message).
     pub fn send_body(&mut self, id: TxId, content: &[u8]) -> Result<(), Error> {
+        self.send_content(id, Content::Raw(content))
+    }
+
+    /// [`Session::send_body`] for a part of a message the crate checked for bare line
+    /// endings when it counted its size: framed without searching for them again.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn send_clean_body(&mut self, id: TxId, part: CrlfText<'_>) -> Result<(), Error> {
+        self.send_content(id, Content::Clean(part))
+    }
+
+    fn send_content(&mut self, id: TxId, content: Content<'_>) -> Result<(), Error> {
         self.check_body(id)?;
         let direct = self.may_send(Expect::Bdat { id, last: false });
         let start = self.out.len();
@@ -201,8 +237,13 @@ impl Session {
             .find(|t| t.id == id)
             .map(|t| &mut t.framing)
         {
-            Some(Framing::Data(stuffer)) => stuffer.encode(content, &mut self.out),
-            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.push(content),
+            Some(Framing::Data(stuffer)) => match content {
+                Content::Raw(input) => stuffer.encode(input, &mut self.out),
+                Content::Clean(part) => stuffer.encode_clean(part, &mut self.out),
+            },
+            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => {
+                chunker.push(content.as_bytes())
+            }
             Some(Framing::Bdat(chunker)) => chunker.push_into(content, &mut self.out, false),
             None | Some(Framing::Closed) => return Ok(()),
             Some(Framing::NotYet) => return Err(not_in_data_phase()),
@@ -244,7 +285,9 @@ impl Session {
         let res = match framing {
             Some(Framing::Data(stuffer)) => stuffer.finish(&mut self.out),
             Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.finish(),
-            Some(Framing::Bdat(chunker)) => chunker.push_into(&[], &mut self.out, true),
+            Some(Framing::Bdat(chunker)) => {
+                chunker.push_into(Content::Raw(&[]), &mut self.out, true)
+            }
             None | Some(Framing::Closed) => return Ok(()),
             Some(Framing::NotYet) => return Err(not_in_data_phase()),
         };

@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use bytes::BytesMut;
 
 use super::dot::{BodyError, LineEndings, normalized_len};
-use super::lines::{LineNormalizer, Piece};
+use super::lines::{CrlfText, LineNormalizer, Piece};
 
 /// The default largest chunk: 1 MiB (1048576 octets).
 ///
@@ -160,6 +160,30 @@ impl BdatChunker {
         match &mut self.lines {
             None => out.write(input, dst),
             Some(lines) => lines.feed(input, |piece| out.piece(piece, dst))?,
+        }
+        if out.mismatch {
+            return Err(BodyError::LengthMismatch);
+        }
+        Ok(())
+    }
+
+    /// [`BdatChunker::encode`] for a part of text already checked: in text mode, no
+    /// search for bare line endings.
+    ///
+    /// # Errors
+    /// As for `encode`.
+    pub(crate) fn encode_clean(
+        &mut self,
+        part: CrlfText<'_>,
+        dst: &mut BytesMut,
+    ) -> Result<(), BodyError> {
+        if self.out.last_sent {
+            return Err(BodyError::AfterLast);
+        }
+        let out = &mut self.out;
+        match &mut self.lines {
+            None => out.write(part.as_bytes(), dst),
+            Some(lines) => lines.feed_clean(part, |piece| out.piece(piece, dst))?,
         }
         if out.mismatch {
             return Err(BodyError::LengthMismatch);

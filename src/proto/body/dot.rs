@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::lines::{LineNormalizer, Piece};
+use super::lines::{CrlfText, LineNormalizer, Piece};
 
 /// What to do with a CR or LF that is not part of a CRLF pair.
 ///
@@ -92,6 +92,23 @@ impl DotStuffer {
         let line_start = &mut self.line_start;
         self.lines
             .feed(input, |piece| stuff(piece, line_start, dst))
+    }
+
+    /// [`DotStuffer::encode`] for a part of text already checked: no search for bare
+    /// line endings, only for lines starting with a dot.
+    ///
+    /// # Errors
+    /// As for `encode` (only where the part meets the input before it).
+    pub(crate) fn encode_clean(
+        &mut self,
+        part: CrlfText<'_>,
+        dst: &mut BytesMut,
+    ) -> Result<(), BodyError> {
+        let len = part.as_bytes().len();
+        dst.reserve(len.saturating_add(len / 32).saturating_add(4));
+        let line_start = &mut self.line_start;
+        self.lines
+            .feed_clean(part, |piece| stuff(piece, line_start, dst))
     }
 
     /// Ends the message: a missing final CRLF, then `.CRLF`. The encoder is then ready for
