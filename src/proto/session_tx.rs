@@ -382,8 +382,16 @@ impl Session {
             return;
         };
         tx.mail_sent = true;
-        let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
+        // The parameters go into the command and come back after it is encoded: lent,
+        // not copied.
+        let params = std::mem::take(&mut tx.mail_params);
+        let mail = Command::Mail(tx.envelope.from().clone(), params);
         self.send(&mail, Expect::Mail(id));
+        if let (Command::Mail(_, params), Some(tx)) =
+            (mail, self.txs.iter_mut().find(|t| t.id == id))
+        {
+            tx.mail_params = params;
+        }
     }
 
     /// The reply to the RSET the session sent before a transaction. Lock-step: MAIL was
