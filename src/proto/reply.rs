@@ -553,6 +553,30 @@ mod tests {
     }
 
     #[test]
+    fn built_and_parsed_replies_are_equal() {
+        let one = parse_all(b"250 ok\r\n").unwrap().remove(0);
+        let built = Reply::new(ReplyCode::OK, vec![Bytes::from_static(b"ok")]);
+        assert_eq!(one, built);
+        assert_eq!(one.lines(), [Bytes::from_static(b"ok")]);
+        let two = parse_all(b"250-a\r\n250 b\r\n").unwrap().remove(0);
+        let built = Reply::new(ReplyCode::OK, vec![Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(two, built);
+        assert_eq!(two.clone(), two);
+        // Twins: another line, another code, no line.
+        assert_ne!(one, Reply::new(ReplyCode::OK, vec![Bytes::from("no")]));
+        assert_ne!(one, two);
+        assert_ne!(
+            one,
+            Reply::new(ReplyCode::new(251).unwrap(), vec![Bytes::from("ok")])
+        );
+        let empty = Reply::new(ReplyCode::OK, Vec::new());
+        assert!(empty.lines().is_empty());
+        let mut out = BytesMut::new();
+        empty.encode(&mut out);
+        assert_eq!(&out[..], b"250\r\n");
+    }
+
+    #[test]
     fn encode_round_trip() {
         let input = b"250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
         let r = parse_all(input).unwrap();

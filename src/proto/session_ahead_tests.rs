@@ -81,3 +81,13 @@ fn content_longer_than_counted_is_never_sent() {
     s.finish_body(id).unwrap();
     assert!(s.error().is_none());
 }
+
+#[test]
+fn counted_and_declared_sizes_compare_equal() {
+    let e = envelope(&["b@example.net"]);
+    assert_eq!(e.clone().with_counted_size(5), e.clone().with_size(5));
+    assert!(e.clone().with_counted_size(5).size_is_exact());
+    // A size the caller declares is never trusted to frame ahead.
+    assert!(!e.clone().with_counted_size(5).with_size(5).size_is_exact());
+    assert_ne!(e.clone().with_size(5), e.with_size(6));
+}

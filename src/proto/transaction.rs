@@ -23,7 +23,7 @@ pub struct TxId(pub(crate) u64);
 /// assert_eq!(env.recipients().len(), 2);
 /// assert!(Envelope::new("from@example.org", Vec::<&str>::new()).is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Eq)]
 pub struct Envelope {
     from: ReversePath,
     to: Vec<Mailbox>,
@@ -40,6 +40,23 @@ pub struct Envelope {
     envid: Option<EnvId>,
     /// RFC 3461 `NOTIFY=` and `ORCPT=` per recipient: as many as `to`, in its order.
     rcpt_dsn: Vec<RecipientDsn>,
+}
+
+/// Equal when everything sent for them is: whether the size was counted by the crate or
+/// declared by the caller does not matter.
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.from == other.from
+            && self.to == other.to
+            && self.params == other.params
+            && self.size == other.size
+            && self.smtputf8 == other.smtputf8
+            && self.requiretls == other.requiretls
+            && self.binarymime == other.binarymime
+            && self.ret == other.ret
+            && self.envid == other.envid
+            && self.rcpt_dsn == other.rcpt_dsn
+    }
 }
 
 /// The DSN parameters of one recipient's RCPT (RFC 3461 §4.1, §4.2).
