@@ -6,7 +6,7 @@ use std::ops::ControlFlow::{Break, Continue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Client;
-use crate::proto::body::{LineEndings, check_line_endings, normalized_len};
+use crate::proto::body::{CrlfText, LineEndings, check_line_endings, normalized_len};
 use crate::proto::error::Error;
 use crate::proto::{Envelope, Event, TransactionReport, TxId};
 
@@ -281,12 +281,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         envelope: &Envelope,
         content: &[u8],
     ) -> Result<TxId, TransactionReport> {
-        let sized = sized(envelope, content);
+        let (sized, mut body) = sized(envelope, content);
         let id = self
             .start_mail(sized)
             .map_err(|e| TransactionReport::failed(envelope, e))?;
         match self.wait_for_transaction(id).await {
-            Ok(None) => self.stream_body(id, &mut super::InMemory(content)).await,
+            Ok(None) => self.stream_body(id, &mut body).await,
             // Ended already (or the session failed): its report is kept for the window.
             Ok(Some(report)) => self.parked.push_back(Event::Transaction(id, report)),
             Err(_) => {}
@@ -296,15 +296,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 }
 
 /// The envelope with its size declared, when it has none: the octets after line-ending
-/// normalisation (RFC 1870), or exactly the content for BINARYMIME.
-pub(super) fn sized(envelope: &Envelope, content: &[u8]) -> Envelope {
-    if envelope.size().is_some() {
-        return envelope.clone();
-    }
-    let size = if envelope.is_binarymime() {
-        content.len() as u64
+/// normalisation (RFC 1870), or exactly the content for BINARYMIME. With it, the content
+/// to send: checked for bare line endings once here, when it has none (the size then
+/// needs no other pass over it, nor does the encoder).
+pub(super) fn sized<'a>(envelope: &Envelope, content: &'a [u8]) -> (Envelope, super::InMemory<'a>) {
+    let clean = if envelope.is_binarymime() {
+        None
     } else {
-        normalized_len(content)
+        CrlfText::new(content)
     };
-    envelope.clone().with_size(size)
+    let body = super::InMemory::new(content, clean);
+    if envelope.size().is_some() {
+        return (envelope.clone(), body);
+    }
+    let size = match clean {
+        _ if envelope.is_binarymime() => content.len() as u64,
+        Some(text) => text.normalized_len(),
+        None => normalized_len(content),
+    };
+    (envelope.clone().with_counted_size(size), body)
 }

@@ -20,7 +20,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 pub use config::{ClientConfig, DEFAULT_WINDOW};
 use io::Conn;
 
-use crate::proto::body::{LineEndings, check_line_endings};
+use crate::proto::body::{CrlfText, LineEndings, check_line_endings};
 use crate::proto::error::{Error, UsageError};
 use crate::proto::{
     Capabilities, Envelope, Event, Phase, Reply, Session, Timeouts, TransactionReport, TxId,
@@ -462,19 +462,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 )),
             };
         }
-        self.send_one_op(envelope, &mut Reader::new(body)).await
+        self.send_one_op(envelope, None, &mut Reader::new(body))
+            .await
     }
 
-    /// One transaction for `envelope`, its content streamed from `body`.
+    /// One transaction for `envelope`, its content streamed from `body`. `owned`, when
+    /// given, is the envelope to queue (`envelope` with its size declared, say), taken
+    /// rather than copied; `envelope` names the recipients of a report when nothing
+    /// could be sent.
     async fn send_one_op(
         &mut self,
         envelope: &Envelope,
+        owned: Option<Envelope>,
         body: &mut impl BodySource,
     ) -> Result<TransactionReport, Error> {
         self.conn
             .check_idle(&mut self.session, &self.timeouts)
             .await;
-        let id = match self.start_mail(envelope.clone()) {
+        let id = match self.start_mail(owned.unwrap_or_else(|| envelope.clone())) {
             Ok(id) => id,
             Err(
                 e @ (Error::TooLarge { .. }
@@ -558,8 +563,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         {
             return Ok(TransactionReport::failed(envelope, Error::Body(e)));
         }
-        let envelope = &batch::sized(envelope, message);
-        self.send_one_op(envelope, &mut InMemory(message)).await
+        let (sized, mut body) = batch::sized(envelope, message);
+        self.send_one_op(envelope, Some(sized), &mut body).await
     }
 
     fn session_line_endings(&self) -> LineEndings {
@@ -746,12 +751,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 let _ = self.session.finish_body(id);
                 return;
             }
-            if self.session.send_body(id, data).is_err() {
+
+            let sent = match data {
+                Block::Raw(data) => self.session.send_body(id, data),
+                Block::Clean(part) => self.session.send_clean_body(id, part),
+            };
+            if sent.is_err() {
                 // Strict line endings refused the content.
                 return self.abandon_data().await;
             }
-            self.conn.take_output(&mut self.session);
-            if self.conn.wbuf.len() >= BODY_BLOCK
+            // The content stays in the session's queue until a block is due (moved out
+            // whole then, not copied piece by piece); a BDAT chunk framed ahead goes
+            // once complete, as a chunk framed at once would.
+            let queued = self
+                .conn
+                .wbuf
+                .len()
+                .saturating_add(self.session.transmit_len());
+            if queued >= BODY_BLOCK
+                && !self.session.chunk_open(id)
                 && !self
                     .conn
                     .write_block(&mut self.session, &self.timeouts, transfer)
@@ -776,7 +794,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// Where the content of a message comes from: blocks of at most [`BODY_BLOCK`] octets.
 pub(crate) trait BodySource {
     /// The next block; empty at the end of the content.
-    async fn next_block(&mut self) -> std::io::Result<&[u8]>;
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>>;
+}
+
+/// A block of content for the session: octets as read, or a part of text already checked
+/// for bare line endings.
+pub(crate) enum Block<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl Block<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Raw(b) => b.is_empty(),
+            Self::Clean(part) => part.as_bytes().is_empty(),
+        }
+    }
 }
 
 /// Content read from a stream, a block at a time, into a buffer allocated for this
@@ -796,22 +830,46 @@ impl<R> Reader<R> {
 }
 
 impl<R: AsyncRead + Unpin> BodySource for Reader<R> {
-    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>> {
         self.buf.clear();
         self.buf.reserve(BODY_BLOCK);
         self.io.read_buf(&mut self.buf).await?;
-        Ok(&self.buf)
+        Ok(Block::Raw(&self.buf))
     }
 }
 
-/// Content already in memory: handed to the session in place, never copied first.
-pub(crate) struct InMemory<'a>(pub(crate) &'a [u8]);
+/// Content already in memory: handed to the session in place, never copied first; when
+/// it was checked for bare line endings ([`CrlfText`]), its blocks are handed as parts
+/// of that text, which the encoders need not search again.
+pub(crate) enum InMemory<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl<'a> InMemory<'a> {
+    /// `clean`, when given, is `content` checked.
+    pub(crate) fn new(content: &'a [u8], clean: Option<CrlfText<'a>>) -> Self {
+        match clean {
+            Some(text) if text.as_bytes().len() == content.len() => Self::Clean(text),
+            _ => Self::Raw(content),
+        }
+    }
+}
 
 impl BodySource for InMemory<'_> {
-    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
-        let (block, rest) = self.0.split_at(self.0.len().min(BODY_BLOCK));
-        self.0 = rest;
-        Ok(block)
+    async fn next_block(&mut self) -> std::io::Result<Block<'_>> {
+        Ok(match self {
+            Self::Raw(rest) => {
+                let (block, tail) = rest.split_at(rest.len().min(BODY_BLOCK));
+                *rest = tail;
+                Block::Raw(block)
+            }
+            Self::Clean(rest) => {
+                let (part, tail) = rest.split_at(BODY_BLOCK);
+                *rest = tail;
+                Block::Clean(part)
+            }
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! command as it is, and no CR, LF, NUL or other control character can reach the wire.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The longest local part (RFC 5321 §4.5.3.1.1).
 pub const MAX_LOCAL_PART: usize = 64;
@@ -45,7 +46,7 @@ fn is_forbidden(c: char) -> bool {
 /// assert!(Domain::new("bad\r\nRSET").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Domain(String);
+pub struct Domain(Arc<str>);
 
 impl Domain {
     /// Checks and wraps a domain or address literal.
@@ -55,12 +56,12 @@ impl Domain {
     pub fn new(s: impl Into<String>) -> Result<Self, AddressError> {
         let s = s.into();
         check_domain(&s)?;
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 
     /// `localhost`, the default EHLO name.
     pub fn localhost() -> Self {
-        Self("localhost".into())
+        Self(Arc::from("localhost"))
     }
 
     /// The domain as given.
@@ -150,7 +151,9 @@ impl std::str::FromStr for Domain {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    addr: String,
+    /// Shared: an envelope, its commands and its report hold the same address, so a
+    /// copy is a reference count, not an allocation.
+    addr: Arc<str>,
     at: usize,
     domain: Domain,
 }
@@ -179,7 +182,11 @@ impl Mailbox {
         let domain = domain.get(1..).ok_or(AddressError::Malformed(WHAT))?;
         check_local_part(local)?;
         let domain = Domain::new(domain)?;
-        Ok(Self { addr, at, domain })
+        Ok(Self {
+            addr: addr.into(),
+            at,
+            domain,
+        })
     }
 
     /// The whole address, without angle brackets.

@@ -32,22 +32,65 @@ pub const MAX_REPLY_SIZE: usize = 32 * 1024;
 /// assert_eq!(reply.lines().len(), 2);
 /// assert!(buf.is_empty());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Reply {
     code: ReplyCode,
     enhanced: Option<EnhancedCode>,
-    lines: Vec<Bytes>,
+    lines: Lines,
 }
+
+/// The text of a reply's lines. Most replies have one line: it is kept without a list, so
+/// that parsing and copying such a reply allocates nothing (the line shares the read
+/// buffer's memory).
+#[derive(Clone)]
+enum Lines {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Lines {
+    fn as_slice(&self) -> &[Bytes] {
+        match self {
+            Self::One(line) => std::slice::from_ref(line),
+            Self::Many(lines) => lines,
+        }
+    }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.enhanced == other.enhanced && self.lines() == other.lines()
+    }
+}
+
+impl Eq for Reply {}
 
 impl Reply {
     /// A reply built from parts; the text of each line must not contain CR or LF.
     /// Mostly useful in tests and servers. The enhanced code is not derived from the text:
     /// call [`Reply::with_enhanced_code_from_text`] for that.
-    pub fn new(code: ReplyCode, lines: Vec<Bytes>) -> Self {
+    pub fn new(code: ReplyCode, mut lines: Vec<Bytes>) -> Self {
+        let lines = match lines.pop() {
+            Some(line) if lines.is_empty() => Lines::One(line),
+            Some(line) => {
+                lines.push(line);
+                Lines::Many(lines)
+            }
+            None => Lines::Many(lines),
+        };
         Self {
             code,
             enhanced: None,
             lines,
+        }
+    }
+
+    /// A reply of one line.
+    fn one(code: ReplyCode, line: Bytes) -> Self {
+        Self {
+            code,
+            enhanced: None,
+            lines: Lines::One(line),
         }
     }
 
@@ -64,12 +107,12 @@ impl Reply {
 
     /// The text of each line as received: after the code and separator, before CRLF.
     pub fn lines(&self) -> &[Bytes] {
-        &self.lines
+        self.lines.as_slice()
     }
 
     /// Each line's text without the enhanced code, when one is in effect.
     pub fn text_lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.lines.iter().map(move |line| match self.enhanced {
+        self.lines().iter().map(move |line| match self.enhanced {
             Some(code) => match EnhancedCode::parse_prefix(line) {
                 Some((c, rest)) if c == code => rest,
                 _ => line,
@@ -96,7 +139,7 @@ impl Reply {
     /// server advertised ENHANCEDSTATUSCODES.
     pub fn with_enhanced_code_from_text(mut self) -> Self {
         self.enhanced = self
-            .lines
+            .lines()
             .first()
             .and_then(|l| EnhancedCode::parse_prefix(l))
             .map(|(c, _)| c)
@@ -108,11 +151,12 @@ impl Reply {
     /// tests and the fuzz targets.
     #[cfg(any(fuzzing, test, feature = "__fuzzing"))]
     pub(crate) fn encode(&self, dst: &mut BytesMut) {
-        let last = self.lines.len().saturating_sub(1);
-        if self.lines.is_empty() {
+        let lines = self.lines();
+        let last = lines.len().saturating_sub(1);
+        if lines.is_empty() {
             dst.extend_from_slice(format!("{}\r\n", self.code).as_bytes());
         }
-        for (i, line) in self.lines.iter().enumerate() {
+        for (i, line) in lines.iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
             dst.extend_from_slice(format!("{}{}", self.code, sep).as_bytes());
             dst.extend_from_slice(line);
@@ -299,11 +343,16 @@ impl ReplyParser {
         if self.lines.len() >= MAX_REPLY_LINES {
             return Err(ReplyError::TooManyLines);
         }
+        self.size = if last { 0 } else { self.size };
+        if last && self.lines.is_empty() {
+            // One line: no list to allocate.
+            self.code = None;
+            return Ok(Some(Reply::one(code, line)));
+        }
         self.lines.push(line);
         if !last {
             return Ok(None);
         }
-        self.size = 0;
         self.code = None;
         Ok(Some(Reply::new(code, std::mem::take(&mut self.lines))))
     }
@@ -503,6 +552,30 @@ mod tests {
         line.extend_from_slice(b"\r\n");
         let input = line.repeat(MAX_REPLY_SIZE / 990 + 1);
         assert_eq!(parse_all(&input), Err(ReplyError::TooLarge));
+    }
+
+    #[test]
+    fn built_and_parsed_replies_are_equal() {
+        let one = parse_all(b"250 ok\r\n").unwrap().remove(0);
+        let built = Reply::new(ReplyCode::OK, vec![Bytes::from_static(b"ok")]);
+        assert_eq!(one, built);
+        assert_eq!(one.lines(), [Bytes::from_static(b"ok")]);
+        let two = parse_all(b"250-a\r\n250 b\r\n").unwrap().remove(0);
+        let built = Reply::new(ReplyCode::OK, vec![Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(two, built);
+        assert_eq!(two.clone(), two);
+        // Twins: another line, another code, no line.
+        assert_ne!(one, Reply::new(ReplyCode::OK, vec![Bytes::from("no")]));
+        assert_ne!(one, two);
+        assert_ne!(
+            one,
+            Reply::new(ReplyCode::new(251).unwrap(), vec![Bytes::from("ok")])
+        );
+        let empty = Reply::new(ReplyCode::OK, Vec::new());
+        assert!(empty.lines().is_empty());
+        let mut out = BytesMut::new();
+        empty.encode(&mut out);
+        assert_eq!(&out[..], b"250\r\n");
     }
 
     #[test]

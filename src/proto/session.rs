@@ -560,8 +560,9 @@ impl Session {
                 // handled as any refusal, but nothing it would trigger is sent.
                 self.quit_only = true;
             }
-            self.handle_reply(front, reply.clone());
-            if closing {
+            let for_close = closing.then(|| reply.clone());
+            self.handle_reply(front, reply);
+            if let Some(reply) = for_close {
                 self.closed_by_server(front.command(), reply);
             }
             if matches!(
@@ -809,3 +810,7 @@ mod bdat_first_tests;
 #[cfg(test)]
 #[path = "session_dsn_tests.rs"]
 mod dsn_tests;
+
+#[cfg(test)]
+#[path = "session_ahead_tests.rs"]
+mod ahead_tests;

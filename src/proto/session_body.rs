@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 
 use bytes::BytesMut;
 
-use crate::proto::body::{BdatChunker, BodyError, DotStuffer, LineEndings};
+use crate::proto::body::{BdatChunker, BodyError, CrlfText, DotStuffer, LineEndings};
 use crate::proto::error::{Error, UsageError};
 
 use super::{Direction, Expect, Session, TxId};
@@ -51,11 +51,15 @@ pub(super) struct Chunker {
 impl Chunker {
     /// `binary` for BINARYMIME (RFC 3030 §3): bytes exactly as given.
     /// `size`: the message's declared size, if any, to set the chunk buffer aside at once.
+    /// `exact`: `size` is the content's length as framed, counted by the crate itself
+    /// (a message in memory): the chunks are framed ahead ([`BdatChunker::frame_ahead`]),
+    /// their octets straight into the transmit queue, when they may leave at once.
     pub(super) fn new(
         max: usize,
         lines: Option<LineEndings>,
         lock_step: bool,
         size: Option<u64>,
+        exact: bool,
     ) -> Self {
         let enc = match lines {
             Some(mode) => BdatChunker::new(mode),
@@ -63,8 +67,11 @@ impl Chunker {
         };
         let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
         let mut enc = enc.with_max_chunk(max);
-        if let Some(size) = size {
-            enc.reserve_for(size);
+        enc.track_completed();
+        match size {
+            Some(size) if exact && !lock_step => enc.frame_ahead(size),
+            Some(size) => enc.reserve_for(size),
+            None => {}
         }
         Self {
             enc,
@@ -87,28 +94,38 @@ impl Chunker {
 
     /// Frames `input` (and with `last`, the end) straight into `out`, where every chunk may
     /// leave at once (PIPELINING, RFC 3030 §4), noting where each chunk ends.
-    fn push_into(&mut self, input: &[u8], out: &mut BytesMut, last: bool) -> Result<(), BodyError> {
+    fn push_into(
+        &mut self,
+        input: Content<'_>,
+        out: &mut BytesMut,
+        last: bool,
+    ) -> Result<(), BodyError> {
         let start = out.len();
-        let before = self.enc.chunks();
-        if last {
-            self.enc.finish(out)?;
-            self.finishing = true;
+        let res = if last {
+            self.enc.finish(out).map(|()| self.finishing = true)
         } else {
-            self.enc.encode(input, out)?;
+            match input {
+                Content::Raw(input) => self.enc.encode(input, out),
+                Content::Clean(part) => self.enc.encode_clean(part, out),
+            }
+        };
+        let first = self.framed.len();
+        self.enc.drain_completed(&mut self.framed);
+        if res.is_err() {
+            // This call's chunks never leave (see `Session::send_body`).
+            self.framed.truncate(first);
+            return res;
         }
-        let new = self.enc.chunks().saturating_sub(before);
-        let full = self.full_len();
-        let mut end = 0usize;
-        for i in 0..new {
-            let is_last = last && i.saturating_add(1) == new;
-            end = if is_last {
-                out.len().saturating_sub(start)
-            } else {
-                end.saturating_add(full)
-            };
-            self.framed.push((end, is_last));
+        for (end, _) in self.framed.iter_mut().skip(first) {
+            *end = end.saturating_sub(start);
         }
         Ok(())
+    }
+
+    /// True while a chunk framed ahead is only partly in the transmit queue.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(super) fn chunk_open(&self) -> bool {
+        self.enc.chunk_open()
     }
 
     /// Splits what the chunker appended to `framed` into its chunks.
@@ -130,6 +147,7 @@ impl Chunker {
         let before = self.enc.chunks();
         let mut framed = BytesMut::new();
         let res = self.enc.encode(input, &mut framed);
+        self.forget_completed();
         self.hold(framed, before, false);
         res
     }
@@ -137,10 +155,21 @@ impl Chunker {
     fn finish(&mut self) -> Result<(), BodyError> {
         let before = self.enc.chunks();
         let mut framed = BytesMut::new();
-        self.enc.finish(&mut framed)?;
+        let res = self.enc.finish(&mut framed);
+        self.forget_completed();
+        res?;
         self.hold(framed, before, true);
         self.finishing = true;
         Ok(())
+    }
+
+    /// The held path splits chunks by count (it never frames ahead): the notes of where
+    /// chunks end are not needed.
+    fn forget_completed(&mut self) {
+        let mut notes = std::mem::take(&mut self.framed);
+        self.enc.drain_completed(&mut notes);
+        notes.clear();
+        self.framed = notes;
     }
 
     /// The next chunk to send, if one may go now: `(framed chunk, last)`.
@@ -151,6 +180,23 @@ impl Chunker {
         let chunk = self.held.pop_front()?;
         self.awaiting = self.lock_step;
         Some(chunk)
+    }
+}
+
+/// Content handed to [`Session::send_body`]: octets as given, or a part of a message the
+/// crate already checked for bare line endings.
+#[derive(Clone, Copy)]
+enum Content<'a> {
+    Raw(&'a [u8]),
+    Clean(CrlfText<'a>),
+}
+
+impl<'a> Content<'a> {
+    fn as_bytes(self) -> &'a [u8] {
+        match self {
+            Self::Raw(b) => b,
+            Self::Clean(part) => part.as_bytes(),
+        }
     }
 }
 
@@ -170,6 +216,17 @@ impl Session {
     /// drops the connection without the terminator, so the server discards the partial
     /// message).
     pub fn send_body(&mut self, id: TxId, content: &[u8]) -> Result<(), Error> {
+        self.send_content(id, Content::Raw(content))
+    }
+
+    /// [`Session::send_body`] for a part of a message the crate checked for bare line
+    /// endings when it counted its size: framed without searching for them again.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn send_clean_body(&mut self, id: TxId, part: CrlfText<'_>) -> Result<(), Error> {
+        self.send_content(id, Content::Clean(part))
+    }
+
+    fn send_content(&mut self, id: TxId, content: Content<'_>) -> Result<(), Error> {
         self.check_body(id)?;
         let direct = self.may_send(Expect::Bdat { id, last: false });
         let start = self.out.len();
@@ -180,8 +237,13 @@ impl Session {
             .find(|t| t.id == id)
             .map(|t| &mut t.framing)
         {
-            Some(Framing::Data(stuffer)) => stuffer.encode(content, &mut self.out),
-            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.push(content),
+            Some(Framing::Data(stuffer)) => match content {
+                Content::Raw(input) => stuffer.encode(input, &mut self.out),
+                Content::Clean(part) => stuffer.encode_clean(part, &mut self.out),
+            },
+            Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => {
+                chunker.push(content.as_bytes())
+            }
             Some(Framing::Bdat(chunker)) => chunker.push_into(content, &mut self.out, false),
             None | Some(Framing::Closed) => return Ok(()),
             Some(Framing::NotYet) => return Err(not_in_data_phase()),
@@ -223,7 +285,9 @@ impl Session {
         let res = match framing {
             Some(Framing::Data(stuffer)) => stuffer.finish(&mut self.out),
             Some(Framing::Bdat(chunker)) if chunker.lock_step || !direct => chunker.finish(),
-            Some(Framing::Bdat(chunker)) => chunker.push_into(&[], &mut self.out, true),
+            Some(Framing::Bdat(chunker)) => {
+                chunker.push_into(Content::Raw(&[]), &mut self.out, true)
+            }
             None | Some(Framing::Closed) => return Ok(()),
             Some(Framing::NotYet) => return Err(not_in_data_phase()),
         };
@@ -247,8 +311,27 @@ impl Session {
         } else {
             self.release_framed(id, start);
             self.pump_chunks(id);
+            // Framed ahead, the reply to the LAST chunk may have come already.
+            self.maybe_finish(id);
         }
         Ok(())
+    }
+
+    /// True while transaction `id`'s transmit queue ends in a BDAT chunk framed ahead and
+    /// not yet complete: the driver should not write a block out then (its writes stay
+    /// the same as when whole chunks are framed at once).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn chunk_open(&self, id: TxId) -> bool {
+        self.txs
+            .iter()
+            .find(|t| t.id == id)
+            .is_some_and(|t| matches!(&t.framing, Framing::Bdat(c) if c.chunk_open()))
+    }
+
+    /// Octets queued for the driver and not handed out yet.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn transmit_len(&self) -> usize {
+        self.out.len()
     }
 
     /// The chunks [`Chunker::push_into`] framed into `out` from offset `start` on: each
@@ -262,11 +345,17 @@ impl Session {
             return;
         };
         let framed = std::mem::take(&mut chunker.framed);
+        // The LAST chunk may have been completed already, before the end was asked for,
+        // when framed ahead. (Held chunks close the content once the last one leaves.)
+        let closed = chunker.finishing && chunker.enc.is_last_sent() && chunker.held.is_empty();
         if framed.is_empty() {
             chunker.framed = framed;
+            if closed {
+                tx.framing = Framing::Closed;
+            }
             return;
         }
-        if chunker.finishing && framed.last().is_some_and(|&(_, last)| last) {
+        if closed {
             tx.framing = Framing::Closed;
         }
         let mut from = start;

@@ -218,6 +218,7 @@ impl Session {
                 lines,
                 false,
                 envelope.size(),
+                envelope.size_is_exact(),
             ))
         } else {
             Framing::NotYet
@@ -381,8 +382,16 @@ impl Session {
             return;
         };
         tx.mail_sent = true;
-        let mail = Command::Mail(tx.envelope.from().clone(), tx.mail_params.clone());
+        // The parameters go into the command and come back after it is encoded: lent,
+        // not copied.
+        let params = std::mem::take(&mut tx.mail_params);
+        let mail = Command::Mail(tx.envelope.from().clone(), params);
         self.send(&mail, Expect::Mail(id));
+        if let (Command::Mail(_, params), Some(tx)) =
+            (mail, self.txs.iter_mut().find(|t| t.id == id))
+        {
+            tx.mail_params = params;
+        }
     }
 
     /// The reply to the RSET the session sent before a transaction. Lock-step: MAIL was
@@ -483,7 +492,9 @@ impl Session {
                         // recipient were accepted, so the content may go now.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
                         let size = tx.envelope.size();
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, false, size));
+                        let exact = tx.envelope.size_is_exact();
+                        tx.framing =
+                            Framing::Bdat(Chunker::new(chunk_size, lines, false, size, exact));
                         self.events.push_back(Event::SendBody(id));
                     }
                 } else {
@@ -494,7 +505,8 @@ impl Session {
                         // RFC 3030 §4: without PIPELINING, chunks follow the RCPT replies.
                         let lines = (!tx.envelope.is_binarymime()).then_some(line_endings);
                         let size = tx.envelope.size();
-                        tx.framing = Framing::Bdat(Chunker::new(chunk_size, lines, true, size));
+                        tx.framing =
+                            Framing::Bdat(Chunker::new(chunk_size, lines, true, size, false));
                         self.events.push_back(Event::SendBody(id));
                     } else if tx.accepted() > 0 {
                         next = Some((Command::Data, Expect::Data(id)));

@@ -23,12 +23,15 @@ pub struct TxId(pub(crate) u64);
 /// assert_eq!(env.recipients().len(), 2);
 /// assert!(Envelope::new("from@example.org", Vec::<&str>::new()).is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Eq)]
 pub struct Envelope {
     from: ReversePath,
     to: Vec<Mailbox>,
     params: Vec<EsmtpParam>,
     size: Option<u64>,
+    /// `size` was counted by the crate from the content it sends
+    /// ([`Envelope::with_counted_size`]), not declared by the caller.
+    size_counted: bool,
     smtputf8: bool,
     requiretls: bool,
     binarymime: bool,
@@ -37,6 +40,23 @@ pub struct Envelope {
     envid: Option<EnvId>,
     /// RFC 3461 `NOTIFY=` and `ORCPT=` per recipient: as many as `to`, in its order.
     rcpt_dsn: Vec<RecipientDsn>,
+}
+
+/// Equal when everything sent for them is: whether the size was counted by the crate or
+/// declared by the caller does not matter.
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.from == other.from
+            && self.to == other.to
+            && self.params == other.params
+            && self.size == other.size
+            && self.smtputf8 == other.smtputf8
+            && self.requiretls == other.requiretls
+            && self.binarymime == other.binarymime
+            && self.ret == other.ret
+            && self.envid == other.envid
+            && self.rcpt_dsn == other.rcpt_dsn
+    }
 }
 
 /// The DSN parameters of one recipient's RCPT (RFC 3461 §4.1, §4.2).
@@ -80,6 +100,7 @@ impl Envelope {
             envid: None,
             params: Vec::new(),
             size: None,
+            size_counted: false,
             smtputf8: false,
             requiretls: false,
             binarymime: false,
@@ -91,7 +112,23 @@ impl Envelope {
     /// before dot-stuffing ([`crate::proto::body::normalized_len`]).
     pub fn with_size(mut self, size: u64) -> Self {
         self.size = Some(size);
+        self.size_counted = false;
         self
+    }
+
+    /// [`Envelope::with_size`] for a size the crate counted itself from the exact content
+    /// it is about to send (a message in memory): BDAT may then frame the chunks ahead of
+    /// their octets.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn with_counted_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
+        self.size_counted = true;
+        self
+    }
+
+    /// True when the size was counted by the crate ([`Envelope::with_counted_size`]).
+    pub(crate) fn size_is_exact(&self) -> bool {
+        self.size.is_some() && self.size_counted
     }
 
     /// Adds a MAIL parameter (`BODY=8BITMIME`, ...). `BODY=8BITMIME` is checked against
@@ -318,6 +355,7 @@ impl Envelope {
             to,
             params: self.params.clone(),
             size: self.size,
+            size_counted: self.size_counted,
             smtputf8: self.smtputf8,
             requiretls: self.requiretls,
             binarymime: self.binarymime,

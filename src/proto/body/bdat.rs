@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use bytes::BytesMut;
 
 use super::dot::{BodyError, LineEndings, normalized_len};
-use super::lines::{LineNormalizer, Piece};
+use super::lines::{CrlfText, LineNormalizer, Piece};
 
 /// The default largest chunk: 1 MiB (1048576 octets).
 ///
@@ -66,6 +66,28 @@ struct Chunks {
     chunks: u64,
     octets: u64,
     last_sent: bool,
+    /// Framing ahead, when the message's length is known exactly.
+    ahead: Option<Ahead>,
+    /// More or fewer octets than framed ahead.
+    mismatch: bool,
+    /// The chunks completed since [`BdatChunker::drain_completed`]: the length of `dst`
+    /// just after each one's last octet, and whether it was the `LAST` one. Kept only
+    /// when `track` is set (by the session, which drains it after every call).
+    done: Vec<(usize, bool)>,
+    track: bool,
+}
+
+/// Framing ahead ([`BdatChunker::frame_ahead`]): each chunk's header is written before
+/// its octets, which go straight to `dst`; nothing waits in `pending`.
+#[derive(Clone, Copy, Debug)]
+struct Ahead {
+    /// Message octets not yet written, in any chunk.
+    left: u64,
+    /// Octets still due in the chunk whose header was written last.
+    open: usize,
+    /// That chunk's size, and whether it is the `LAST` one.
+    size: usize,
+    last: bool,
 }
 
 impl Default for BdatChunker {
@@ -136,12 +158,37 @@ impl BdatChunker {
         }
         let out = &mut self.out;
         match &mut self.lines {
-            None => {
-                out.write(input, dst);
-                Ok(())
-            }
-            Some(lines) => lines.feed(input, |piece| out.piece(piece, dst)),
+            None => out.write(input, dst),
+            Some(lines) => lines.feed(input, |piece| out.piece(piece, dst))?,
         }
+        if out.mismatch {
+            return Err(BodyError::LengthMismatch);
+        }
+        Ok(())
+    }
+
+    /// [`BdatChunker::encode`] for a part of text already checked: in text mode, no
+    /// search for bare line endings.
+    ///
+    /// # Errors
+    /// As for `encode`.
+    pub(crate) fn encode_clean(
+        &mut self,
+        part: CrlfText<'_>,
+        dst: &mut BytesMut,
+    ) -> Result<(), BodyError> {
+        if self.out.last_sent {
+            return Err(BodyError::AfterLast);
+        }
+        let out = &mut self.out;
+        match &mut self.lines {
+            None => out.write(part.as_bytes(), dst),
+            Some(lines) => lines.feed_clean(part, |piece| out.piece(piece, dst))?,
+        }
+        if out.mismatch {
+            return Err(BodyError::LengthMismatch);
+        }
+        Ok(())
     }
 
     /// Ends the message: in text mode a missing final CRLF, then the last chunk,
@@ -158,8 +205,45 @@ impl BdatChunker {
         if let Some(lines) = &mut self.lines {
             lines.finish(|piece| out.piece(piece, dst))?;
         }
-        out.last(dst);
-        Ok(())
+        out.last(dst)
+    }
+
+    /// Frames the message ahead: it will be exactly `octets` octets once framed (its
+    /// [`message_len`](Self::message_len)), so each chunk's header goes into `dst` before
+    /// its octets, which [`encode`](Self::encode) writes straight after it rather than
+    /// keeping them until the chunk fills. The wire is the same octet for octet; only
+    /// when they reach `dst` changes. Call it at the start of a message (it does nothing
+    /// later). Content longer or shorter than `octets` is refused with
+    /// [`BodyError::LengthMismatch`]: no octet beyond a chunk's header is ever written.
+    pub(crate) fn frame_ahead(&mut self, octets: u64) {
+        if self.out.chunks == 0 && self.out.pending.is_empty() && !self.out.last_sent {
+            self.out.ahead = Some(Ahead {
+                left: octets,
+                open: 0,
+                size: 0,
+                last: false,
+            });
+        }
+    }
+
+    /// True while the header of a chunk framed ahead is in `dst` but not all of its
+    /// octets: what `dst` holds cannot all be sent as a whole chunk yet.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn chunk_open(&self) -> bool {
+        self.out.ahead.is_some_and(|a| a.open > 0)
+    }
+
+    /// Notes, from now on, where each chunk ends, for
+    /// [`drain_completed`](Self::drain_completed) (the caller drains after every
+    /// `encode` and `finish`, so the list stays short).
+    pub(crate) fn track_completed(&mut self) {
+        self.out.track = true;
+    }
+
+    /// Moves the chunks completed since the last call into `into`: the length `dst` had
+    /// just after each one's last octet, and whether it was the `LAST` one.
+    pub(crate) fn drain_completed(&mut self, into: &mut Vec<(usize, bool)>) {
+        into.append(&mut self.out.done);
     }
 
     /// Forgets the message (sent, or abandoned after an error) and starts the next one
@@ -232,6 +316,10 @@ impl Chunks {
             chunks: 0,
             octets: 0,
             last_sent: false,
+            ahead: None,
+            mismatch: false,
+            done: Vec::new(),
+            track: false,
         }
     }
 
@@ -245,6 +333,9 @@ impl Chunks {
 
     /// Adds message octets, appending each chunk they complete to `dst`.
     fn write(&mut self, mut bytes: &[u8], dst: &mut BytesMut) {
+        if self.ahead.is_some() {
+            return self.write_ahead(bytes, dst);
+        }
         let max = self.max.get();
         while !bytes.is_empty() {
             let room = max.saturating_sub(self.pending.len());
@@ -259,7 +350,48 @@ impl Chunks {
             dst.extend_from_slice(head);
             self.pending.clear();
             self.count(max);
+            self.completed((dst.len(), false));
             bytes = tail;
+        }
+    }
+
+    /// [`Chunks::write`] when framing ahead: a header when a chunk starts (`LAST` once
+    /// what is left is less than a full chunk), then the octets straight into `dst`.
+    fn write_ahead(&mut self, mut bytes: &[u8], dst: &mut BytesMut) {
+        let max = self.max.get();
+        while !bytes.is_empty() {
+            let Some(mut a) = self.ahead else {
+                return;
+            };
+            if a.open == 0 {
+                if a.left == 0 || a.last {
+                    // More content than framed: none of it goes.
+                    self.mismatch = true;
+                    return;
+                }
+                // As `write` and `last` frame it: full chunks while a whole one is left
+                // (then `BDAT 0 LAST` at the end), else the rest as the LAST chunk.
+                a.last = a.left < max as u64;
+                a.size = if a.last {
+                    usize::try_from(a.left).unwrap_or(max)
+                } else {
+                    max
+                };
+                a.open = a.size;
+                dst.reserve(a.size.saturating_add(24));
+                header(dst, a.size, a.last);
+            }
+            let take = a.open.min(bytes.len());
+            let (head, tail) = bytes.split_at_checked(take).unwrap_or((bytes, &[]));
+            dst.extend_from_slice(head);
+            a.open = a.open.saturating_sub(take);
+            a.left = a.left.saturating_sub(take as u64);
+            bytes = tail;
+            self.ahead = Some(a);
+            if a.open == 0 {
+                self.count(a.size);
+                self.completed((dst.len(), a.last));
+            }
         }
     }
 
@@ -277,14 +409,37 @@ impl Chunks {
         self.pending.extend_from_slice(bytes);
     }
 
-    fn last(&mut self, dst: &mut BytesMut) {
+    fn last(&mut self, dst: &mut BytesMut) -> Result<(), BodyError> {
+        if let Some(a) = self.ahead {
+            if self.mismatch || a.open > 0 || a.left > 0 {
+                // Fewer octets than framed (or more): the data cannot be ended.
+                self.mismatch = true;
+                return Err(BodyError::LengthMismatch);
+            }
+            if !a.last {
+                // Only full chunks were due: the end is an empty LAST chunk.
+                header(dst, 0, true);
+                self.count(0);
+                self.completed((dst.len(), true));
+            }
+            self.last_sent = true;
+            return Ok(());
+        }
         let n = self.pending.len();
         dst.reserve(n.saturating_add(24));
         header(dst, n, true);
         dst.extend_from_slice(&self.pending);
         self.pending.clear();
         self.count(n);
+        self.completed((dst.len(), true));
         self.last_sent = true;
+        Ok(())
+    }
+
+    fn completed(&mut self, at: (usize, bool)) {
+        if self.track {
+            self.done.push(at);
+        }
     }
 
     fn count(&mut self, n: usize) {
@@ -524,3 +679,7 @@ mod tests {
         assert_eq!(counts, [1, 1, 2, 2, 3, 3]);
     }
 }
+
+#[cfg(test)]
+#[path = "bdat_ahead_tests.rs"]
+mod ahead_tests;

@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::lines::{LineNormalizer, Piece};
+use super::lines::{CrlfText, LineNormalizer, Piece};
 
 /// What to do with a CR or LF that is not part of a CRLF pair.
 ///
@@ -35,6 +35,11 @@ pub enum BodyError {
     /// caller's mistake, never the peer's.
     #[error("message data after BDAT LAST")]
     AfterLast,
+    /// The content did not have the length its BDAT chunks were framed for ahead of it
+    /// (the crate frames ahead only a message in memory whose length it counted itself).
+    /// Never the peer's doing.
+    #[error("message data of another length than framed")]
+    LengthMismatch,
 }
 
 /// Encodes message content for DATA: CRLF line endings, a `.` doubled at the start of each
@@ -89,6 +94,23 @@ impl DotStuffer {
             .feed(input, |piece| stuff(piece, line_start, dst))
     }
 
+    /// [`DotStuffer::encode`] for a part of text already checked: no search for bare
+    /// line endings, only for lines starting with a dot.
+    ///
+    /// # Errors
+    /// As for `encode` (only where the part meets the input before it).
+    pub(crate) fn encode_clean(
+        &mut self,
+        part: CrlfText<'_>,
+        dst: &mut BytesMut,
+    ) -> Result<(), BodyError> {
+        let len = part.as_bytes().len();
+        dst.reserve(len.saturating_add(len / 32).saturating_add(4));
+        let line_start = &mut self.line_start;
+        self.lines
+            .feed_clean(part, |piece| stuff(piece, line_start, dst))
+    }
+
     /// Ends the message: a missing final CRLF, then `.CRLF`. The encoder is then ready for
     /// another message.
     ///
@@ -117,7 +139,11 @@ fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
                 dst.extend_from_slice(b".");
             }
             let mut from = 0;
-            for pos in memchr::memmem::find_iter(text, b"\n.") {
+            while let Some(pos) = text
+                .get(from..)
+                .and_then(super::scan::find_lf_dot)
+                .map(|p| p.saturating_add(from))
+            {
                 // The LF (of a CRLF) and the line's `.`, then the doubled `.`.
                 let upto = pos.saturating_add(2);
                 dst.extend_from_slice(text.get(from..upto).unwrap_or_default());
@@ -143,12 +169,15 @@ fn stuff(piece: Piece<'_>, line_start: &mut bool, dst: &mut BytesMut) {
 pub fn normalized_len(data: &[u8]) -> u64 {
     let mut extra: u64 = 0;
     let mut at = 0;
-    // One search per line end: a CR followed by LF is skipped as a pair.
-    while let Some(pos) = data
-        .get(at..)
-        .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
-        .map(|p| p.saturating_add(at))
-    {
+    // Clean CRLF text is skipped a block at a time; the search stops at each bare CR or
+    // LF (and at a CR ending the data).
+    loop {
+        let tail = data.get(at..).unwrap_or_default();
+        let clean = super::scan::clean_prefix(tail);
+        if clean == tail.len() {
+            break;
+        }
+        let pos = at.saturating_add(clean);
         let next = pos.saturating_add(1);
         at = match (data.get(pos), data.get(next)) {
             (Some(b'\r'), Some(b'\n')) => next.saturating_add(1),

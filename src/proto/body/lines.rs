@@ -19,6 +19,47 @@ pub(super) enum Piece<'a> {
     Crlf,
 }
 
+/// Message content in which every CR and LF is part of a CRLF pair, checked once when it
+/// is made ([`CrlfText::new`]), so that the encoders can take its parts
+/// ([`CrlfText::split_at`]) without searching them for bare line endings again.
+///
+/// A part is a piece of such text: inside it every CR and LF is paired, and only a LF
+/// first or a CR last can pair with the part beside it. The encoders hand those two
+/// octets to the normaliser ([`LineNormalizer::feed_clean`]), so parts fed in any order
+/// still never put a bare CR or LF on the wire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CrlfText<'a>(&'a [u8]);
+
+// Made by the tokio driver (`send_bytes`); the core alone only frames it.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+impl<'a> CrlfText<'a> {
+    /// `data`, when every CR and LF in it is part of a CRLF pair (a final line without
+    /// CRLF is fine: the encoders add one).
+    pub(crate) fn new(data: &'a [u8]) -> Option<Self> {
+        (super::scan::clean_prefix(data) == data.len()).then_some(Self(data))
+    }
+
+    pub(crate) fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The octets the encoders frame: [`normalized_len`](super::normalized_len) without
+    /// searching again (only a missing final CRLF can be added).
+    pub(crate) fn normalized_len(self) -> u64 {
+        let extra = match self.0.last() {
+            None | Some(b'\n') => 0,
+            Some(_) => 2,
+        };
+        (self.0.len() as u64).saturating_add(extra)
+    }
+
+    /// The first `n` octets (all of them when there are fewer) and the rest.
+    pub(crate) fn split_at(self, n: usize) -> (Self, Self) {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        (Self(a), Self(b))
+    }
+}
+
 /// Streams input through CRLF normalisation (or strict checking), holding back at most one
 /// CR whose LF may come in the next chunk.
 #[derive(Clone, Debug)]
@@ -69,14 +110,14 @@ impl LineNormalizer {
         // `at`: a CRLF pair only extends it, so a whole clean chunk is one piece.
         let mut at = 0;
         loop {
-            let Some(pos) = rest
-                .get(at..)
-                .and_then(|r| memchr::memchr2(b'\r', b'\n', r))
-                .map(|p| p.saturating_add(at))
-            else {
+            // The next CR or LF that is not inside a CRLF pair (or a CR ending the input).
+            let tail = rest.get(at..).unwrap_or_default();
+            let clean = super::scan::clean_prefix(tail);
+            if clean == tail.len() {
                 self.text(rest, &mut out);
                 return Ok(());
-            };
+            }
+            let pos = at.saturating_add(clean);
             let after = pos.saturating_add(1);
             let eol = rest.get(pos).copied();
             if eol == Some(b'\r') {
@@ -114,6 +155,39 @@ impl LineNormalizer {
             rest = from_eol.get(1..).unwrap_or_default();
             at = 0;
         }
+    }
+
+    /// [`LineNormalizer::feed`] for a part of text already checked ([`CrlfText`]): its
+    /// inside goes out as it is, unsearched; a LF first and a CR last go through `feed`,
+    /// since they pair with what comes before or after.
+    ///
+    /// # Errors
+    /// As for `feed`, for those two octets (in strict mode, after a bare CR given to
+    /// `feed` before).
+    pub(super) fn feed_clean<'a>(
+        &mut self,
+        part: CrlfText<'a>,
+        mut out: impl FnMut(Piece<'a>),
+    ) -> Result<(), BodyError> {
+        let mut input = part.as_bytes();
+        if self.pending_cr || input.first() == Some(&b'\n') {
+            // The first octet may end a pair begun before.
+            let (head, rest) = input.split_at_checked(1).unwrap_or((input, &[]));
+            self.feed(head, &mut out)?;
+            input = rest;
+        }
+        let (inside, cr_last) = match input.split_last() {
+            Some((b'\r', inside)) => (inside, true),
+            _ => (input, false),
+        };
+        // Every CR and LF inside is paired: `CrlfText` was checked whole, and its parts
+        // are pieces of it whose ends were just set aside.
+        self.text(inside, &mut out);
+        if cr_last {
+            // Its LF starts the next part.
+            self.feed(b"\r", &mut out)?;
+        }
+        Ok(())
     }
 
     /// Ends the message: a pending CR becomes CRLF and a missing final CRLF is added. The

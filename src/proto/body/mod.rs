@@ -9,6 +9,11 @@
 mod bdat;
 mod dot;
 mod lines;
+mod scan;
 
 pub use bdat::{BdatChunker, DEFAULT_MAX_CHUNK};
 pub use dot::{BodyError, DotStuffer, LineEndings, check_line_endings, normalized_len};
+pub(crate) use lines::CrlfText;
+
+#[cfg(test)]
+mod clean_tests;
