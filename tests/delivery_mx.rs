@@ -14,7 +14,7 @@ use std::time::Duration;
 use smtp_courier::delivery::{
     DeliveryError, DnsErrorKind, MockResolver, MxDelivery, Router, SecurityLevel, is_public_unicast,
 };
-use smtp_courier::proto::{CommandKind, Phase};
+use smtp_courier::proto::{CommandKind, Notify, Phase};
 use smtp_courier::{Envelope, Error, RecipientStatus};
 use support::{Counting, MSG, Script, at, config, finish, plain, servers};
 
@@ -414,4 +414,59 @@ async fn a_recipient_delivered_by_bdat_reports_bdat_and_by_data_data() {
     assert_eq!(by_data.command(), Some(CommandKind::DataEnd));
     let sent: Vec<&str> = logs.iter().flatten().flat_map(plain).collect();
     assert!(sent.contains(&"BDAT 18 LAST"), "{sent:?}");
+}
+
+#[tokio::test]
+async fn each_domains_share_keeps_its_recipients_own_dsn_parameters() {
+    // RFC 3461 §4: NOTIFY and ORCPT belong to one recipient. The second domain's share of
+    // the envelope must carry its recipient's parameters, not those of the first
+    // recipient of the whole envelope.
+    let dsn_server = |rcpt: &str| {
+        Script::greeting()
+            .ehlo(&["DSN"])
+            .reply("250 2.1.0 ok")
+            .reply(&format!("250 2.1.5 {rcpt} ok"))
+            .reply("354 go ahead")
+            .data("250 2.0.0 queued")
+            .quit()
+    };
+    let (port, srv) = servers(vec![
+        ("127.0.11.2", Some(vec![dsn_server("x")])),
+        ("127.0.11.3", Some(vec![dsn_server("y")])),
+    ])
+    .await;
+    let dns = MockResolver::new()
+        .mx("one.test", &[(10, "mx.one.test")])
+        .a("mx.one.test", &["127.0.11.2"])
+        .mx("two.test", &[(10, "mx.two.test")])
+        .a("mx.two.test", &["127.0.11.3"]);
+    let mx = MxDelivery::new(Router::new(dns), config(Duration::from_millis(1500))).port(port);
+    let env = Envelope::new("a@example.org", ["x@one.test", "y@two.test"])
+        .unwrap()
+        .with_orcpt()
+        .unwrap()
+        .with_recipient_notify(1, Notify::Never)
+        .unwrap();
+    let report = mx.deliver(&env, MSG).await.unwrap();
+    mx.close().await;
+    let logs = finish(srv).await;
+    for domain in report.domains() {
+        assert_eq!(domain.recipients()[0].status(), RecipientStatus::Delivered);
+    }
+    let rcpt_lines = |server: usize| -> Vec<String> {
+        logs[server]
+            .iter()
+            .flat_map(plain)
+            .filter(|l| l.starts_with("RCPT"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        rcpt_lines(0),
+        ["RCPT TO:<x@one.test> ORCPT=rfc822;x@one.test"]
+    );
+    assert_eq!(
+        rcpt_lines(1),
+        ["RCPT TO:<y@two.test> NOTIFY=NEVER ORCPT=rfc822;y@two.test"]
+    );
 }

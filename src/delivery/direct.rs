@@ -159,12 +159,13 @@ enum Tried {
     Ran(Box<(Connection, TransactionReport)>),
 }
 
-/// A recipient as `group_by_domain` wants it.
-struct Rcpt<'a>(&'a Mailbox);
+/// A recipient as `group_by_domain` wants it, with its position in the envelope (so that
+/// a domain's share keeps each recipient's own DSN parameters).
+struct Rcpt<'a>(usize, &'a Mailbox);
 
 impl AsRef<str> for Rcpt<'_> {
     fn as_ref(&self) -> &str {
-        self.0.as_str()
+        self.1.as_str()
     }
 }
 
@@ -251,7 +252,13 @@ where
         // Every message's groups first: a bad domain anywhere sends nothing.
         let mut groups = Vec::with_capacity(messages.len());
         for (envelope, _) in &messages {
-            groups.push(group_by_domain(envelope.recipients().iter().map(Rcpt))?);
+            groups.push(group_by_domain(
+                envelope
+                    .recipients()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Rcpt(i, r)),
+            )?);
         }
         // The domains in the order they first appear, each with (message, position).
         let mut domains: Vec<(RouteDomain, Vec<(usize, usize)>)> = Vec::new();
@@ -272,14 +279,14 @@ where
                 .iter()
                 .filter_map(|&(m, k)| {
                     let (envelope, message) = messages.get(m)?;
-                    let to: Vec<Mailbox> = groups
+                    let at: Vec<usize> = groups
                         .get(m)?
                         .get(k)?
                         .recipients
                         .iter()
-                        .map(|r| r.0.clone())
+                        .map(|r| r.0)
                         .collect();
-                    Some((envelope.with_recipients(to), *message))
+                    Some((envelope.with_recipients_at(&at)?, *message))
                 })
                 .collect();
             let reports = match self.router.route(&domain).await {

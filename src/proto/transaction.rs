@@ -340,7 +340,8 @@ impl Envelope {
 
     /// The same envelope with only the recipients at `indices` (ascending, each in
     /// range), each with its own parameters: one part of a message whose recipients are
-    /// split over several transactions. `None` when no index is in range.
+    /// split over several transactions, or one domain's share of it for MX delivery.
+    /// `None` when no index is in range.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn with_recipients_at(&self, indices: &[usize]) -> Option<Self> {
         let (to, rcpt_dsn): (Vec<Mailbox>, Vec<RecipientDsn>) = indices
@@ -368,13 +369,6 @@ impl Envelope {
     /// True when `BODY=BINARYMIME` was asked for.
     pub fn is_binarymime(&self) -> bool {
         self.binarymime
-    }
-
-    /// The same envelope (reverse-path, parameters, size, flags) for other recipients:
-    /// one domain's share of it, for MX delivery.
-    #[cfg_attr(not(feature = "mx"), allow(dead_code))]
-    pub(crate) fn with_recipients(&self, to: Vec<Mailbox>) -> Self {
-        Self { to, ..self.clone() }
     }
 
     /// True when SMTPUTF8 must be declared: asked for, or an address is not ASCII.
