@@ -4,6 +4,7 @@
 //! | kind | API |
 //! |---|---|
 //! | smtp-courier | `Client::connect` (TCP_NODELAY; `TlsMode::Skip` or `RequiredStartTls`), `Client::send_bytes` |
+//! | smtp-courier DATA | the same with `ClientConfig::chunking(false)`: pipelined MAIL/RCPT/DATA, the content after the 354 |
 //! | smtp-courier batch | [`courier_batch`]: `Client::send_batch`, window 8 (`ClientConfig::window`) |
 //! | lettre | `AsyncSmtpConnection::connect_with_transport` on a TCP_NODELAY stream, `starttls`, `send` |
 //! | mail-send | `SmtpClientBuilder::new_with_tls_connector(..).connect_plain()` / `.connect()` (STARTTLS), TCP_NODELAY set after, `SmtpClient::send` |
@@ -31,6 +32,7 @@ pub(crate) const WINDOW: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Courier,
+    CourierData,
     CourierBatch,
     Lettre,
     MailSend,
@@ -39,8 +41,9 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Courier,
+        Self::CourierData,
         Self::CourierBatch,
         Self::Lettre,
         Self::MailSend,
@@ -52,6 +55,7 @@ impl Kind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Courier => "courier",
+            Self::CourierData => "courier-data",
             Self::CourierBatch => "courier-batch-w8",
             Self::Lettre => "lettre",
             Self::MailSend => "mail-send",
@@ -69,10 +73,13 @@ impl Kind {
         self != Self::CourierBatch || COURIER_BATCH
     }
 
-    /// Whether the kind can hold idle connections for the memory test (the batch path
-    /// uses the same `Client` as the single-message one).
+    /// Whether the kind can hold idle connections for the memory test (the DATA and
+    /// batch rows use the same `Client` as the single-message one).
     pub(crate) fn idles(self) -> bool {
-        !matches!(self, Self::CourierBatch | Self::FloorWindow)
+        !matches!(
+            self,
+            Self::CourierData | Self::CourierBatch | Self::FloorWindow
+        )
     }
 }
 
@@ -173,11 +180,13 @@ impl Session {
     ) -> Result<Self, String> {
         let connect = async {
             Ok(match kind {
-                Kind::Courier | Kind::CourierBatch => {
+                Kind::Courier | Kind::CourierData | Kind::CourierBatch => {
                     let tls_config = tls.map_or(TlsConfig::new(TlsMode::Skip), |t| t.courier.clone());
                     let config = smtp_courier::ClientConfig::new(msg::HELO)
                         .map_err(err)?
                         .window(WINDOW)
+                        // `courier-data`: DATA although the sink offers CHUNKING.
+                        .chunking(kind != Kind::CourierData)
                         .tls(tls_config);
                     let client = smtp_courier::Client::connect((msg::HOST, port), config)
                         .await
