@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::domain::{RouteDomain, group_by_domain};
 use super::mx::{DnsError, Route, Router};
-use super::policy::{DeliveryPolicy, SecurityLevel};
+use super::policy::{DeliveryPolicy, SecurityLevel, requiretls_groups};
 use super::pool::{Destination, Dial, DialFuture, Pool, PoolConfig, PoolStats, TlsPolicy, Unsent};
 use super::report::{
     Attempt, Connection, DeliveryError, DeliveryReport, DomainReport, PolicyRefusal,
@@ -419,16 +419,7 @@ where
         batch: &[(&Envelope, &[u8])],
     ) -> Vec<Tried> {
         let mut outcomes: Vec<Option<Tried>> = batch.iter().map(|_| None).collect();
-        for requiretls in [false, true] {
-            let (indices, group): (Vec<usize>, Vec<(&Envelope, &[u8])>) = batch
-                .iter()
-                .enumerate()
-                .filter(|(_, (e, _))| e.requires_tls() == requiretls)
-                .map(|(i, m)| (i, *m))
-                .unzip();
-            if group.is_empty() {
-                continue;
-            }
+        for (requiretls, indices, group) in requiretls_groups(batch) {
             let tls = self.tls(requiretls);
             let tag = match requiretls {
                 true => format!("{host}{REQUIRETLS_SUFFIX}"),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Envelope;
 use crate::tls::{Level, TlsConfig, TlsReport};
 
 /// How secure a connection that carried (or was about to carry) a transaction was.
@@ -141,4 +142,28 @@ impl DeliveryPolicy {
     pub fn accepts(&self, domain: &str, level: SecurityLevel) -> bool {
         self.hook.as_ref().is_none_or(|h| h(domain, level))
     }
+}
+
+/// A message of a batch: its envelope and content.
+type Message<'a> = (&'a Envelope, &'a [u8]);
+
+/// The messages of a batch split by REQUIRETLS (RFC 8689 §4.1: those go only on
+/// connections that cannot fall back to plaintext), each group with the messages'
+/// positions in `messages`: first the others, then the REQUIRETLS ones; an empty group is
+/// left out.
+pub(super) fn requiretls_groups<'a>(
+    messages: &[Message<'a>],
+) -> Vec<(bool, Vec<usize>, Vec<Message<'a>>)> {
+    [false, true]
+        .into_iter()
+        .filter_map(|requiretls| {
+            let (indices, group): (Vec<usize>, Vec<Message<'a>>) = messages
+                .iter()
+                .enumerate()
+                .filter(|(_, (e, _))| e.requires_tls() == requiretls)
+                .map(|(i, m)| (i, *m))
+                .unzip();
+            (!group.is_empty()).then_some((requiretls, indices, group))
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::direct::open;
-use super::policy::{DeliveryPolicy, SecurityLevel};
+use super::policy::{DeliveryPolicy, SecurityLevel, requiretls_groups};
 use super::pool::{Destination, Dial, DialFuture, Pool, PoolConfig, PoolStats, TlsPolicy, Unsent};
 use super::report::{Connection, DeliveryError, PolicyRefusal};
 use crate::auth::{AuthOptions, Credentials, Mechanism};
@@ -270,16 +270,7 @@ where
         let mut results: Vec<Option<Result<RelayReport, DeliveryError>>> =
             messages.iter().map(|_| None).collect();
         // RFC 8689 §4.1: REQUIRETLS messages only on connections that cannot fall back.
-        for requiretls in [false, true] {
-            let (indices, group): (Vec<usize>, Vec<(&Envelope, &[u8])>) = messages
-                .iter()
-                .enumerate()
-                .filter(|(_, (e, _))| e.requires_tls() == requiretls)
-                .map(|(i, m)| (i, *m))
-                .unzip();
-            if group.is_empty() {
-                continue;
-            }
+        for (requiretls, indices, group) in requiretls_groups(&messages) {
             let reports = self.send_group(requiretls, &group).await;
             for (i, r) in indices.into_iter().zip(reports) {
                 if let Some(slot) = results.get_mut(i) {

@@ -28,22 +28,8 @@ impl Drop for Mta {
     }
 }
 
-/// Listeners on each of `ips`, all on one port.
-pub async fn same_port(ips: &[&str]) -> (u16, Vec<TcpListener>) {
-    'again: for _ in 0..50 {
-        let first = TcpListener::bind((ips[0], 0)).await.expect("bind");
-        let port = first.local_addr().expect("local addr").port();
-        let mut all = vec![first];
-        for ip in &ips[1..] {
-            match TcpListener::bind((*ip, port)).await {
-                Ok(l) => all.push(l),
-                Err(_) => continue 'again,
-            }
-        }
-        return (port, all);
-    }
-    panic!("no port free on every one of {ips:?}");
-}
+/// Listeners on each of `ips`, all on one port: the pool tests' helper.
+pub use super::pool_support::same_port;
 
 impl Mta {
     /// On 127.0.0.1, with a 220 greeting and `ehlo` as the EHLO reply.
